@@ -1,0 +1,137 @@
+// matrix.yaml: the one schema, loading with line numbers in every error, and the
+// look-ups other modules need (a release by tag, the default target).
+import { isNode, LineCounter, parseDocument } from "yaml";
+import { z } from "zod";
+import { InputError } from "./errors.ts";
+import {
+  ARCHES,
+  compareZfsTags,
+  IMAGE_REF,
+  KERNEL_MAJOR_MINOR,
+  SHA256,
+  ZFS_SERIES,
+  ZFS_TAG,
+} from "./patterns.ts";
+
+export const MATRIX_PATH = new URL("../matrix.yaml", import.meta.url).pathname;
+
+const majorMinor = z.string().regex(
+  KERNEL_MAJOR_MINOR,
+  'is not a kernel major.minor such as "6.17"',
+);
+const imageRef = z.string().regex(IMAGE_REF, "is not an image reference");
+
+const releaseSchema = z.strictObject({
+  tag: z.string().regex(ZFS_TAG, "is not a ZFS release tag such as zfs-2.4.2"),
+  "max-kernel": majorMinor,
+  "min-kernel": majorMinor.optional(),
+  sha256: z.string().regex(SHA256, "is not 64 lower-case hex digits").optional(),
+});
+
+const targetSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "is not a lower-case name"),
+  image: imageRef,
+  stream: z.string().regex(/^[a-z0-9-]+$/, "is not a stream name such as stable"),
+  arch: z.enum(ARCHES),
+  series: z.string().regex(ZFS_SERIES, 'is not a ZFS series such as "2.4"').optional(),
+  enabled: z.boolean(),
+});
+
+const matrixSchema = z.strictObject({
+  zfs: z.strictObject({
+    series: z.string().regex(ZFS_SERIES, 'is not a ZFS series such as "2.4"'),
+    releases: z.array(releaseSchema).min(1),
+  }),
+  targets: z.array(targetSchema).min(1),
+  publish: z.strictObject({ image: imageRef, cache: imageRef }),
+});
+
+export type Matrix = z.infer<typeof matrixSchema>;
+export type Release = z.infer<typeof releaseSchema>;
+export type Target = z.infer<typeof targetSchema>;
+
+/** Parses and validates matrix.yaml text; every problem is reported with its line. */
+export function parseMatrix(text: string, file = "matrix.yaml"): Matrix {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
+  const lineOf = (offset: number | undefined) =>
+    offset === undefined ? "" : `:${lineCounter.linePos(offset).line}`;
+  const problems: string[] = doc.errors.map((e) =>
+    `${file}${lineOf(e.pos[0])}: ${e.message.split("\n")[0]}`
+  );
+  if (problems.length === 0) {
+    const result = matrixSchema.safeParse(doc.toJS());
+    if (!result.success) {
+      for (const issue of result.error.issues) {
+        // Point at the deepest node that exists on the path.
+        let path = issue.path as (string | number)[];
+        let node = doc.getIn(path, true);
+        while (!isNode(node) && path.length > 0) {
+          path = path.slice(0, -1);
+          node = path.length ? doc.getIn(path, true) : doc.contents;
+        }
+        const where = isNode(node) ? lineOf(node.range?.[0]) : "";
+        const key = issue.path.map(String).join(".") || "(top level)";
+        const missing = issue.code === "invalid_type" && /received undefined/.test(issue.message);
+        problems.push(
+          `${file}${where}: ${JSON.stringify(key)} ${missing ? "is missing" : issue.message}`,
+        );
+      }
+    } else {
+      const seen = new Map<string, number>();
+      result.data.zfs.releases.forEach((release, index) => {
+        const node = doc.getIn(["zfs", "releases", index], true);
+        const where = isNode(node) ? lineOf(node.range?.[0]) : "";
+        if (seen.has(release.tag)) {
+          problems.push(
+            `${file}${where}: duplicate release ${release.tag} (first at line ${
+              seen.get(release.tag)
+            })`,
+          );
+        } else {
+          seen.set(release.tag, Number(where.slice(1)));
+        }
+      });
+      const names = new Set<string>();
+      for (const target of result.data.targets) {
+        if (names.has(target.name)) problems.push(`${file}: duplicate target ${target.name}`);
+        names.add(target.name);
+      }
+      if (!result.data.targets.some((t) => t.enabled)) {
+        problems.push(`${file}: no target is enabled`);
+      }
+      if (problems.length === 0) return result.data;
+    }
+  }
+  throw new InputError(`Cannot parse ${problems.join("; ")}`);
+}
+
+/** Reads and validates matrix.yaml (MATRIX_PATH, or MATRIX_FILE for tests). */
+export async function loadMatrix(
+  path = Deno.env.get("MATRIX_FILE") ?? MATRIX_PATH,
+): Promise<Matrix> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new InputError(`Cannot read ${path}: ${error instanceof Error ? error.message : error}`);
+  }
+  return parseMatrix(text, path);
+}
+
+/** The release entry for a tag, if matrix.yaml knows it. */
+export function findRelease(matrix: Matrix, tag: string): Release | undefined {
+  return matrix.zfs.releases.find((r) => r.tag === tag);
+}
+
+/** The releases of one series, newest first. */
+export function releasesOfSeries(matrix: Matrix, series: string): Release[] {
+  return matrix.zfs.releases
+    .filter((r) => r.tag.startsWith(`zfs-${series}.`))
+    .sort((a, b) => compareZfsTags(b.tag, a.tag));
+}
+
+/** The target used when no --image/--arch is given: the first enabled one. */
+export function defaultTarget(matrix: Matrix): Target {
+  return matrix.targets.find((t) => t.enabled)!;
+}
