@@ -105,6 +105,22 @@ export function ociArch(value: Arch): string {
   return value === "x86_64" ? "amd64" : "arm64";
 }
 
+/** A git branch or tag name for `gh workflow run --ref`: no leading dash, no `..`. */
+export const GIT_REF = /^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$/;
+/** A GitHub repository for `gh --repo`: [HOST/]OWNER/REPO. */
+export const GITHUB_REPO =
+  /^(?:[a-zA-Z0-9.-]+(?::\d{1,5})?\/)?[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}$/;
+
+/** Validates a git branch or tag name such as `main`. */
+export function gitRef(value: string): string {
+  return check(GIT_REF, value, "git ref", "main");
+}
+
+/** Validates a repository such as `owner/repo` or `github.example.com/owner/repo`. */
+export function githubRepo(value: string): string {
+  return check(GITHUB_REPO, value, "repository", "owner/repo");
+}
+
 /** The tag this project publishes: `zfs-2.4.2_kernel-6.17.7-300.fc43.x86_64`. */
 export function imageTag(zfsVersion: string, kernel: string): string {
   check(ZFS_VERSION, zfsVersion, "ZFS version", "2.4.2");

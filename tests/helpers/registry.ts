@@ -77,7 +77,7 @@ export async function buildAndPush(
     const arch = options.arch ? ["--arch", options.arch] : [];
     await $({
       quiet: true,
-    })`podman build --isolation chroot ${arch} -t ${local} -f ${dir}/Containerfile ${dir}`;
+    })`podman build --isolation chroot --layers=false ${arch} -t ${local} -f ${dir}/Containerfile ${dir}`;
     await $({ quiet: true })`podman push --tls-verify=false ${local} ${ref}`;
     await $({ quiet: true, nothrow: true })`podman rmi ${local}`;
   } finally {

@@ -1,0 +1,116 @@
+// Version discovery under latency: `versions` on the Fedora CoreOS metadata path against a
+// real local registry, an FCOS metadata server and a GitHub API stand-in, each answer
+// delayed by 100 ms. Prints wall time and requests per host (target: ≤ 6 requests, ≤ 4
+// delays), beside one `skopeo inspect` (what the shell version ran once per value).
+// Run with `deno task bench`.
+import { $ } from "zx";
+import { discoverVersions } from "../lib/discover.ts";
+import { loadMatrix } from "../lib/matrix.ts";
+import { newestOfSeries } from "../lib/zfs_releases.ts";
+import {
+  commitmeta,
+  FCOS43,
+  pushFixtureImages,
+  RELEASES,
+  releasesHandler,
+} from "../tests/helpers/fcos_fixtures.ts";
+import { startRegistry } from "../tests/helpers/registry.ts";
+
+const DELAY_MS = 100;
+let delayMs = DELAY_MS;
+const RUNS = 5;
+const counts = new Map<string, number>();
+
+/** A loopback server that waits DELAY_MS before every answer and counts requests by host. */
+function delayed(label: string, handler: (request: Request) => Response | Promise<Response>) {
+  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
+    counts.set(label, (counts.get(label) ?? 0) + 1);
+    if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    return handler(request);
+  });
+}
+
+const registry = await startRegistry();
+const servers: Deno.HttpServer[] = [];
+const saved = ["FCOS_BUILDS_URL", "GITHUB_API_URL", "GH_TOKEN"].map((k) =>
+  [k, Deno.env.get(k)] as const
+);
+try {
+  const refs = await pushFixtureImages(registry.host, `bench-${crypto.randomUUID().slice(0, 8)}`);
+  const front = delayed("registry", async (request) => {
+    const url = new URL(request.url);
+    const response = await fetch(`http://${registry.host}${url.pathname}${url.search}`, {
+      method: request.method,
+      headers: { Accept: request.headers.get("accept") ?? "*/*" },
+    });
+    return new Response(response.body, { status: response.status, headers: response.headers });
+  });
+  const metadata = delayed("fcos-metadata", () => Response.json(commitmeta(FCOS43)));
+  const github = delayed("github", releasesHandler(RELEASES, 100));
+  servers.push(front, metadata, github);
+  Deno.env.set("FCOS_BUILDS_URL", `http://127.0.0.1:${metadata.addr.port}`);
+  Deno.env.set("GITHUB_API_URL", `http://127.0.0.1:${github.addr.port}`);
+  Deno.env.set("GH_TOKEN", "bench");
+  const image = refs.fcos43.replace(registry.host, `127.0.0.1:${front.addr.port}`);
+  const matrix = await loadMatrix();
+
+  // The same discovery without added latency: what the local services themselves cost.
+  delayMs = 0;
+  const baselineStart = performance.now();
+  await discoverVersions({ matrix, image });
+  const baseline = performance.now() - baselineStart;
+  delayMs = DELAY_MS;
+  const times: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    counts.clear();
+    const started = performance.now();
+    const v = await discoverVersions({ matrix, image });
+    times.push(performance.now() - started);
+    if (
+      v.kernelSource !== "coreos build metadata" ||
+      v.kernelVersion !== `${FCOS43.version}-${FCOS43.release}.${FCOS43.arch}`
+    ) {
+      throw new Error(`unexpected discovery: ${JSON.stringify(v)}`);
+    }
+  }
+  const perHost = [...counts].map(([host, n]) => `${host} ${n}`).join(", ");
+  const total = [...counts.values()].reduce((a, b) => a + b, 0);
+  const sorted = times.sort((a, b) => a - b);
+  const median = sorted[Math.floor(RUNS / 2)]!;
+  console.log(
+    `versions (FCOS metadata path, ${DELAY_MS} ms per answer): median ${median.toFixed(0)} ms, ` +
+      `min ${sorted[0]!.toFixed(0)} ms (${
+        (median / DELAY_MS).toFixed(1)
+      } delays) over ${RUNS} runs; ` +
+      `${total} requests: ${perHost}; without added latency ${baseline.toFixed(0)} ms`,
+  );
+
+  if (total > 6) throw new Error(`${total} requests on the FCOS metadata path (target: at most 6)`);
+
+  counts.clear();
+  const started = performance.now();
+  const skopeo = await $({
+    quiet: true,
+    nothrow: true,
+  })`skopeo inspect --tls-verify=false docker://${image}`;
+  const skopeoMs = performance.now() - started;
+  if (skopeo.exitCode === 0) {
+    console.log(
+      `one skopeo inspect of the same image: ${skopeoMs.toFixed(0)} ms, ${
+        counts.get("registry") ?? 0
+      } ` +
+        `registry requests (the shell version ran one per value, in sequence)`,
+    );
+  }
+} finally {
+  for (const [key, value] of saved) {
+    value === undefined ? Deno.env.delete(key) : Deno.env.set(key, value);
+  }
+  for (const server of servers) await server.shutdown();
+  await registry.stop();
+}
+
+// deno bench needs a bench: the pure part of discovery, for completeness.
+Deno.bench("newestOfSeries() over a releases page", () => {
+  newestOfSeries(RELEASES, "2.4");
+});

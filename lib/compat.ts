@@ -1,0 +1,57 @@
+// Where compatibility is decided: a ZFS release supports kernels up to its max-kernel in
+// matrix.yaml (Linux-Maximum of its META file), compared numerically as major.minor.
+import { findRelease, type Matrix } from "./matrix.ts";
+import { compareMajorMinor, compareZfsTags, kernelMajorMinor, zfsTag } from "./patterns.ts";
+
+export interface Compatibility {
+  zfsTag: string;
+  kernelMajorMinor: string;
+  maxKernel: string | null;
+  known: boolean;
+  compatible: boolean;
+  /** The newest release in matrix.yaml whose max-kernel covers the kernel. */
+  newestSupporting?: string;
+  message: string;
+}
+
+/** Whether `zfsTag` supports `kernel` (a full version or major.minor); unknown releases fail safe. */
+export function checkCompatibility(matrix: Matrix, tag: string, kernel: string): Compatibility {
+  zfsTag(tag);
+  const majorMinor = kernelMajorMinor(kernel);
+  const newestSupporting = matrix.zfs.releases
+    .filter((r) => compareMajorMinor(r["max-kernel"], majorMinor) >= 0)
+    .map((r) => r.tag)
+    .sort(compareZfsTags)
+    .at(-1);
+  const release = findRelease(matrix, tag);
+  const kernelText = kernel === majorMinor ? kernel : `${kernel} (${majorMinor})`;
+  if (!release) {
+    return {
+      zfsTag: tag,
+      kernelMajorMinor: majorMinor,
+      maxKernel: null,
+      known: false,
+      compatible: false,
+      newestSupporting,
+      message: `${tag} is not in matrix.yaml, so its max kernel is unknown: ` +
+        `add it with \`deno task matrix add ${tag}\``,
+    };
+  }
+  const max = release["max-kernel"];
+  const compatible = compareMajorMinor(majorMinor, max) <= 0;
+  const message = compatible
+    ? `${tag} supports kernel ${kernelText} (max ${max})`
+    : `${tag} supports kernels up to ${max}, but the kernel is ${kernelText}: ` +
+      (newestSupporting
+        ? `the newest release in matrix.yaml that supports it is ${newestSupporting}`
+        : `no release in matrix.yaml supports it yet`);
+  return {
+    zfsTag: tag,
+    kernelMajorMinor: majorMinor,
+    maxKernel: max,
+    known: true,
+    compatible,
+    newestSupporting,
+    message,
+  };
+}

@@ -1,0 +1,234 @@
+// GitHub Packages REST for a container package: which endpoint serves the owner (user,
+// organisation, or the authenticated user's own), listing every version (all pages,
+// validated, before anything is decided) and deleting versions one by one with retries.
+import { z } from "zod";
+import type { PackageVersion } from "./cleanup.ts";
+import type { Logger } from "./cli.ts";
+import { RemoteError, UsageError } from "./errors.ts";
+import { fetchWithRetry, getJson, remoteErrorOf } from "./http.ts";
+import { githubApiUrl, type GithubClientOptions, githubHeaders, githubPaginate } from "./github.ts";
+import { DIGEST } from "./patterns.ts";
+
+export type OwnerType = "user" | "org";
+
+/** Where a package's versions live on the REST API. */
+export interface PackageEndpoint {
+  owner: string;
+  packageName: string;
+  ownerType: OwnerType;
+  /** `/user/packages/container/<name>`, `/users/<owner>/…` or `/orgs/<owner>/…`. */
+  path: string;
+}
+
+/** A GitHub user or organisation login. */
+export const OWNER = /^[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}$/;
+/** A container package name (the image path after the owner, lower case). */
+export const PACKAGE_NAME = /^[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$/;
+
+/** Validates an owner login. */
+export function ownerName(value: string): string {
+  if (!OWNER.test(value)) {
+    throw new UsageError(`Invalid owner: ${JSON.stringify(value)} (expected a GitHub login)`);
+  }
+  return value;
+}
+
+/** Validates a container package name. */
+export function packageName(value: string): string {
+  if (!PACKAGE_NAME.test(value)) {
+    throw new UsageError(
+      `Invalid package name: ${JSON.stringify(value)} (expected e.g. fedora-zfs-kmods)`,
+    );
+  }
+  return value;
+}
+
+/** `ghcr.io/<owner>/<package>[:tag]` → owner and package name. */
+export function packageOfImage(image: string): { owner: string; packageName: string } {
+  const match = /^ghcr\.io\/([^/]+)\/([^:@]+)(?:[:@].*)?$/.exec(image);
+  if (!match) {
+    throw new UsageError(
+      `The publish image ${image} is not on ghcr.io: pass --owner and --package`,
+    );
+  }
+  return { owner: ownerName(match[1]!), packageName: packageName(match[2]!) };
+}
+
+function packagePath(prefix: string, name: string): string {
+  return `${prefix}/packages/container/${encodeURIComponent(name)}`;
+}
+
+const userSchema = z.object({ login: z.string(), type: z.string().optional() });
+
+/**
+ * Chooses the endpoint for a package. An explicit owner type is used as given
+ * (`/users/<owner>` or `/orgs/<owner>`); otherwise GET /users/<owner> tells a user from an
+ * organisation, and `/user/…` is used only when the owner is the authenticated user.
+ */
+export async function resolvePackage(
+  owner: string,
+  name: string,
+  options: GithubClientOptions & { ownerType?: OwnerType } = {},
+): Promise<PackageEndpoint> {
+  ownerName(owner);
+  packageName(name);
+  const base = options.baseUrl ?? githubApiUrl();
+  const init = { headers: githubHeaders(options.token) };
+  let ownerType = options.ownerType;
+  if (!ownerType) {
+    const url = `${base}/users/${owner}`;
+    const { body } = await getJson(url, init, options);
+    const parsed = userSchema.safeParse(body);
+    if (!parsed.success || !["User", "Organization"].includes(parsed.data.type ?? "")) {
+      throw new RemoteError(url, 200, "Expected a user or organisation in the answer");
+    }
+    ownerType = parsed.data.type === "Organization" ? "org" : "user";
+    if (ownerType === "user" && await isAuthenticatedUser(owner, base, init, options)) {
+      return { owner, packageName: name, ownerType, path: packagePath("/user", name) };
+    }
+  }
+  const prefix = ownerType === "org" ? `/orgs/${owner}` : `/users/${owner}`;
+  return { owner, packageName: name, ownerType, path: packagePath(prefix, name) };
+}
+
+async function isAuthenticatedUser(
+  owner: string,
+  base: string,
+  init: RequestInit,
+  options: GithubClientOptions,
+): Promise<boolean> {
+  if (!options.token) return false;
+  // An Actions GITHUB_TOKEN cannot read /user (403): then it is not a user's own token.
+  const response = await fetchWithRetry(`${base}/user`, init, options);
+  if (!response.ok) {
+    await response.body?.cancel();
+    return false;
+  }
+  const parsed = userSchema.safeParse(await response.json().catch(() => undefined));
+  return parsed.success && parsed.data.login.toLowerCase() === owner.toLowerCase();
+}
+
+/** Adds the fix to GitHub's 403 "Resource not accessible by integration" (keeps the status). */
+function explainForbidden(error: unknown, endpoint: PackageEndpoint): unknown {
+  if (!(error instanceof RemoteError) || error.status !== 403) return error;
+  if (!/not accessible by integration/i.test(error.message)) return error;
+  const permission = "give the workflow job `permissions: packages: write` and the repository " +
+    "Admin access to the package (package settings → Manage Actions access)";
+  const fix = endpoint.path.startsWith("/user/")
+    ? `this token cannot use the /user/… endpoint: pass --owner-type user (uses ` +
+      `/users/${endpoint.owner}/…) or --owner-type org (uses /orgs/${endpoint.owner}/…), ` +
+      `and ${permission}`
+    : permission;
+  error.message = `${error.message}: ${fix}`;
+  return error;
+}
+
+const versionSchema = z.object({
+  id: z.number().int().positive(),
+  name: z.string().regex(DIGEST, "is not a sha256 digest"),
+  created_at: z.string().refine(
+    (s) => /^\d{4}-\d\d-\d\dT/.test(s) && !Number.isNaN(Date.parse(s)),
+    {
+      message: "is not a timestamp",
+    },
+  ),
+  metadata: z.object({
+    package_type: z.literal("container"),
+    container: z.object({ tags: z.array(z.string()) }),
+  }),
+});
+
+/**
+ * Lists every version of the package, reading all pages (100 a page) before returning.
+ * Any failed page or malformed item throws: the caller must not decide on a partial list.
+ */
+export async function listPackageVersions(
+  endpoint: PackageEndpoint,
+  options: GithubClientOptions = {},
+): Promise<{ versions: PackageVersion[]; requests: number }> {
+  const path = `${endpoint.path}/versions?per_page=100`;
+  let items: unknown[];
+  let requests: number;
+  try {
+    ({ items, requests } = await githubPaginate<unknown>(path, options));
+  } catch (error) {
+    throw explainForbidden(error, endpoint);
+  }
+  const url = `${options.baseUrl ?? githubApiUrl()}${path}`;
+  const versions = items.map((item, i) => {
+    const parsed = versionSchema.safeParse(item);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new RemoteError(
+        url,
+        200,
+        `Malformed package version #${i + 1} (${issue.path.join(".")} ${issue.message})`,
+      );
+    }
+    const v = parsed.data;
+    return { id: v.id, name: v.name, createdAt: v.created_at, tags: v.metadata.container.tags };
+  });
+  return { versions, requests };
+}
+
+/** Deletes one version; 5xx and rate limits are retried, 404 means it is already gone. */
+export async function deletePackageVersion(
+  endpoint: PackageEndpoint,
+  id: number,
+  options: GithubClientOptions = {},
+): Promise<"deleted" | "gone"> {
+  const url = `${options.baseUrl ?? githubApiUrl()}${endpoint.path}/versions/${id}`;
+  const response = await fetchWithRetry(
+    url,
+    { method: "DELETE", headers: githubHeaders(options.token) },
+    options,
+  );
+  if (response.ok) {
+    await response.body?.cancel();
+    return "deleted";
+  }
+  // A retried DELETE whose first attempt went through answers 404: the version is gone.
+  if (response.status === 404) {
+    await response.body?.cancel();
+    return "gone";
+  }
+  throw explainForbidden(await remoteErrorOf(url, response), endpoint);
+}
+
+export interface DeleteFailure {
+  id: number;
+  status?: number;
+  message: string;
+}
+
+/**
+ * Deletes versions one at a time (GitHub asks for serial writes), reporting progress as
+ * "N of M", and keeps going past failures, which are returned.
+ */
+export async function deleteVersions(
+  endpoint: PackageEndpoint,
+  versions: readonly PackageVersion[],
+  options: GithubClientOptions & { logger: Logger },
+): Promise<{ deleted: number[]; failed: DeleteFailure[] }> {
+  const deleted: number[] = [];
+  const failed: DeleteFailure[] = [];
+  const started = performance.now();
+  for (const [i, version] of versions.entries()) {
+    const step = `[${i + 1} of ${versions.length}]`;
+    const label = `${version.id} (${version.tags.join(", ") || "<untagged>"})`;
+    try {
+      const result = await deletePackageVersion(endpoint, version.id, options);
+      deleted.push(version.id);
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      options.logger.info(
+        `${step} ${result === "gone" ? "already gone" : "deleted"} ${label} ${seconds} s`,
+      );
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const status = error instanceof RemoteError ? error.status : undefined;
+      failed.push({ id: version.id, status, message });
+      options.logger.warn(`${step} cannot delete ${label}: ${message}`);
+    }
+  }
+  return { deleted, failed };
+}

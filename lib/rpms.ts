@@ -1,0 +1,45 @@
+// The RPM layout of a kmods image: main RPMs at `/`, then debug/, devel/, other/ (dracut and
+// test), src/. The Containerfile's verify stage sorts with the same rules as rpmFolder().
+
+/** The folders of the published layout, in display order. */
+export const FOLDERS = ["/", "debug", "devel", "other", "src"] as const;
+export type Folder = typeof FOLDERS[number];
+
+/** The folder an RPM file belongs in, by its file name. */
+export function rpmFolder(fileName: string): Folder {
+  if (fileName.endsWith(".src.rpm")) return "src";
+  if (/-debug(?:info|source)-/.test(fileName)) return "debug";
+  if (/-devel-/.test(fileName)) return "devel";
+  if (/^zfs-(?:dracut|test)-/.test(fileName)) return "other";
+  return "/";
+}
+
+export interface RpmGroup {
+  /** `/` for the top level, else the folder name without slashes */
+  folder: string;
+  /** file names, sorted */
+  rpms: string[];
+}
+
+/**
+ * Groups RPM paths from an image (`zfs-….rpm`, `./debug/….rpm`, `/src/….rpm`) by folder:
+ * the layout's folders first, in order, then any other folder; non-RPM files are ignored.
+ */
+export function groupRpms(paths: string[]): RpmGroup[] {
+  const groups = new Map<string, string[]>();
+  for (const raw of paths) {
+    const path = raw.replace(/^(?:\.\/|\/)+/, "");
+    if (!path.endsWith(".rpm")) continue;
+    const slash = path.lastIndexOf("/");
+    const folder = slash < 0 ? "/" : path.slice(0, slash);
+    const name = path.slice(slash + 1);
+    groups.set(folder, [...(groups.get(folder) ?? []), name]);
+  }
+  const rank = (folder: string) => {
+    const index = (FOLDERS as readonly string[]).indexOf(folder);
+    return index < 0 ? FOLDERS.length : index;
+  };
+  return [...groups.entries()]
+    .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
+    .map(([folder, rpms]) => ({ folder, rpms: rpms.sort() }));
+}

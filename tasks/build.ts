@@ -1,0 +1,247 @@
+// Builds the ZFS RPM image for the target image's kernel with podman: discover, check, build.
+// deno task build [--image REF] [--arch A] [--zfs TAG] [--tag TAG] [--dry-run] [--push] [--github-output]
+import { Option } from "@commander-js/extra-typings";
+import {
+  type BuildPlan,
+  type BuildVersions,
+  displayCommand,
+  planBuild,
+  resolveImageName,
+  sourceUrlOf,
+  tagOption,
+} from "../lib/build.ts";
+import {
+  inGithubActions,
+  type Logger,
+  main,
+  markdownTable,
+  parseWith,
+  stderrLogger,
+  taskCommand,
+  writeGithubOutput,
+  writeStepSummary,
+} from "../lib/cli.ts";
+import { checkCompatibility } from "../lib/compat.ts";
+import { discoverVersions } from "../lib/discover.ts";
+import { CheckError, InputError } from "../lib/errors.ts";
+import { findRelease, loadMatrix } from "../lib/matrix.ts";
+import { type Arch, arch, imageRef, imageTag, toZfsTag, zfsVersionOf } from "../lib/patterns.ts";
+import { BuildProgress, progressMode } from "../lib/progress.ts";
+import { pushImage, requirePodman, runBuild } from "../lib/podman.ts";
+import { zfsSourceBaseUrl } from "../lib/tarball.ts";
+
+export const OUTPUTS = ["image-tag", "image", "digest"] as const;
+
+const CONTAINERFILE = new URL("../Containerfile", import.meta.url).pathname;
+
+/** The command line of `build` (and of `test-build`, which cannot push). */
+export function buildCommand(name: string, description: string) {
+  return taskCommand(name, description)
+    .option(
+      "--image <ref>",
+      "target image (default: the first enabled target in matrix.yaml)",
+      parseWith(imageRef),
+    )
+    .option("--arch <arch>", "x86_64 or aarch64 (default: the target's)", parseWith(arch))
+    .option(
+      "--zfs <tag>",
+      "ZFS release, e.g. zfs-2.4.2 (default: newest of the series)",
+      parseWith(toZfsTag),
+    )
+    .option(
+      "--tag <tag>",
+      "tag the image as this (a zfs-…_kernel-… tag or a full reference)",
+      parseWith(tagOption),
+    )
+    .option(
+      "--containerfile <path>",
+      "Containerfile to build (its folder is the context)",
+      CONTAINERFILE,
+    )
+    .option("--secret-key <path>", "Secure Boot signing key (PEM), passed as a build secret")
+    .option(
+      "--secret-cert <path>",
+      "Secure Boot signing certificate (x509), passed as a build secret",
+    )
+    .addOption(
+      new Option("--isolation <mode>", "podman build isolation (chroot where no OCI runtime works)")
+        .env("BUILD_ISOLATION"),
+    )
+    .option(
+      "--cache-from <repo>",
+      "pull layer cache from this repository (implies --layers)",
+      parseWith(imageRef),
+    )
+    .option(
+      "--cache-to <repo>",
+      "push layer cache to this repository (implies --layers)",
+      parseWith(imageRef),
+    )
+    .option("--dry-run", "print the resolved versions and the podman command, run nothing");
+}
+
+export type BuildOptions = ReturnType<ReturnType<typeof buildCommand>["opts"]>;
+
+async function gitHead(): Promise<string> {
+  const fromCi = Deno.env.get("GITHUB_SHA");
+  if (fromCi) return fromCi;
+  try {
+    const output = await new Deno.Command("git", {
+      args: ["rev-parse", "HEAD"],
+      cwd: new URL("..", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return output.success ? new TextDecoder().decode(output.stdout).trim() : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+async function requireFile(path: string | undefined, what: string): Promise<void> {
+  if (path === undefined) return;
+  const info = await Deno.stat(path).catch(() => undefined);
+  if (!info?.isFile) throw new InputError(`${what} is not a readable file: ${path}`);
+}
+
+/** Discovers the versions, refuses an incompatible or unpinned release, and plans the build. */
+export async function prepareBuild(
+  options: BuildOptions,
+  logger: Logger,
+): Promise<{ versions: BuildVersions & { kernelSource?: string }; plan: BuildPlan }> {
+  const matrix = await loadMatrix();
+  await requireFile(options.containerfile, "--containerfile");
+  await requireFile(options.secretKey, "--secret-key");
+  await requireFile(options.secretCert, "--secret-cert");
+  const versions = await discoverVersions({
+    matrix,
+    image: options.image,
+    arch: options.arch,
+    zfsTag: options.zfs,
+    logger,
+  });
+  const compatibility = checkCompatibility(matrix, versions.zfsTag, versions.kernelVersion);
+  if (!compatibility.compatible) throw new CheckError(compatibility.message);
+  const sha256 = findRelease(matrix, versions.zfsTag)?.sha256;
+  if (!sha256) {
+    throw new CheckError(
+      `matrix.yaml pins no sha256 for ${versions.zfsTag}, so its source cannot be verified: ` +
+        `run deno task matrix add ${versions.zfsTag}`,
+    );
+  }
+  const sourceUrl = sourceUrlOf(matrix.publish.image, Deno.env.toObject());
+  const plan = planBuild({
+    versions,
+    zfsSha256: sha256,
+    zfsSourceUrl: zfsSourceBaseUrl(),
+    repository: matrix.publish.image,
+    tag: options.tag,
+    containerfile: options.containerfile,
+    buildDate: new Date().toISOString(),
+    vcsRef: await gitHead(),
+    sourceUrl,
+    documentationUrl: `${sourceUrl}#readme`,
+    isolation: options.isolation,
+    cacheFrom: options.cacheFrom,
+    cacheTo: options.cacheTo,
+    secretKey: options.secretKey,
+    secretCert: options.secretCert,
+  });
+  return { versions, plan };
+}
+
+/** Prints the resolved versions and the exact command. */
+export function printPlan(versions: BuildVersions & { kernelSource?: string }, plan: BuildPlan) {
+  const source = versions.kernelSource ? `, from the ${versions.kernelSource}` : "";
+  console.log(`ZFS release:    ${versions.zfsTag} (sha256 ${plan.buildArgs.ZFS_SHA256})`);
+  console.log(`Kernel:         ${versions.kernelVersion} (${versions.kernelMajorMinor}${source})`);
+  console.log(`Fedora:         ${versions.fedoraVersion}`);
+  console.log(`Target image:   ${versions.pinnedImage}`);
+  console.log(`Image:          ${plan.image}`);
+  console.log(displayCommand(["podman", ...plan.argv]));
+}
+
+/** Runs the planned podman build with progress; a failure shows the log's tail and path. */
+export async function executeBuild(plan: BuildPlan, logger: Logger): Promise<void> {
+  await requirePodman();
+  await Deno.mkdir("build-logs", { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const logFile = await Deno.realPath("build-logs").then((dir) =>
+    `${dir}/build-${plan.imageTag}-${stamp}.log`
+  );
+  const encoder = new TextEncoder();
+  const mode = progressMode(Deno.env.toObject(), Deno.stderr.isTerminal());
+  let columns = 100;
+  try {
+    columns = Deno.consoleSize().columns;
+  } catch {
+    // not a terminal: the width does not matter
+  }
+  const progress = new BuildProgress(
+    mode,
+    (text) => Deno.stderr.writeSync(encoder.encode(text)),
+    Date.now,
+    columns,
+  );
+  logger.info(`Building ${plan.image}; full log: ${logFile}`);
+  const result = await runBuild(plan.argv, logFile, progress);
+  if (!result.success) {
+    logger.info(`--- last ${result.tail.length} lines of ${logFile} ---`);
+    for (const line of result.tail) logger.info(line);
+    throw new CheckError(`podman build failed (exit ${result.code}); full log: ${logFile}`);
+  }
+  logger.info(`Built ${plan.image} in ${result.elapsed}; log: ${logFile}`);
+}
+
+/** The kmods image this build produces (or names with --tag), for list-rpms and friends. */
+export async function kmodsImageOf(
+  options: { target?: string; arch?: Arch; zfs?: string; tag?: string },
+  logger: Logger,
+): Promise<{ image: string; imageTag: string }> {
+  const matrix = await loadMatrix();
+  if (options.tag !== undefined) return resolveImageName(matrix.publish.image, "", options.tag);
+  const versions = await discoverVersions({
+    matrix,
+    image: options.target,
+    arch: options.arch,
+    zfsTag: options.zfs,
+    logger,
+  });
+  return resolveImageName(
+    matrix.publish.image,
+    imageTag(zfsVersionOf(versions.zfsTag), versions.kernelVersion),
+  );
+}
+
+if (import.meta.main) {
+  main(async () => {
+    const command = buildCommand(
+      "build",
+      "Build the ZFS RPM image for the target kernel with podman",
+    )
+      .option("--push", "push the image (to matrix.yaml publish.image, or the --tag's repository)")
+      .option("--github-output", "write image-tag, image and digest to $GITHUB_OUTPUT");
+    const options = command.parse(Deno.args, { from: "user" }).opts();
+    const { versions, plan } = await prepareBuild(options, stderrLogger);
+    if (options.dryRun) {
+      printPlan(versions, plan);
+      return 0;
+    }
+    await executeBuild(plan, stderrLogger);
+    let digest = "";
+    if (options.push) {
+      digest = await pushImage(plan.image);
+      stderrLogger.info(`Pushed ${plan.image}@${digest}`);
+    }
+    console.log(plan.image);
+    if (options.githubOutput) {
+      writeGithubOutput({ "image-tag": plan.imageTag, image: plan.image, digest });
+      if (inGithubActions()) {
+        writeStepSummary(
+          markdownTable(["image", "digest"], [[plan.image, digest || "(not pushed)"]]),
+        );
+      }
+    }
+    return 0;
+  });
+}

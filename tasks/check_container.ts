@@ -1,0 +1,85 @@
+// Checks whether the image tag for the target is already published (HEAD of its manifest), and
+// with --require-attestations that its build provenance verifies. deno task check-container
+// [--image REF --arch A | --tag TAG] [--require-attestations] [--repo OWNER/REPO] [--github-output]
+import { tagOption } from "../lib/build.ts";
+import { main, parseWith, stderrLogger, taskCommand, writeGithubOutput } from "../lib/cli.ts";
+import { UsageError } from "../lib/errors.ts";
+import { runGh } from "../lib/gh.ts";
+import { arch, imageRef, toZfsTag } from "../lib/patterns.ts";
+import { manifestExists } from "../lib/registry.ts";
+import { kmodsImageOf } from "./build.ts";
+
+export const OUTPUTS = ["container-exists", "target-tag"] as const;
+
+const REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+
+if (import.meta.main) {
+  main(async () => {
+    const options = taskCommand(
+      "check-container",
+      "Check whether the image tag for the target is already published (and attested)",
+    )
+      .option("--image <ref>", "target image (default: matrix.yaml)", parseWith(imageRef))
+      .option("--arch <arch>", "x86_64 or aarch64", parseWith(arch))
+      .option(
+        "--zfs <tag>",
+        "ZFS release, e.g. zfs-2.4.2 (default: newest of the series)",
+        parseWith(toZfsTag),
+      )
+      .option(
+        "--tag <tag>",
+        "check this tag (zfs-…_kernel-… or a full reference), no discovery",
+        parseWith(tagOption),
+      )
+      .option(
+        "--require-attestations",
+        "also verify the build provenance with gh attestation verify",
+      )
+      .option(
+        "--repo <owner/repo>",
+        "repository the attestation must come from (default: $GITHUB_REPOSITORY)",
+      )
+      .option("--github-output", "write container-exists and target-tag to $GITHUB_OUTPUT")
+      .parse(Deno.args, { from: "user" }).opts();
+    const repo = options.repo ?? Deno.env.get("GITHUB_REPOSITORY");
+    if (options.requireAttestations && !(repo && REPO.test(repo))) {
+      throw new UsageError(
+        `--require-attestations needs --repo OWNER/REPO or GITHUB_REPOSITORY (got ${
+          JSON.stringify(repo ?? "")
+        })`,
+      );
+    }
+    const { image, imageTag } = await kmodsImageOf(
+      { target: options.image, arch: options.arch, zfs: options.zfs, tag: options.tag },
+      stderrLogger,
+    );
+    const found = await manifestExists(image);
+    let exists = found.exists;
+    if (exists && options.requireAttestations) {
+      if (!found.digest) {
+        stderrLogger.warn(`${image} exists, but the registry gave no digest to verify`);
+        exists = false;
+      } else {
+        const name = image.slice(0, image.lastIndexOf(":"));
+        try {
+          await runGh(["attestation", "verify", `oci://${name}@${found.digest}`], { repo });
+          stderrLogger.info(`Attestation of ${name}@${found.digest} verified for ${repo}`);
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          const hint = /unknown command "attestation"/.test(message)
+            ? " (gh attestation needs gh 2.47 or newer)"
+            : "";
+          stderrLogger.warn(
+            `${image} exists, but its attestation does not verify: ${message}${hint}`,
+          );
+          exists = false;
+        }
+      }
+    }
+    console.log(exists ? `exists: ${image}` : `not found: ${image}`);
+    if (options.githubOutput) {
+      writeGithubOutput({ "container-exists": exists, "target-tag": imageTag });
+    }
+    return exists ? 0 : 1;
+  });
+}

@@ -1,0 +1,36 @@
+// Prints the kernel version of the target image (label, Fedora CoreOS build metadata, or modules).
+// deno task kernel-version [--image REF] [--arch x86_64|aarch64] [--json]
+import { main, parseWith, printJson, stderrLogger, taskCommand } from "../lib/cli.ts";
+import { discoverImage, type ImageVersions } from "../lib/discover.ts";
+import { loadMatrix } from "../lib/matrix.ts";
+import { arch, imageRef } from "../lib/patterns.ts";
+
+/** A task that discovers the target image and prints one value of it (shared by three tasks). */
+export function imageValueTask(
+  name: string,
+  description: string,
+  key: string,
+  pick: (v: ImageVersions) => string,
+): () => Promise<number> {
+  return async () => {
+    const options = taskCommand(name, description)
+      .option("--image <ref>", "target image (default: matrix.yaml)", parseWith(imageRef))
+      .option("--arch <arch>", "x86_64 or aarch64 (default: matrix.yaml)", parseWith(arch))
+      .option("--json", `print {"${key}": …, "kernel-source": …} as JSON`)
+      .parse(Deno.args, { from: "user" }).opts();
+    const matrix = await loadMatrix();
+    const found = await discoverImage({ matrix, ...options, logger: stderrLogger });
+    if (options.json) printJson({ [key]: pick(found), "kernel-source": found.kernelSource });
+    else console.log(pick(found));
+    return 0;
+  };
+}
+
+if (import.meta.main) {
+  main(imageValueTask(
+    "kernel-version",
+    "Print the kernel version of the target image",
+    "kernel-version",
+    (v) => v.kernelVersion,
+  ));
+}

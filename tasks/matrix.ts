@@ -1,0 +1,151 @@
+// Maintains matrix.yaml: `add` pins a ZFS release from its own source tarball, `check` lists what is missing.
+// deno task matrix add zfs-2.4.4 [--sha256 HEX] [--force] [--json] · deno task matrix check [--json] [--github-output]
+import {
+  main,
+  markdownTable,
+  parseWith,
+  printJson,
+  stderrLogger,
+  taskCommand,
+  writeGithubOutput,
+  writeStepSummary,
+} from "../lib/cli.ts";
+import { InputError } from "../lib/errors.ts";
+import { githubPaginate, githubToken } from "../lib/github.ts";
+import { loadMatrix } from "../lib/matrix.ts";
+import {
+  addReleaseFromSource,
+  type AddResult,
+  describeDifferences,
+  matrixReport,
+} from "../lib/matrix_edit.ts";
+import { SHA256, zfsTag } from "../lib/patterns.ts";
+import { type GithubRelease, ZFS_RELEASES_PATH } from "../lib/zfs_releases.ts";
+
+export const OUTPUTS = ["missing", "missing-count", "unpinned"] as const;
+
+function sha256Arg(value: string): string {
+  const hex = value.toLowerCase();
+  if (!SHA256.test(hex)) {
+    throw new InputError(`Invalid sha256: ${JSON.stringify(value)} (expected 64 hex digits)`);
+  }
+  return hex;
+}
+
+function printAdd(result: AddResult, json: boolean): void {
+  const { entry, change, path } = result;
+  if (json) {
+    printJson({
+      "zfs-tag": entry.tag,
+      url: result.url,
+      bytes: result.bytes,
+      sha256: entry.sha256,
+      "max-kernel": entry["max-kernel"],
+      "min-kernel": entry["min-kernel"] ?? null,
+      change,
+      differences: result.differences,
+    });
+    return;
+  }
+  const summary = `max kernel ${entry["max-kernel"]}, min kernel ${
+    entry["min-kernel"] ?? "?"
+  }, sha256 ${entry.sha256}`;
+  const lines = describeDifferences(result.differences).map((line) => `  ${line}`);
+  switch (change) {
+    case "added":
+      console.log(`Added ${entry.tag} to ${path}: ${summary}`);
+      break;
+    case "completed":
+      console.log(`Completed ${entry.tag} in ${path}:\n${lines.join("\n")}`);
+      break;
+    case "replaced":
+      console.log(`Replaced the values of ${entry.tag} in ${path} (--force):\n${lines.join("\n")}`);
+      break;
+    case "unchanged":
+      console.log(`${entry.tag} is already in ${path} with the same values: ${summary}`);
+      break;
+    case "conflict":
+      console.error(
+        `error: ${entry.tag} is already in ${path} with different values ` +
+          `(nothing written; add --force to replace them):\n${lines.join("\n")}`,
+      );
+  }
+}
+
+if (import.meta.main) {
+  main(async () => {
+    let code = 0;
+    const program = taskCommand(
+      "matrix",
+      "Maintain matrix.yaml: add a ZFS release from its source, check for missing releases",
+    );
+    program.command("add")
+      .description(
+        "Download a release's source tarball, hash it, read META, and write its entry " +
+          "(exit 1 when the entry exists with different values and --force is not given)",
+      )
+      .argument("<tag>", "ZFS release tag, e.g. zfs-2.4.4", parseWith(zfsTag))
+      .option("--sha256 <hex>", "the sha256 the download must have", parseWith(sha256Arg))
+      .option("--force", "replace an existing entry whose values differ")
+      .option("--json", "print the entry, the change and the differences as JSON")
+      .action(async (tag, options) => {
+        const result = await addReleaseFromSource(tag, {
+          expectedSha256: options.sha256,
+          force: options.force,
+          logger: stderrLogger,
+        });
+        printAdd(result, options.json ?? false);
+        code = result.change === "conflict" ? 1 : 0;
+      });
+    program.command("check")
+      .description(
+        "Validate matrix.yaml and list releases of the tracked series on GitHub that it lacks, " +
+          "and entries without a sha256 (a report: exit 0 whenever matrix.yaml is valid)",
+      )
+      .option("--json", "print {series, missing, unpinned} as JSON")
+      .option("--github-output", "write missing, missing-count and unpinned to $GITHUB_OUTPUT")
+      .action(async (options) => {
+        const matrix = await loadMatrix();
+        const token = await githubToken();
+        const { items } = await githubPaginate<GithubRelease>(ZFS_RELEASES_PATH, { token });
+        const report = matrixReport(matrix, items);
+        if (options.githubOutput) {
+          writeGithubOutput({
+            missing: JSON.stringify(report.missing),
+            "missing-count": report.missing.length,
+            unpinned: JSON.stringify(report.unpinned),
+          });
+          writeStepSummary(
+            `### matrix.yaml (series ${report.series.join(", ")})\n\n` +
+              markdownTable(["release", "state"], [
+                ...report.missing.map((tag) => [tag, "missing from matrix.yaml"]),
+                ...report.unpinned.map((tag) => [tag, "no sha256 pinned"]),
+              ]),
+          );
+        }
+        if (options.json) {
+          printJson(report);
+          return;
+        }
+        console.log(
+          `matrix.yaml is valid: ${matrix.zfs.releases.length} releases, ` +
+            `tracked series ${report.series.join(", ")}`,
+        );
+        console.log(
+          report.missing.length
+            ? `Missing (published on GitHub): ${report.missing.join(", ")}`
+            : "Missing: none, every published release of the tracked series is listed",
+        );
+        console.log(
+          report.unpinned.length
+            ? `Without a pinned sha256: ${report.unpinned.join(", ")}`
+            : "Without a pinned sha256: none",
+        );
+        if (report.missing.length || report.unpinned.length) {
+          console.log("Add or pin one with: deno task matrix add <tag>");
+        }
+      });
+    await program.parseAsync(Deno.args, { from: "user" });
+    return code;
+  });
+}

@@ -1,0 +1,26 @@
+// Starts the build workflow on GitHub (a workflow_dispatch event) with gh.
+// deno task run-workflow [--force-rebuild] [--ref main] [--repo OWNER/REPO]
+import { main, parseWith, taskCommand } from "../lib/cli.ts";
+import { BUILD_WORKFLOW, runWorkflow } from "../lib/gh.ts";
+import { githubRepo, gitRef } from "../lib/patterns.ts";
+
+async function runWorkflowTask(args: string[]): Promise<number> {
+  const options = taskCommand("run-workflow", `Start the ${BUILD_WORKFLOW} workflow with gh`)
+    .option("--force-rebuild", "rebuild and push even when the image tag already exists", false)
+    .option("--ref <ref>", "the branch or tag whose workflow file runs", parseWith(gitRef), "main")
+    .option(
+      "--repo <owner/repo>",
+      "the repository (default: GH_REPO or the git remote)",
+      parseWith(githubRepo),
+    )
+    .parse(args, { from: "user" })
+    .opts();
+  await runWorkflow(options.ref, options.forceRebuild, { repo: options.repo });
+  console.log(
+    `Started ${BUILD_WORKFLOW} on ${options.ref} (force_rebuild=${options.forceRebuild}); ` +
+      "follow it with: deno task workflow-status",
+  );
+  return 0;
+}
+
+if (import.meta.main) main(() => runWorkflowTask(Deno.args));

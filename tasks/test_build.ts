@@ -1,0 +1,21 @@
+// Builds the ZFS RPM image exactly like `build`, then removes it: proves the build still works.
+// deno task test-build [--image REF] [--arch A] [--zfs TAG] [--dry-run]
+import { main, stderrLogger } from "../lib/cli.ts";
+import { removeImage } from "../lib/podman.ts";
+import { buildCommand, executeBuild, prepareBuild, printPlan } from "./build.ts";
+
+if (import.meta.main) {
+  main(async () => {
+    const options = buildCommand("test-build", "Build the ZFS RPM image, then remove it")
+      .parse(Deno.args, { from: "user" }).opts();
+    const { versions, plan } = await prepareBuild(options, stderrLogger);
+    if (options.dryRun) {
+      printPlan(versions, plan);
+      return 0;
+    }
+    await executeBuild(plan, stderrLogger);
+    await removeImage(plan.image);
+    stderrLogger.info(`Removed ${plan.image}`);
+    return 0;
+  });
+}

@@ -1,0 +1,158 @@
+// Discovers the ZFS release, kernel and Fedora version of the target image and whether they fit.
+// deno task versions [--image REF] [--arch A] [--series 2.4] [--json] [--github-output] [--all-targets]
+import {
+  main,
+  markdownTable,
+  parseWith,
+  printJson,
+  stderrLogger,
+  taskCommand,
+  textTable,
+  writeGithubOutput,
+  writeStepSummary,
+} from "../lib/cli.ts";
+import { checkCompatibility } from "../lib/compat.ts";
+import { discoverVersions, type Versions, versionsOutput } from "../lib/discover.ts";
+import { UsageError } from "../lib/errors.ts";
+import { loadMatrix, type Matrix } from "../lib/matrix.ts";
+import { arch, imageRef, toZfsTag } from "../lib/patterns.ts";
+import { newestZfsRelease } from "../lib/zfs_releases.ts";
+import { zfsSeries } from "./zfs_version.ts";
+
+export const OUTPUTS = [
+  "zfs-tag",
+  "zfs-version",
+  "kernel-version",
+  "kernel-major-minor",
+  "fedora-version",
+  "max-kernel",
+  "compatible",
+  "image-digest",
+  "image-tag",
+  "kernel-source",
+  "targets",
+] as const;
+
+/** Every enabled target of matrix.yaml, discovered in parallel (one GitHub look-up per series). */
+export async function discoverAllTargets(
+  matrix: Matrix,
+  zfsTag?: string,
+): Promise<Record<string, string | boolean>[]> {
+  const lookups = new Map<string, Promise<string>>();
+  const zfsLookup = (series: string) => {
+    if (!lookups.has(series)) lookups.set(series, newestZfsRelease(series));
+    return lookups.get(series)!;
+  };
+  const targets = matrix.targets.filter((t) => t.enabled);
+  return await Promise.all(targets.map(async (target) => {
+    const versions = await discoverVersions({
+      matrix,
+      image: target.image,
+      arch: target.arch,
+      series: target.series,
+      zfsTag,
+      zfsLookup,
+      logger: stderrLogger,
+    });
+    return {
+      name: target.name,
+      image: target.image,
+      stream: target.stream,
+      arch: target.arch,
+      runner: target.arch === "aarch64" ? "ubuntu-24.04-arm" : "ubuntu-24.04",
+      ...versionsOutput(versions),
+    };
+  }));
+}
+
+function warnIfIncompatible(matrix: Matrix, v: Versions) {
+  if (!v.compatible) {
+    stderrLogger.warn(checkCompatibility(matrix, v.zfsTag, v.kernelVersion).message);
+  }
+}
+
+if (import.meta.main) {
+  main(async () => {
+    const options = taskCommand(
+      "versions",
+      "Discover the ZFS release, kernel and Fedora version of the target image and whether they fit",
+    )
+      .option("--image <ref>", "target image (default: matrix.yaml)", parseWith(imageRef))
+      .option("--arch <arch>", "x86_64 or aarch64 (default: matrix.yaml)", parseWith(arch))
+      .option(
+        "--series <series>",
+        "ZFS series, e.g. 2.4 (default: matrix.yaml)",
+        parseWith(zfsSeries),
+      )
+      .option("--zfs <tag>", "use this ZFS release instead of the newest", parseWith(toZfsTag))
+      .option("--all-targets", "every enabled target of matrix.yaml (output: targets)")
+      .option("--json", "print one JSON object")
+      .option("--github-output", "write the values to $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY")
+      .parse(Deno.args, { from: "user" }).opts();
+    const matrix = await loadMatrix();
+
+    if (options.allTargets) {
+      if (options.image || options.arch || options.series) {
+        throw new UsageError("--all-targets reads image, arch and series from matrix.yaml");
+      }
+      const targets = await discoverAllTargets(matrix, options.zfs);
+      for (const t of targets) {
+        if (t.compatible === false) {
+          stderrLogger.warn(`${t.name}: ${t["zfs-tag"]} does not support ${t["kernel-version"]}`);
+        }
+      }
+      if (options.githubOutput) {
+        writeGithubOutput({ targets: JSON.stringify(targets) });
+        const columns = [
+          "name",
+          "zfs-tag",
+          "kernel-version",
+          "max-kernel",
+          "compatible",
+          "image-tag",
+        ];
+        writeStepSummary(markdownTable(
+          columns,
+          targets.map((t) => columns.map((c) => String(t[c]))),
+        ));
+      }
+      if (options.json) printJson(targets);
+      else if (!options.githubOutput) {
+        const columns = ["name", "zfs-tag", "kernel-version", "compatible", "kernel-source"];
+        console.log(textTable(
+          columns,
+          targets.map((t) => columns.map((c) => String(t[c]))),
+        ));
+      }
+      return 0;
+    }
+
+    const versions = await discoverVersions({
+      matrix,
+      ...options,
+      zfsTag: options.zfs,
+      logger: stderrLogger,
+    });
+    warnIfIncompatible(matrix, versions);
+    const values = versionsOutput(versions);
+    const rows = [
+      ["image", versions.image],
+      ["pinned-image", versions.pinnedImage],
+      ["arch", versions.arch],
+      ...Object.entries(values).map(([k, v]) => [k, String(v)]),
+    ];
+    if (options.githubOutput) {
+      writeGithubOutput(values);
+      writeStepSummary(markdownTable(["", "value"], rows));
+    }
+    if (options.json) {
+      printJson({
+        image: versions.image,
+        "pinned-image": versions.pinnedImage,
+        arch: versions.arch,
+        ...values,
+      });
+    } else if (!options.githubOutput) console.log(textTable(["", "value"], rows));
+    return 0;
+  });
+}

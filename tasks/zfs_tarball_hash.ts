@@ -1,0 +1,31 @@
+// Downloads the source tarball of a ZFS release (the one the build verifies) and prints its sha256.
+// deno task zfs-tarball-hash zfs-2.4.4 [--json]     (ZFS_SOURCE_URL overrides the base URL)
+import { main, parseWith, printJson, stderrLogger, taskCommand } from "../lib/cli.ts";
+import { zfsTag } from "../lib/patterns.ts";
+import { hashTarball } from "../lib/tarball.ts";
+
+if (import.meta.main) {
+  main(async () => {
+    const command = taskCommand(
+      "zfs-tarball-hash",
+      "Download a ZFS source tarball and print its sha256",
+    )
+      .argument("<tag>", "ZFS release tag, e.g. zfs-2.4.4", parseWith(zfsTag))
+      .option("--json", "print tag, url, sha256, bytes and the META kernel range as JSON")
+      .parse(Deno.args, { from: "user" });
+    const [tag] = command.processedArgs;
+    const result = await hashTarball(tag, { logger: stderrLogger });
+    if (command.opts().json) {
+      printJson({
+        "zfs-tag": tag,
+        url: result.url,
+        sha256: result.sha256,
+        bytes: result.bytes,
+        "max-kernel": result.meta?.linuxMaximum ?? null,
+        "min-kernel": result.meta?.linuxMinimum ?? null,
+      });
+    } else {
+      console.log(result.sha256);
+    }
+  });
+}

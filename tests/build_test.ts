@@ -1,0 +1,648 @@
+import assert from "node:assert/strict";
+import {
+  BUILD_ARG_NAMES,
+  type BuildInput,
+  contextOf,
+  displayCommand,
+  isLoopbackRegistry,
+  planBuild,
+  resolveImageName,
+  sourceUrlOf,
+} from "../lib/build.ts";
+import { InputError, UsageError } from "../lib/errors.ts";
+import { BuildProgress, formatElapsed, parseStep, progressMode } from "../lib/progress.ts";
+import { buildAndPush, startRegistry } from "./helpers/registry.ts";
+import { integrationTest } from "./helpers/tools.ts";
+
+const DIGEST = `sha256:${"a".repeat(64)}`;
+const SHA = "d03c3edd320993bb04d6ec2c8c7300b87487c7b10ff5742f13a437a5164ba718";
+
+function input(overrides: Partial<BuildInput> = {}): BuildInput {
+  return {
+    versions: {
+      arch: "x86_64",
+      zfsTag: "zfs-2.4.2",
+      kernelVersion: "6.17.7-300.fc43.x86_64",
+      kernelMajorMinor: "6.17",
+      fedoraVersion: "43",
+      pinnedImage: `quay.io/fedora/fedora-coreos@${DIGEST}`,
+    },
+    zfsSha256: SHA,
+    zfsSourceUrl: "https://github.com/openzfs/zfs/archive/refs/tags",
+    repository: "ghcr.io/owner/fedora-zfs-kmods",
+    containerfile: "/repo/Containerfile",
+    buildDate: "2025-11-26T07:30:00.000Z",
+    vcsRef: "0123456789abcdef0123456789abcdef01234567",
+    sourceUrl: "https://github.com/owner/fedora-zfs-kmods",
+    documentationUrl: "https://github.com/owner/fedora-zfs-kmods#readme",
+    ...overrides,
+  };
+}
+
+Deno.test("planBuild() passes every build argument, the pinned target and the published tag", () => {
+  const plan = planBuild(input());
+  const tag = "zfs-2.4.2_kernel-6.17.7-300.fc43.x86_64";
+  assert.equal(plan.image, `ghcr.io/owner/fedora-zfs-kmods:${tag}`);
+  assert.equal(plan.imageTag, tag);
+  assert.deepEqual(Object.keys(plan.buildArgs), [...BUILD_ARG_NAMES]);
+  assert.equal(plan.buildArgs.TARGET_IMAGE, `quay.io/fedora/fedora-coreos@${DIGEST}`);
+  assert.equal(plan.buildArgs.REF_NAME, tag);
+  assert.equal(plan.buildArgs.ZFS_SHA256, SHA);
+  assert.deepEqual(plan.argv, [
+    "build",
+    "--arch",
+    "amd64",
+    "--file",
+    "/repo/Containerfile",
+    "--tag",
+    `ghcr.io/owner/fedora-zfs-kmods:${tag}`,
+    ...BUILD_ARG_NAMES.flatMap((name) => ["--build-arg", `${name}=${plan.buildArgs[name]}`]),
+    "/repo",
+  ]);
+});
+
+Deno.test("planBuild() adds isolation, secrets, cache and plain http only when asked or local", () => {
+  const plan = planBuild(input({
+    isolation: "chroot",
+    secretKey: "/keys/key.pem",
+    secretCert: "/keys/cert.der",
+    cacheFrom: "ghcr.io/owner/cache",
+    cacheTo: "ghcr.io/owner/cache",
+  }));
+  const argv = plan.argv.join(" ");
+  assert.match(argv, /^build --isolation chroot --arch amd64 /);
+  assert.match(
+    argv,
+    / --secret id=signing_key,src=\/keys\/key.pem --secret id=signing_cert,src=\/keys\/cert.der /,
+  );
+  assert.match(
+    argv,
+    / --layers --cache-from ghcr.io\/owner\/cache --cache-to ghcr.io\/owner\/cache /,
+  );
+  assert.doesNotMatch(argv, /tls-verify/);
+  const local = planBuild(input({
+    versions: {
+      ...input().versions,
+      pinnedImage: `127.0.0.1:5000/fcos@${DIGEST}`,
+      arch: "aarch64",
+    },
+  }));
+  assert.ok(local.argv.includes("--tls-verify=false"));
+  assert.ok(local.argv.includes("arm64"));
+  assert.ok(!planBuild(input()).argv.includes("--isolation"));
+});
+
+Deno.test("planBuild() refuses values that must never reach podman", async (t) => {
+  const v = input().versions;
+  const cases: [string, Partial<BuildInput>, typeof InputError | typeof UsageError][] = [
+    ["a kernel with shell characters", {
+      versions: { ...v, kernelVersion: "6.17.7-300.fc43.x86_64;rm" },
+    }, InputError],
+    [
+      "a ZFS tag with shell characters",
+      { versions: { ...v, zfsTag: "zfs-2.4.2$(id)" } },
+      InputError,
+    ],
+    ["a target image not pinned by digest", {
+      versions: { ...v, pinnedImage: "quay.io/fedora/fedora-coreos:stable" },
+    }, InputError],
+    [
+      "a major.minor that does not match",
+      { versions: { ...v, kernelMajorMinor: "6.18" } },
+      InputError,
+    ],
+    [
+      "a Fedora version that is not a number",
+      { versions: { ...v, fedoraVersion: "rawhide" } },
+      InputError,
+    ],
+    ["a malformed sha256", { zfsSha256: "abc" }, InputError],
+    ["a tag with shell characters", { tag: "zfs-2.4.2_kernel-6.17.7;rm -rf" }, InputError],
+    ["a tag that is neither", { tag: "latest" }, InputError],
+    ["a key without a certificate", { secretKey: "/k.pem" }, UsageError],
+    [
+      "a secret path with a comma",
+      { secretKey: "/a,src=/etc/shadow", secretCert: "/c" },
+      UsageError,
+    ],
+    ["an unknown isolation", { isolation: "none" }, UsageError],
+    ["a source URL with quotes", { zfsSourceUrl: "https://x/'y" }, InputError],
+  ];
+  for (const [name, overrides, error] of cases) {
+    await t.step(name, () => assert.throws(() => planBuild(input(overrides)), error));
+  }
+});
+
+Deno.test("resolveImageName() takes a bare tag or a full reference", () => {
+  const tag = "zfs-2.4.2_kernel-6.17.7-300.fc43.x86_64";
+  assert.deepEqual(resolveImageName("ghcr.io/o/r", tag), {
+    image: `ghcr.io/o/r:${tag}`,
+    imageTag: tag,
+  });
+  assert.deepEqual(resolveImageName("ghcr.io/o/r", "x", tag), {
+    image: `ghcr.io/o/r:${tag}`,
+    imageTag: tag,
+  });
+  assert.deepEqual(resolveImageName("ghcr.io/o/r", "x", "127.0.0.1:5000/k:test"), {
+    image: "127.0.0.1:5000/k:test",
+    imageTag: "test",
+  });
+  assert.throws(
+    () => resolveImageName("ghcr.io/o/r", "x", "zfs-2.4.2_kernel-6.17.7`id`"),
+    InputError,
+  );
+});
+
+Deno.test("displayCommand() quotes what a shell would split", () => {
+  assert.equal(
+    displayCommand(["podman", "build", "--build-arg", "A=b c", "it's"]),
+    `podman build --build-arg 'A=b c' 'it'\\''s'`,
+  );
+});
+
+Deno.test("sourceUrlOf(), contextOf() and isLoopbackRegistry()", () => {
+  assert.equal(
+    sourceUrlOf("x", { GITHUB_SERVER_URL: "https://github.com", GITHUB_REPOSITORY: "o/r" }),
+    "https://github.com/o/r",
+  );
+  assert.equal(sourceUrlOf("ghcr.io/o/r", {}), "https://github.com/o/r");
+  assert.equal(contextOf("/repo/Containerfile"), "/repo");
+  assert.equal(contextOf("Containerfile"), ".");
+  assert.ok(isLoopbackRegistry("127.0.0.1:5000/x"));
+  assert.ok(isLoopbackRegistry("localhost:5000/x@sha256:0"));
+  assert.ok(!isLoopbackRegistry("quay.io/127.0.0.1/x"));
+});
+
+Deno.test("parseStep() and formatElapsed() read podman's step lines", () => {
+  assert.deepEqual(parseStep("[2/7] STEP 3/5: RUN make"), {
+    stage: { index: 2, count: 7 },
+    index: 3,
+    count: 5,
+    instruction: "RUN make",
+  });
+  assert.deepEqual(parseStep("STEP 1/2: FROM scratch")?.stage, undefined);
+  assert.equal(parseStep("--> 1f103857e2d"), undefined);
+  assert.equal(formatElapsed(5_400), "5s");
+  assert.equal(formatElapsed(83_000), "1m23s");
+  assert.equal(formatElapsed(3_723_000), "1h02m03s");
+});
+
+Deno.test("BuildProgress shows a live line on a TTY, plain steps without, groups on GitHub", () => {
+  let clock = 0;
+  const feed = (mode: "tty" | "plain" | "github") => {
+    let out = "";
+    clock = 0;
+    const progress = new BuildProgress(mode, (text) => out += text, () => clock, 60, 3);
+    for (const line of ["[1/2] STEP 1/2: FROM scratch AS a", "noise", "[1/2] STEP 2/2: COPY x /"]) {
+      clock += 83_000;
+      progress.line(line);
+    }
+    progress.line("[2/2] STEP 1/1: FROM scratch");
+    progress.line("last");
+    progress.finish();
+    return { out, tail: progress.tail };
+  };
+  const tty = feed("tty");
+  assert.ok(tty.out.includes("\r\x1b[2K[1/2] STEP 2/2 COPY x / 4m09s"), tty.out);
+  assert.doesNotMatch(tty.out, /noise/);
+  assert.deepEqual(tty.tail, ["[1/2] STEP 2/2: COPY x /", "[2/2] STEP 1/1: FROM scratch", "last"]);
+  const plain = feed("plain");
+  assert.equal(plain.out.split("\n")[0], "1m23s [1/2] STEP 1/2: FROM scratch AS a");
+  assert.ok(!plain.out.includes("\x1b") && !plain.out.includes("noise"), plain.out);
+  const github = feed("github");
+  assert.equal(
+    github.out,
+    [
+      "::group::[1/2] FROM scratch AS a",
+      "[1/2] STEP 1/2: FROM scratch AS a",
+      "noise",
+      "[1/2] STEP 2/2: COPY x /",
+      "::endgroup::",
+      "::group::[2/2] FROM scratch",
+      "[2/2] STEP 1/1: FROM scratch",
+      "last",
+      "::endgroup::",
+      "",
+    ].join("\n"),
+  );
+  assert.equal(progressMode({ GITHUB_ACTIONS: "true" }, true), "github");
+  assert.equal(progressMode({}, true), "tty");
+  assert.equal(progressMode({}, false), "plain");
+});
+
+// ---- integration: the real tasks against podman, rpmbuild and a local registry ------------
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const KERNEL = "6.15.4-200.fc42.x86_64";
+const TAG = `zfs-2.4.2_kernel-${KERNEL}`;
+
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a task as a user would: `deno run -A tasks/<file> …`. */
+async function task(
+  file: string,
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string; clearEnv?: boolean } = {},
+): Promise<Ran> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}tasks/${file}`, ...args],
+    cwd: options.cwd,
+    env: { NO_COLOR: "1", ...options.env },
+    clearEnv: options.clearEnv,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+}
+
+/** An environment whose PATH holds only deno (linked into `dir`), keeping deno's caches. */
+async function withoutPodman(dir: string): Promise<Record<string, string>> {
+  await Deno.mkdir(`${dir}/bin`, { recursive: true });
+  await Deno.symlink(Deno.execPath(), `${dir}/bin/deno`).catch(() => {});
+  const env: Record<string, string> = { PATH: `${dir}/bin` };
+  for (const name of ["HOME", "DENO_DIR", "XDG_CACHE_HOME", "NPM_CONFIG_REGISTRY"]) {
+    const value = Deno.env.get(name);
+    if (value) env[name] = value;
+  }
+  return env;
+}
+
+/** Builds the tiny RPMs and lays them out under `dir/layout` as the real final stage does. */
+async function buildFixtureRpms(dir: string): Promise<string[]> {
+  const { rpmFolder } = await import("../lib/rpms.ts");
+  const top = `${dir}/rpmbuild`;
+  for (const [spec, defines] of [["zfs.spec", []], ["kmod-zfs.spec", ["kver", KERNEL]]] as const) {
+    const output = await new Deno.Command("rpmbuild", {
+      args: [
+        "-ba",
+        "--nodeps",
+        "--define",
+        `_topdir ${top}`,
+        ...(defines.length ? ["--define", defines.join(" ")] : []),
+        `${ROOT}tests/fixtures/rpms/${spec}`,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.ok(output.success, new TextDecoder().decode(output.stderr));
+  }
+  const placed: string[] = [];
+  for (const sub of ["RPMS/x86_64", "SRPMS"]) {
+    for await (const entry of Deno.readDir(`${top}/${sub}`)) {
+      const folder = rpmFolder(entry.name);
+      const target = folder === "/" ? `${dir}/layout` : `${dir}/layout/${folder}`;
+      await Deno.mkdir(target, { recursive: true });
+      await Deno.copyFile(`${top}/${sub}/${entry.name}`, `${target}/${entry.name}`);
+      placed.push(folder === "/" ? entry.name : `${folder}/${entry.name}`);
+    }
+  }
+  return placed.sort();
+}
+
+async function podmanQuiet(...args: string[]): Promise<void> {
+  await new Deno.Command("podman", { args, stdout: "null", stderr: "null" }).output();
+}
+
+integrationTest(
+  "build, list-rpms, extract-rpms and check-container work on a real image in a local registry",
+  ["podman", "rpmbuild", "docker-registry"],
+  async (t) => {
+    const registry = await startRegistry();
+    const dir = await Deno.makeTempDir({ prefix: "kmods-build-" });
+    const target = `${registry.host}/fcos:stable`;
+    const image = `${registry.host}/kmods:${TAG}`;
+    try {
+      await buildAndPush(
+        target,
+        [
+          "FROM scratch",
+          `LABEL ostree.linux=${KERNEL} org.opencontainers.image.version=42.20250623.3.0 com.coreos.stream=stable`,
+          "COPY os-release /usr/lib/os-release",
+        ].join("\n"),
+        { "os-release": 'NAME="Fedora Linux"\nVERSION_ID=42\n' },
+      );
+      const matrix = (await Deno.readTextFile(`${ROOT}matrix.yaml`))
+        .replace(
+          "image: ghcr.io/fedora-zfs-kmods/fedora-zfs-kmods\n",
+          `image: ${registry.host}/kmods\n`,
+        )
+        .replaceAll("quay.io/fedora/fedora-coreos:stable", target);
+      await Deno.writeTextFile(`${dir}/matrix.yaml`, matrix);
+      // BUILDAH_LAYERS=false: no intermediate layer images are left behind after rmi
+      const env = {
+        MATRIX_FILE: `${dir}/matrix.yaml`,
+        GITHUB_OUTPUT: `${dir}/output`,
+        BUILDAH_LAYERS: "false",
+      };
+      await Deno.mkdir(`${dir}/context`);
+      await Deno.copyFile(
+        `${ROOT}tests/fixtures/kmods.Containerfile`,
+        `${dir}/context/Containerfile`,
+      );
+      const rpms = await buildFixtureRpms(`${dir}/context`);
+      const common = [
+        "--containerfile",
+        `${dir}/context/Containerfile`,
+        "--zfs",
+        "zfs-2.4.2",
+        "--image",
+        target,
+        "--isolation",
+        "chroot",
+      ];
+
+      await t.step(
+        "build --dry-run prints the versions and the podman command, runs nothing",
+        async () => {
+          const ran = await task("build.ts", [...common, "--dry-run"], { env, cwd: dir });
+          assert.equal(ran.code, 0, ran.stderr);
+          assert.match(ran.stdout, new RegExp(`Kernel: +${KERNEL.replaceAll(".", "\\.")}`));
+          assert.match(ran.stdout, /^podman build --isolation chroot --arch amd64 /m);
+          assert.match(
+            ran.stdout,
+            new RegExp(`--build-arg TARGET_IMAGE=${registry.host}/fcos@sha256:[0-9a-f]{64} `),
+          );
+          assert.match(ran.stdout, /--build-arg ZFS_SHA256=d03c3edd/);
+          assert.equal(await imageExistsLocally(image), false);
+        },
+      );
+
+      await t.step("build builds, tags and pushes the image and writes its outputs", async () => {
+        const ran = await task("build.ts", [...common, "--push", "--github-output"], {
+          env,
+          cwd: dir,
+        });
+        assert.equal(ran.code, 0, ran.stderr);
+        assert.equal(ran.stdout.trim(), image);
+        assert.match(ran.stderr, /full log: .*build-logs\/build-.*\.log/);
+        const outputs = await Deno.readTextFile(`${dir}/output`);
+        assert.match(outputs, new RegExp(`^image-tag=${TAG.replaceAll(".", "\\.")}$`, "m"));
+        assert.match(outputs, /^digest=sha256:[0-9a-f]{64}$/m);
+        const log = [...Deno.readDirSync(`${dir}/build-logs`)];
+        assert.equal(log.length, 1);
+        assert.match(
+          await Deno.readTextFile(`${dir}/build-logs/${log[0]!.name}`),
+          /STEP \d+\/\d+: COPY layout\/ \//,
+        );
+      });
+
+      await t.step("the image carries the labels a consumer checks", async () => {
+        const { inspectImage } = await import("../lib/registry.ts");
+        const { labels } = await inspectImage(image, "x86_64");
+        assert.equal(labels["io.github.fedora-zfs-kmods.kernel-version"], KERNEL);
+        assert.equal(labels["io.github.fedora-zfs-kmods.kernel-major-minor"], "6.15");
+        assert.equal(labels["io.github.fedora-zfs-kmods.zfs-tag"], "zfs-2.4.2");
+        assert.equal(labels["io.github.fedora-zfs-kmods.fedora-version"], "42");
+        assert.equal(labels["org.opencontainers.image.ref.name"], TAG);
+        assert.match(labels["org.opencontainers.image.created"] ?? "", /^\d{4}-\d\d-\d\dT/);
+      });
+
+      await t.step("list-rpms groups the RPMs by folder", async () => {
+        const ran = await task("list_rpms.ts", ["--image", image, "--json"], { env });
+        assert.equal(ran.code, 0, ran.stderr);
+        const { groups } = JSON.parse(ran.stdout) as {
+          groups: { folder: string; rpms: string[] }[];
+        };
+        assert.deepEqual(groups.map((g) => g.folder), ["/", "debug", "devel", "other", "src"]);
+        const listed = groups.flatMap((g) =>
+          g.rpms.map((r) => g.folder === "/" ? r : `${g.folder}/${r}`)
+        );
+        assert.deepEqual(listed.sort(), rpms);
+        assert.ok(groups[0]!.rpms.includes(`kmod-zfs-${KERNEL}-2.4.2-1.x86_64.rpm`));
+      });
+
+      await t.step("list-rpms without --image lists the tag this build produces", async () => {
+        const ran = await task("list_rpms.ts", ["--target", target, "--zfs", "zfs-2.4.2"], { env });
+        assert.equal(ran.code, 0, ran.stderr);
+        assert.match(ran.stdout, /^other\/\n {2}zfs-dracut-2\.4\.2-1\.x86_64\.rpm$/m);
+      });
+
+      await t.step("extract-rpms copies them into the folders", async () => {
+        const dest = `${dir}/out/rpms`;
+        const ran = await task("extract_rpms.ts", ["--image", image, "--dest", dest], { env });
+        assert.equal(ran.code, 0, ran.stderr);
+        for (const rpm of rpms) assert.ok(Deno.statSync(`${dest}/${rpm}`).isFile, rpm);
+      });
+
+      await t.step("check-container finds the pushed tag, and not an absent one", async () => {
+        await Deno.writeTextFile(`${dir}/output`, "");
+        const found = await task(
+          "check_container.ts",
+          ["--image", target, "--zfs", "zfs-2.4.2", "--github-output"],
+          { env },
+        );
+        assert.equal(found.code, 0, found.stderr);
+        assert.match(found.stdout, new RegExp(`exists: ${image.replaceAll(".", "\\.")}`));
+        const absent = await task(
+          "check_container.ts",
+          ["--tag", "zfs-2.4.2_kernel-6.15.5-200.fc42.x86_64", "--github-output"],
+          { env },
+        );
+        assert.equal(absent.code, 1, absent.stderr);
+        assert.match(absent.stdout, /not found: .*kernel-6\.15\.5-200/);
+        const outputs = await Deno.readTextFile(`${dir}/output`);
+        assert.match(
+          outputs,
+          new RegExp(`container-exists=true\ntarget-tag=${TAG.replaceAll(".", "\\.")}\n`),
+        );
+        assert.match(
+          outputs,
+          /container-exists=false\ntarget-tag=zfs-2\.4\.2_kernel-6\.15\.5-200\.fc42\.x86_64\n/,
+        );
+      });
+
+      await t.step(
+        "check-container --require-attestations needs a repo and a verified attestation",
+        async () => {
+          const noRepo = await task(
+            "check_container.ts",
+            ["--tag", TAG, "--require-attestations"],
+            { env: { ...env, GITHUB_REPOSITORY: "" } },
+          );
+          assert.equal(noRepo.code, 2, noRepo.stderr);
+          assert.match(noRepo.stderr, /--require-attestations needs --repo OWNER\/REPO/);
+          // The gh here cannot verify (too old, or no network for the Sigstore trust root): the
+          // image exists but is not verified, so the answer is "not there" (exit 1).
+          await Deno.writeTextFile(`${dir}/output`, "");
+          const unverified = await task(
+            "check_container.ts",
+            ["--tag", TAG, "--require-attestations", "--repo", "owner/repo", "--github-output"],
+            { env: { ...env, GH_TOKEN: "test", GH_HOST: "127.0.0.1:9" } },
+          );
+          assert.equal(unverified.code, 1, unverified.stderr);
+          assert.match(
+            unverified.stderr,
+            /exists, but its attestation does not verify: gh attestation verify failed/,
+          );
+          assert.match(await Deno.readTextFile(`${dir}/output`), /^container-exists=false$/m);
+        },
+      );
+
+      await t.step(
+        "build refuses an incompatible or unpinned release before podman runs",
+        async () => {
+          const old = await task("build.ts", [
+            "--image",
+            target,
+            "--zfs",
+            "zfs-2.2.7",
+            "--isolation",
+            "chroot",
+          ], {
+            env,
+            cwd: dir,
+          });
+          assert.equal(old.code, 1, old.stderr);
+          assert.match(old.stderr, /^error: zfs-2\.2\.7 .*6\.12.*6\.15/m);
+          const unpinned = await task("build.ts", ["--image", target, "--zfs", "zfs-2.4.3"], {
+            env,
+            cwd: dir,
+          });
+          assert.equal(unpinned.code, 1, unpinned.stderr);
+          assert.match(
+            unpinned.stderr,
+            /pins no sha256 for zfs-2\.4\.3.*deno task matrix add zfs-2\.4\.3/,
+          );
+          assert.doesNotMatch(old.stderr + unpinned.stderr, /Building|STEP/);
+        },
+      );
+
+      await t.step(
+        "the real Containerfile checks the target image first; a failure shows the log",
+        async () => {
+          // The target is FROM scratch: the target-check stage cannot run there and must fail
+          // before anything else is fetched (no network needed).
+          const ran = await task("build.ts", [
+            "--zfs",
+            "zfs-2.4.2",
+            "--image",
+            target,
+            "--isolation",
+            "chroot",
+          ], {
+            env,
+            cwd: dir,
+          });
+          assert.equal(ran.code, 1, ran.stderr);
+          assert.match(
+            ran.stderr,
+            /\[1\/7\] STEP 1\/\d+: FROM .*\/fcos@sha256:[0-9a-f]{64} AS target-check/,
+          );
+          assert.match(ran.stderr, /--- last \d+ lines of .*build-logs\/build-.*\.log ---/);
+          assert.match(ran.stderr, /^error: podman build failed \(exit \d+\); full log: .*\.log$/m);
+          assert.doesNotMatch(ran.stderr, /AS builder/);
+        },
+      );
+
+      await t.step("build without podman on PATH says how to install it", async () => {
+        const ran = await task("build.ts", common, {
+          env: { ...env, ...await withoutPodman(dir) },
+          clearEnv: true,
+          cwd: dir,
+        });
+        assert.equal(ran.code, 1, ran.stderr);
+        assert.match(
+          ran.stderr,
+          /^error: podman is not installed: apt-get install podman \/ dnf install podman$/m,
+        );
+      });
+    } finally {
+      await podmanQuiet("rmi", "--force", image);
+      // the target image the real Containerfile pulled (by digest)
+      const { inspectImage } = await import("../lib/registry.ts");
+      const pinned = await inspectImage(target, "x86_64").then((i) => i.pinned, () => undefined);
+      if (pinned) await podmanQuiet("rmi", "--force", pinned);
+      await registry.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+async function imageExistsLocally(ref: string): Promise<boolean> {
+  const output = await new Deno.Command("podman", { args: ["image", "exists", ref] }).output();
+  return output.success;
+}
+
+integrationTest(
+  "list-rpms and extract-rpms refuse what they cannot read",
+  ["podman"],
+  async (t) => {
+    const dir = await Deno.makeTempDir({ prefix: "kmods-bad-" });
+    try {
+      const absent = `localhost/absent-${crypto.randomUUID()}:zfs-2.4.2_kernel-${KERNEL}`;
+      await t.step("an image that does not exist → exit 1 naming it", async () => {
+        for (const file of ["list_rpms.ts", "extract_rpms.ts"]) {
+          const ran = await task(file, [
+            "--image",
+            absent,
+            ...(file === "extract_rpms.ts" ? ["--dest", `${dir}/d`] : []),
+          ]);
+          assert.equal(ran.code, 1, ran.stderr);
+          assert.match(
+            ran.stderr,
+            new RegExp(`^error: Image not found: ${absent.replaceAll(".", "\\.")}`, "m"),
+          );
+        }
+      });
+      await t.step("--dest that is a file → exit 2", async () => {
+        await Deno.writeTextFile(`${dir}/file`, "");
+        const ran = await task("extract_rpms.ts", ["--image", absent, "--dest", `${dir}/file`]);
+        assert.equal(ran.code, 2, ran.stderr);
+        assert.match(ran.stderr, /--dest is not a folder/);
+      });
+      await t.step("no podman on PATH → exit 1 with how to install it", async () => {
+        const ran = await task("list_rpms.ts", ["--image", absent], {
+          env: await withoutPodman(dir),
+          clearEnv: true,
+        });
+        assert.equal(ran.code, 1, ran.stderr);
+        assert.match(
+          ran.stderr,
+          /podman is not installed: apt-get install podman \/ dnf install podman/,
+        );
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test("a tag or version with shell characters exits 2 before anything runs", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kmods-shell-" });
+  try {
+    const marker = `${dir}/pwned`;
+    const cases: [string, string[]][] = [
+      ["build.ts", ["--tag", `zfs-2.4.2_kernel-6.15.4;touch ${marker}`, "--dry-run"]],
+      ["build.ts", ["--zfs", `zfs-2.4.2$(touch ${marker})`, "--dry-run"]],
+      ["build.ts", ["--image", `quay.io/x:y;touch ${marker}`]],
+      ["test_build.ts", ["--tag", "zfs-2.4.2_kernel-`id`"]],
+      ["check_container.ts", ["--tag", `x' || touch ${marker}`]],
+      ["list_rpms.ts", ["--image", `quay.io/x:$(touch ${marker})`]],
+      ["extract_rpms.ts", ["--zfs", "2.4.2;id"]],
+    ];
+    for (const [file, args] of cases) {
+      const ran = await task(file, args, { cwd: dir });
+      assert.equal(ran.code, 2, `${file} ${args.join(" ")}: ${ran.stderr}`);
+      assert.match(ran.stderr, /^error: .*Invalid/m);
+    }
+    assert.equal(await Deno.stat(marker).catch(() => undefined), undefined);
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing was written (no build-logs)");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("BuildProgress keeps plain step lines short; the full line stays in the tail", () => {
+  let out = "";
+  const progress = new BuildProgress("plain", (text) => out += text, () => 0);
+  const long = `[4/7] STEP 1/1: RUN ${"x".repeat(300)}`;
+  progress.line(long);
+  assert.ok(out.length < 160, out);
+  assert.ok(out.endsWith("…\n"));
+  assert.deepEqual(progress.tail, [long]);
+});

@@ -1,0 +1,258 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  type CleanupPlan,
+  type PackageVersion,
+  planCleanup,
+  referencedDigest,
+  toDelete,
+} from "../lib/cleanup.ts";
+import { CheckError } from "../lib/errors.ts";
+import { IMAGE_TAG } from "../lib/patterns.ts";
+
+const DAY_MS = 86_400_000;
+const NOW = new Date("2025-06-01T12:00:00.000Z");
+const RUNS = 3_000;
+
+const digestOf = (n: number) => `sha256:${n.toString(16).padStart(64, "0")}`;
+const versionedTag = (id: number, i: number) =>
+  `zfs-2.4.${i}_kernel-6.${id % 20}.${id}-200.fc42.x86_64`;
+
+/**
+ * Random package histories: tagged, untagged, several tags per version, attestation and
+ * signature tags of other (or missing) versions, and timestamps bunched around the cutoff
+ * so equal timestamps and off-by-one-millisecond cases are common.
+ */
+const history = fc.record({
+  retentionDays: fc.integer({ min: 0, max: 4 }),
+  minVersions: fc.integer({ min: 1, max: 5 }),
+  versions: fc.array(
+    fc.record({
+      kind: fc.constantFrom("versioned", "untagged", "attestation", "other"),
+      tagCount: fc.integer({ min: 1, max: 3 }),
+      // days before now, then a small nudge in ms: lands exactly on, just before and
+      // just after the cutoff of every retention tried
+      days: fc.integer({ min: 0, max: 6 }),
+      nudgeMs: fc.constantFrom(-1, 0, 1, -3_600_000, 3_600_000),
+      target: fc.nat(),
+      suffix: fc.constantFrom("", ".sig", ".att"),
+    }),
+    { maxLength: 30 },
+  ),
+}).map(({ retentionDays, minVersions, versions }) => {
+  const list: PackageVersion[] = versions.map((v, i) => {
+    const id = 1000 + i * 7;
+    let tags: string[] = [];
+    if (v.kind === "versioned") {
+      tags = Array.from({ length: v.tagCount }, (_, j) => versionedTag(id, j));
+    } else if (v.kind === "attestation") {
+      // points at another version of this history (or one that is gone: target past the end)
+      const target = 1000 + (v.target % (versions.length + 2)) * 7;
+      tags = [`sha256-${digestOf(target).slice("sha256:".length)}${v.suffix}`];
+    } else if (v.kind === "other") {
+      tags = v.tagCount > 1 ? ["latest", versionedTag(id, 0)] : ["latest-x86_64"];
+    }
+    const createdAt = new Date(NOW.getTime() - v.days * DAY_MS + v.nudgeMs).toISOString();
+    return { id, name: digestOf(id), createdAt, tags };
+  });
+  return { versions: list, policy: { retentionDays, minVersions } };
+});
+
+function tryPlan(
+  versions: PackageVersion[],
+  policy: { retentionDays: number; minVersions: number },
+) {
+  try {
+    return planCleanup(versions, policy, NOW);
+  } catch (error) {
+    if (error instanceof CheckError) return undefined; // refused: deletes nothing
+    throw error;
+  }
+}
+
+const versionedTagsOf = (v: PackageVersion) => v.tags.filter((t) => IMAGE_TAG.test(t));
+
+Deno.test("planCleanup() never deletes one of the newest N versioned tags", () => {
+  fc.assert(
+    fc.property(history, ({ versions, policy }) => {
+      const plan = tryPlan(versions, policy);
+      if (!plan) return;
+      // Independent of tie-breaking: a deleted versioned tag must have at least N kept
+      // versioned tags at least as new as it.
+      const keptTagTimes = plan.versions.filter((v) => v.action === "keep")
+        .flatMap((v) => versionedTagsOf(v).map(() => Date.parse(v.createdAt)));
+      for (const deleted of toDelete(plan)) {
+        if (versionedTagsOf(deleted).length === 0) continue;
+        const t = Date.parse(deleted.createdAt);
+        assert.ok(keptTagTimes.filter((k) => k >= t).length >= policy.minVersions);
+      }
+      // The very newest versioned version is always kept.
+      const newest = plan.versions.find((v) => versionedTagsOf(v).length > 0);
+      assert.equal(newest?.action, "keep");
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+Deno.test("planCleanup() never deletes an attestation or signature of a kept version", () => {
+  fc.assert(
+    fc.property(history, ({ versions, policy }) => {
+      const plan = tryPlan(versions, policy);
+      if (!plan) return;
+      const keptDigests = new Set(
+        plan.versions.filter((v) => v.action === "keep").map((v) => v.name),
+      );
+      for (const deleted of toDelete(plan)) {
+        for (const tag of deleted.tags) {
+          const digest = referencedDigest(tag);
+          assert.ok(!digest || !keptDigests.has(digest), `${deleted.id} attests a kept version`);
+        }
+      }
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+Deno.test("planCleanup() never deletes a version created at or after the cutoff", () => {
+  fc.assert(
+    fc.property(history, ({ versions, policy }) => {
+      const plan = tryPlan(versions, policy);
+      if (!plan) return;
+      const cutoff = NOW.getTime() - policy.retentionDays * DAY_MS;
+      assert.equal(Date.parse(plan.cutoff), cutoff);
+      for (const deleted of toDelete(plan)) assert.ok(Date.parse(deleted.createdAt) < cutoff);
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+Deno.test("planCleanup() deletes every expired version that nothing protects", () => {
+  fc.assert(
+    fc.property(history, ({ versions, policy }) => {
+      const plan = tryPlan(versions, policy);
+      if (!plan) return;
+      const cutoff = NOW.getTime() - policy.retentionDays * DAY_MS;
+      for (const v of plan.versions) {
+        if (v.reason === "inside retention") assert.ok(Date.parse(v.createdAt) >= cutoff);
+        assert.equal(v.action === "delete", v.reason === "expired");
+      }
+      assert.equal(plan.keepCount + plan.deleteCount, versions.length);
+      // an untagged version past the cutoff is always deleted
+      for (const v of plan.versions) {
+        if (v.tags.length === 0 && Date.parse(v.createdAt) < cutoff) {
+          assert.equal(v.action, "delete");
+        }
+      }
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+Deno.test("planCleanup() is deterministic: the input order does not matter", () => {
+  fc.assert(
+    fc.property(
+      history.chain((h) =>
+        fc.shuffledSubarray(h.versions, { minLength: h.versions.length }).map((shuffled) => ({
+          ...h,
+          shuffled,
+        }))
+      ),
+      ({ versions, shuffled, policy }) => {
+        const a = tryPlan(versions, policy);
+        const b = tryPlan(shuffled, policy);
+        assert.deepEqual(a, b);
+      },
+    ),
+    { numRuns: RUNS },
+  );
+});
+
+Deno.test("planCleanup() is idempotent: after its deletions a new plan deletes nothing", () => {
+  fc.assert(
+    fc.property(history, ({ versions, policy }) => {
+      const plan = tryPlan(versions, policy);
+      if (!plan) return;
+      const gone = new Set(toDelete(plan).map((v) => v.id));
+      const again: CleanupPlan | undefined = tryPlan(
+        versions.filter((v) => !gone.has(v.id)),
+        policy,
+      );
+      assert.ok(again, "the second plan refused");
+      assert.equal(again.deleteCount, 0);
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+Deno.test("planCleanup() refuses when there are fewer versioned tags than min-versions", async (t) => {
+  const old = new Date(NOW.getTime() - 400 * DAY_MS).toISOString();
+  const versions: PackageVersion[] = [
+    { id: 1, name: digestOf(1), createdAt: old, tags: [versionedTag(1, 0)] },
+    { id: 2, name: digestOf(2), createdAt: old, tags: [] },
+  ];
+  await t.step("one versioned tag, keep 2", () => {
+    assert.throws(
+      () => planCleanup(versions, { retentionDays: 0, minVersions: 2 }, NOW),
+      (e) => e instanceof CheckError && /fewer than the 2 to keep/.test(e.message),
+    );
+  });
+  await t.step("no versioned tag at all, only latest", () => {
+    assert.throws(
+      () =>
+        planCleanup(
+          [{ id: 3, name: digestOf(3), createdAt: old, tags: ["latest"] }],
+          { retentionDays: 0, minVersions: 1 },
+          NOW,
+        ),
+      CheckError,
+    );
+  });
+  await t.step("exactly enough is allowed", () => {
+    const plan = planCleanup(versions, { retentionDays: 0, minVersions: 1 }, NOW);
+    assert.deepEqual(plan.versions.map((v) => [v.id, v.action, v.reason]), [
+      [2, "delete", "expired"],
+      [1, "keep", "newest-1"],
+    ]);
+  });
+});
+
+Deno.test("planCleanup() gives every reason on a small known history", () => {
+  const at = (days: number) => new Date(NOW.getTime() - days * DAY_MS).toISOString();
+  const hex = (n: number) => digestOf(n).slice("sha256:".length);
+  const versions: PackageVersion[] = [
+    { id: 10, name: digestOf(10), createdAt: at(200), tags: [versionedTag(10, 0)] },
+    { id: 11, name: digestOf(11), createdAt: at(150), tags: [versionedTag(11, 0)] },
+    { id: 12, name: digestOf(12), createdAt: at(150), tags: [`sha256-${hex(11)}`] },
+    { id: 13, name: digestOf(13), createdAt: at(150), tags: [`sha256-${hex(12)}.sig`] },
+    { id: 14, name: digestOf(14), createdAt: at(150), tags: [`sha256-${hex(10)}.att`] },
+    { id: 15, name: digestOf(15), createdAt: at(120), tags: [] },
+    { id: 16, name: digestOf(16), createdAt: at(10), tags: [] },
+    { id: 17, name: digestOf(17), createdAt: at(90), tags: [] }, // exactly at the cutoff
+    { id: 18, name: digestOf(18), createdAt: at(100), tags: [versionedTag(18, 0)] },
+  ];
+  const plan = planCleanup(versions, { retentionDays: 90, minVersions: 2 }, NOW);
+  const byId = Object.fromEntries(plan.versions.map((v) => [v.id, v.reason]));
+  assert.deepEqual(byId, {
+    10: "expired",
+    11: "newest-2",
+    12: "attestation of kept image",
+    13: "attestation of kept image", // signature of a kept attestation
+    14: "expired", // attestation of a deleted image
+    15: "expired",
+    16: "inside retention",
+    17: "inside retention",
+    18: "newest-2",
+  });
+  assert.deepEqual(plan.versions.map((v) => v.id), [16, 17, 18, 15, 14, 13, 12, 11, 10]);
+  assert.equal(plan.deleteCount, 3);
+  assert.equal(plan.keepCount, 6);
+});
+
+Deno.test("referencedDigest() reads sha256-<hex> and its .sig/.att forms only", () => {
+  const hex = "a".repeat(64);
+  assert.equal(referencedDigest(`sha256-${hex}`), `sha256:${hex}`);
+  assert.equal(referencedDigest(`sha256-${hex}.sig`), `sha256:${hex}`);
+  assert.equal(referencedDigest(`sha256-${hex}.att`), `sha256:${hex}`);
+  assert.equal(referencedDigest(`sha256-${hex.slice(1)}`), undefined);
+  assert.equal(referencedDigest("latest"), undefined);
+});

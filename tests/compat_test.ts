@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { checkCompatibility } from "../lib/compat.ts";
+import { InputError } from "../lib/errors.ts";
+import { loadMatrix, parseMatrix } from "../lib/matrix.ts";
+
+const matrix = await loadMatrix(new URL("../matrix.yaml", import.meta.url).pathname);
+
+Deno.test("checkCompatibility() accepts a kernel up to the release's max-kernel", () => {
+  const result = checkCompatibility(matrix, "zfs-2.4.2", "7.0");
+  assert.equal(result.compatible, true);
+  assert.equal(result.known, true);
+  assert.equal(result.maxKernel, "7.0");
+  assert.equal(checkCompatibility(matrix, "zfs-2.4.2", "6.17.7-300.fc43.x86_64").compatible, true);
+});
+
+Deno.test("checkCompatibility() compares major.minor numerically (7.0 > 6.19 > 6.9)", async (t) => {
+  await t.step("6.19 is above 6.18", () => {
+    assert.equal(checkCompatibility(matrix, "zfs-2.4.0", "6.19").compatible, false);
+  });
+  await t.step("6.9 is below 6.18 although it sorts after it as text", () => {
+    assert.equal(checkCompatibility(matrix, "zfs-2.4.0", "6.9").compatible, true);
+  });
+  await t.step("7.0 is above 6.19", () => {
+    assert.equal(
+      checkCompatibility(matrix, "zfs-2.4.1", "7.0.1-100.fc44.x86_64").compatible,
+      false,
+    );
+  });
+});
+
+Deno.test("checkCompatibility() names both versions, the max and the newest supporting release", () => {
+  const result = checkCompatibility(matrix, "zfs-2.4.0", "6.19.2-200.fc43.x86_64");
+  assert.equal(result.compatible, false);
+  assert.equal(result.newestSupporting, "zfs-2.4.4");
+  for (const part of ["zfs-2.4.0", "6.19.2-200.fc43.x86_64", "6.18", "zfs-2.4.4"]) {
+    assert.ok(result.message.includes(part), `${part} in ${result.message}`);
+  }
+});
+
+Deno.test("checkCompatibility() says no release supports a kernel above every max", () => {
+  const result = checkCompatibility(matrix, "zfs-2.4.4", "7.3");
+  assert.equal(result.compatible, false);
+  assert.equal(result.newestSupporting, undefined);
+  assert.match(result.message, /no release in matrix.yaml supports it/);
+});
+
+Deno.test("checkCompatibility() fails safe on an unknown release and says how to add it", () => {
+  const result = checkCompatibility(matrix, "zfs-2.9.0", "6.1");
+  assert.equal(result.known, false);
+  assert.equal(result.compatible, false);
+  assert.equal(result.maxKernel, null);
+  assert.match(result.message, /deno task matrix add zfs-2\.9\.0/);
+});
+
+Deno.test("checkCompatibility() picks the newest supporting release across series", () => {
+  const small = parseMatrix(`
+zfs:
+  series: "2.3"
+  releases:
+    - {tag: zfs-2.3.9, max-kernel: "7.2"}
+    - {tag: zfs-2.4.0, max-kernel: "6.18"}
+    - {tag: zfs-2.3.5, max-kernel: "6.17"}
+targets:
+  - {name: a, image: "quay.io/x/y:stable", stream: stable, arch: x86_64, enabled: true}
+publish: {image: "ghcr.io/o/i", cache: "ghcr.io/o/c"}
+`);
+  assert.equal(checkCompatibility(small, "zfs-2.3.5", "7.1").newestSupporting, "zfs-2.3.9");
+  assert.equal(checkCompatibility(small, "zfs-2.3.5", "6.18").newestSupporting, "zfs-2.4.0");
+});
+
+Deno.test("checkCompatibility() rejects malformed tags and kernels", () => {
+  assert.throws(() => checkCompatibility(matrix, "zfs-2.x; rm -rf /", "6.1"), InputError);
+  assert.throws(() => checkCompatibility(matrix, "zfs-2.4.2", "six"), InputError);
+});

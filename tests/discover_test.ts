@@ -1,0 +1,307 @@
+import assert from "node:assert/strict";
+import {
+  discoverImage,
+  discoverVersions,
+  fedoraVersionOf,
+  resolveTarget,
+  type Versions,
+  versionsOutput,
+} from "../lib/discover.ts";
+import { CheckError } from "../lib/errors.ts";
+import { loadMatrix } from "../lib/matrix.ts";
+import { withAuthProxy } from "./helpers/auth_proxy.ts";
+import {
+  ARM_KERNEL,
+  commitmeta,
+  FCOS42_KERNEL,
+  FCOS43,
+  FCOS43_KERNEL,
+  FCOS43_VERSION,
+  MODULES_KERNEL,
+  pushFixtureImages,
+  RELEASES,
+  releasesHandler,
+  X86_KERNEL,
+} from "./helpers/fcos_fixtures.ts";
+import { startRegistry } from "./helpers/registry.ts";
+import { runTaskFile } from "./helpers/run_task.ts";
+import { withServer } from "./helpers/server.ts";
+import { integrationTest } from "./helpers/tools.ts";
+
+const matrix = await loadMatrix(new URL("../matrix.yaml", import.meta.url).pathname);
+
+Deno.test("resolveTarget() takes options first, then the matching target, then matrix.yaml", () => {
+  assert.deepEqual(resolveTarget(matrix, {}), {
+    image: "quay.io/fedora/fedora-coreos:stable",
+    arch: "x86_64",
+    series: "2.4",
+  });
+  assert.deepEqual(resolveTarget(matrix, { image: "127.0.0.1:5000/x:1", series: "2.3" }), {
+    image: "127.0.0.1:5000/x:1",
+    arch: "x86_64",
+    series: "2.3",
+  });
+  assert.equal(resolveTarget(matrix, { arch: "aarch64" }).arch, "aarch64");
+});
+
+Deno.test("fedoraVersionOf() reads the version label, else the .fcNN of the kernel", () => {
+  assert.equal(
+    fedoraVersionOf({ "org.opencontainers.image.version": "43.20251110.3.1" }, "x"),
+    "43",
+  );
+  assert.equal(fedoraVersionOf({}, MODULES_KERNEL), "41");
+  assert.equal(
+    fedoraVersionOf({ "org.opencontainers.image.version": "latest" }, "6.1.1-1.el9.x86_64"),
+    undefined,
+  );
+});
+
+Deno.test("versionsOutput() uses the kebab-case keys everywhere", () => {
+  const v: Versions = {
+    image: "quay.io/fedora/fedora-coreos:stable",
+    arch: "x86_64",
+    zfsTag: "zfs-2.4.4",
+    zfsVersion: "2.4.4",
+    kernelVersion: FCOS43_KERNEL,
+    kernelMajorMinor: "6.17",
+    fedoraVersion: "43",
+    maxKernel: null,
+    compatible: false,
+    imageDigest: `sha256:${"1".repeat(64)}`,
+    pinnedImage: `quay.io/fedora/fedora-coreos@sha256:${"1".repeat(64)}`,
+    imageTag: `zfs-2.4.4_kernel-${FCOS43_KERNEL}`,
+    kernelSource: "coreos build metadata",
+  };
+  assert.deepEqual(Object.keys(versionsOutput(v)), [
+    "zfs-tag",
+    "zfs-version",
+    "kernel-version",
+    "kernel-major-minor",
+    "fedora-version",
+    "max-kernel",
+    "compatible",
+    "image-digest",
+    "image-tag",
+    "kernel-source",
+  ]);
+  assert.equal(versionsOutput(v)["max-kernel"], "");
+  assert.equal(versionsOutput(v).compatible, false);
+});
+
+/** A Fedora CoreOS build-metadata server knowing one build. */
+function fcosMetadata(request: Request): Response {
+  const path = new URL(request.url).pathname;
+  if (path === `/stable/builds/${FCOS43_VERSION}/x86_64/commitmeta.json`) {
+    return Response.json(commitmeta(FCOS43));
+  }
+  return new Response("Not Found", { status: 404 });
+}
+
+integrationTest(
+  "version discovery against a real registry, FCOS metadata and GitHub servers",
+  ["docker-registry", "podman"],
+  async (t) => {
+    const registry = await startRegistry();
+    try {
+      const name = `fcos-disc-${crypto.randomUUID().slice(0, 8)}`;
+      const refs = await pushFixtureImages(registry.host, name);
+      await withServer(
+        fcosMetadata,
+        (metadata) =>
+          withServer(releasesHandler(RELEASES, 5), async (github) => {
+            const env = {
+              FCOS_BUILDS_URL: metadata.url,
+              GITHUB_API_URL: github.url,
+              GH_TOKEN: "test",
+              HTTP_BACKOFF_MS: "1",
+            };
+            for (const [key, value] of Object.entries(env)) Deno.env.set(key, value);
+
+            await t.step(
+              "label ostree.linux answers first; ZFS is the newest 2.4 on GitHub",
+              async () => {
+                const v = await discoverVersions({ matrix, image: refs.ostree });
+                assert.equal(v.kernelSource, "ostree.linux label");
+                assert.equal(v.kernelVersion, FCOS42_KERNEL);
+                assert.equal(v.kernelMajorMinor, "6.15");
+                assert.equal(v.fedoraVersion, "42");
+                assert.equal(v.zfsTag, "zfs-2.4.4");
+                assert.equal(v.maxKernel, "7.2");
+                assert.equal(v.compatible, true);
+                assert.equal(v.imageTag, `zfs-2.4.4_kernel-${FCOS42_KERNEL}`);
+                assert.match(
+                  v.pinnedImage,
+                  new RegExp(`^${registry.host}/${name}@sha256:[0-9a-f]{64}$`),
+                );
+              },
+            );
+
+            await t.step(
+              "without the label, FCOS build metadata answers and no layer is pulled",
+              async () => {
+                const before = metadata.requests.length;
+                await withAuthProxy(registry.host, async (proxy) => {
+                  const v = await discoverImage({ matrix, image: `${proxy.host}/${name}:43` });
+                  assert.equal(v.kernelSource, "coreos build metadata");
+                  assert.equal(v.kernelVersion, FCOS43_KERNEL);
+                  assert.equal(v.fedoraVersion, "43");
+                  assert.equal(proxy.cdnAuthorization.length, 1, "only the config blob is read");
+                });
+                assert.deepEqual(metadata.requests.slice(before).map((r) => r.path), [
+                  `/stable/builds/${FCOS43_VERSION}/x86_64/commitmeta.json`,
+                ]);
+              },
+            );
+
+            await t.step("a multi-arch index gives each arch its own kernel", async () => {
+              const x86 = await discoverImage({ matrix, image: refs.multi, arch: "x86_64" });
+              const arm = await discoverImage({ matrix, image: refs.multi, arch: "aarch64" });
+              assert.equal(x86.kernelVersion, X86_KERNEL);
+              assert.equal(arm.kernelVersion, ARM_KERNEL);
+              assert.equal(x86.imageDigest, arm.imageDigest, "both pinned by the index digest");
+            });
+
+            await t.step(
+              "last resort: the single directory under usr/lib/modules/ of the layers",
+              async () => {
+                await withAuthProxy(registry.host, async (proxy) => {
+                  const v = await discoverImage({ matrix, image: `${proxy.host}/${name}:modules` });
+                  assert.equal(v.kernelSource, "modules directory");
+                  assert.equal(v.kernelVersion, MODULES_KERNEL);
+                  assert.equal(v.fedoraVersion, "41");
+                  assert.ok(proxy.cdnAuthorization.every((h) => h === null), "token not forwarded");
+                });
+              },
+            );
+
+            await t.step("no strategy answers: fails listing what each one saw", async () => {
+              await assert.rejects(
+                discoverImage({ matrix, image: refs.nothing }),
+                (e) =>
+                  e instanceof CheckError &&
+                  /ostree.linux label: absent/.test(e.message) &&
+                  /coreos build metadata: no usable/.test(e.message) &&
+                  /modules directory: no usr\/lib\/modules\/ directory in 1 layer/.test(e.message),
+              );
+            });
+
+            await t.step("the tasks print the discovered values", async (t) => {
+              await t.step(
+                "kernel-version, kernel-major-minor and fedora-version print just the value",
+                async () => {
+                  const args = ["--image", refs.multi, "--arch", "aarch64"];
+                  assert.equal(
+                    (await runTaskFile("kernel_version.ts", args, env)).stdout,
+                    `${ARM_KERNEL}\n`,
+                  );
+                  assert.equal(
+                    (await runTaskFile("kernel_major_minor.ts", args, env)).stdout,
+                    "6.17\n",
+                  );
+                  assert.equal((await runTaskFile("fedora_version.ts", args, env)).stdout, "43\n");
+                },
+              );
+              await t.step("versions --json is one object with the kebab-case keys", async () => {
+                const result = await runTaskFile(
+                  "versions.ts",
+                  ["--image", refs.fcos43, "--json"],
+                  env,
+                );
+                assert.equal(result.code, 0, result.stderr);
+                const values = JSON.parse(result.stdout);
+                assert.equal(values["zfs-tag"], "zfs-2.4.4");
+                assert.equal(values["kernel-version"], FCOS43_KERNEL);
+                assert.equal(values["kernel-source"], "coreos build metadata");
+                assert.equal(values.compatible, true);
+                assert.equal(values["image-tag"], `zfs-2.4.4_kernel-${FCOS43_KERNEL}`);
+              });
+              await t.step("versions prints an aligned table", async () => {
+                const result = await runTaskFile("versions.ts", [
+                  "--image",
+                  refs.ostree,
+                  "--series",
+                  "2.2",
+                ], env);
+                assert.equal(result.code, 0, result.stderr);
+                assert.match(result.stdout, /^zfs-tag +zfs-2\.2\.11$/m);
+                assert.match(result.stdout, /^kernel-version +6\.15\.4-200\.fc42\.x86_64$/m);
+              });
+              await t.step(
+                "versions --github-output writes $GITHUB_OUTPUT and the step summary",
+                async () => {
+                  const output = await Deno.makeTempFile();
+                  const summary = await Deno.makeTempFile();
+                  try {
+                    const result = await runTaskFile("versions.ts", [
+                      "--image",
+                      refs.ostree,
+                      "--github-output",
+                    ], {
+                      ...env,
+                      GITHUB_OUTPUT: output,
+                      GITHUB_STEP_SUMMARY: summary,
+                    });
+                    assert.equal(result.code, 0, result.stderr);
+                    const text = await Deno.readTextFile(output);
+                    assert.match(text, new RegExp(`^kernel-version=${FCOS42_KERNEL}$`, "m"));
+                    assert.match(text, /^compatible=true$/m);
+                    assert.match(text, /^kernel-source=ostree.linux label$/m);
+                    assert.match(await Deno.readTextFile(summary), /\| zfs-tag \| zfs-2\.4\.4 \|/);
+                  } finally {
+                    await Deno.remove(output);
+                    await Deno.remove(summary);
+                  }
+                },
+              );
+              await t.step("versions --all-targets discovers every enabled target", async () => {
+                const file = await Deno.makeTempFile({ suffix: ".yaml" });
+                try {
+                  const text = (await Deno.readTextFile(new URL("../matrix.yaml", import.meta.url)))
+                    .replace(/quay\.io\/fedora\/fedora-coreos:[a-z]+/g, refs.multi)
+                    .replaceAll("enabled: false", "enabled: true");
+                  await Deno.writeTextFile(file, text);
+                  const result = await runTaskFile("versions.ts", ["--all-targets", "--json"], {
+                    ...env,
+                    MATRIX_FILE: file,
+                  });
+                  assert.equal(result.code, 0, result.stderr);
+                  const targets = JSON.parse(result.stdout) as Record<string, string>[];
+                  const arm = targets.find((x) => x.name === "coreos-stable-aarch64")!;
+                  assert.equal(arm["kernel-version"], ARM_KERNEL);
+                  assert.equal(arm.runner, "ubuntu-24.04-arm");
+                  assert.equal(
+                    targets.find((x) => x.name === "coreos-stable-x86_64")!.runner,
+                    "ubuntu-24.04",
+                  );
+                } finally {
+                  await Deno.remove(file);
+                }
+              });
+              await t.step("check-compatibility discovers what was not given", async () => {
+                const ok = await runTaskFile("check_compatibility.ts", [
+                  "--image",
+                  refs.fcos43,
+                  "--zfs",
+                  "zfs-2.3.5",
+                ], env);
+                assert.equal(ok.code, 0, ok.stderr);
+                const bad = await runTaskFile("check_compatibility.ts", [
+                  "--image",
+                  refs.fcos43,
+                  "--zfs",
+                  "zfs-2.3.4",
+                ], env);
+                assert.equal(bad.code, 1);
+                assert.match(
+                  bad.stderr,
+                  /zfs-2\.3\.4 supports kernels up to 6\.16, but the kernel is 6\.17\.7/,
+                );
+              });
+            });
+          }),
+      );
+    } finally {
+      await registry.stop();
+    }
+  },
+);

@@ -1,0 +1,191 @@
+import assert from "node:assert/strict";
+import { CheckError, InputError, RemoteError } from "../lib/errors.ts";
+import {
+  fetchBlob,
+  inspectImage,
+  manifestExists,
+  parseBearerChallenge,
+  parseImageRef,
+  pickPlatform,
+  registryBaseUrl,
+} from "../lib/registry.ts";
+import { withAuthProxy } from "./helpers/auth_proxy.ts";
+import {
+  ARM_KERNEL,
+  FCOS42_KERNEL,
+  pushFixtureImages,
+  X86_KERNEL,
+} from "./helpers/fcos_fixtures.ts";
+import { startRegistry } from "./helpers/registry.ts";
+import { json, withServer } from "./helpers/server.ts";
+import { integrationTest } from "./helpers/tools.ts";
+
+const DIGEST = `sha256:${"a".repeat(64)}`;
+
+Deno.test("parseImageRef() splits registry, repository, tag and digest", () => {
+  assert.deepEqual(parseImageRef("quay.io/fedora/fedora-coreos:stable"), {
+    registry: "quay.io",
+    repository: "fedora/fedora-coreos",
+    tag: "stable",
+    digest: undefined,
+    name: "quay.io/fedora/fedora-coreos",
+  });
+  const local = parseImageRef("127.0.0.1:5000/x:43");
+  assert.equal(local.registry, "127.0.0.1:5000");
+  assert.equal(local.repository, "x");
+  assert.equal(local.tag, "43");
+  const pinned = parseImageRef(`quay.io/fedora/fedora-coreos@${DIGEST}`);
+  assert.equal(pinned.digest, DIGEST);
+  assert.equal(pinned.tag, undefined);
+  assert.equal(parseImageRef("fedora:43").name, "docker.io/library/fedora");
+});
+
+Deno.test("parseImageRef() requires a tag or digest and rejects malformed references", () => {
+  assert.throws(() => parseImageRef("quay.io/fedora/fedora-coreos"), /no tag or digest/);
+  for (const bad of ["quay.io/x:stable; rm -rf /", "Quay.io/X/Y:1", "x:$(id)", ""]) {
+    assert.throws(() => parseImageRef(bad), InputError, bad);
+  }
+});
+
+Deno.test("registryBaseUrl() uses plain http only for loopback registries", () => {
+  assert.equal(registryBaseUrl(parseImageRef("127.0.0.1:5000/x:1")), "http://127.0.0.1:5000");
+  assert.equal(registryBaseUrl(parseImageRef("localhost:5000/x:1")), "http://localhost:5000");
+  assert.equal(registryBaseUrl(parseImageRef("quay.io/x/y:1")), "https://quay.io");
+  assert.equal(registryBaseUrl(parseImageRef("fedora:43")), "https://registry-1.docker.io");
+});
+
+Deno.test("parseBearerChallenge() reads realm, service and scope", () => {
+  assert.deepEqual(
+    parseBearerChallenge(
+      'Bearer realm="https://quay.io/v2/auth",service="quay.io",scope="repository:a/b:pull"',
+    ),
+    { realm: "https://quay.io/v2/auth", service: "quay.io", scope: "repository:a/b:pull" },
+  );
+  assert.equal(parseBearerChallenge('Basic realm="x"'), undefined);
+  assert.equal(parseBearerChallenge(null), undefined);
+});
+
+Deno.test("pickPlatform() maps the arch and skips unknown/unknown attestation entries", () => {
+  const index = {
+    manifests: [
+      { digest: "sha256:att", platform: { os: "unknown", architecture: "unknown" } },
+      { digest: "sha256:arm", platform: { os: "linux", architecture: "arm64" } },
+      { digest: "sha256:amd", platform: { os: "linux", architecture: "amd64" } },
+    ],
+  };
+  assert.equal(pickPlatform(index, "x86_64"), "sha256:amd");
+  assert.equal(pickPlatform(index, "aarch64"), "sha256:arm");
+  assert.equal(pickPlatform({ manifests: [index.manifests[0]!] }, "x86_64"), undefined);
+});
+
+Deno.test("inspectImage() names the platforms an index has when the arch is missing", async () => {
+  const index = {
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.index.v1+json",
+    manifests: [
+      {
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        digest: DIGEST,
+        size: 1,
+        platform: { os: "linux", architecture: "amd64" },
+      },
+      {
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        digest: DIGEST,
+        size: 1,
+        platform: { os: "unknown", architecture: "unknown" },
+      },
+    ],
+  };
+  await withServer(() => json(index), async (server) => {
+    await assert.rejects(
+      inspectImage(`127.0.0.1:${server.port}/fcos:stable`, "aarch64"),
+      (e) =>
+        e instanceof CheckError && /no linux\/arm64 image/.test(e.message) &&
+        /unknown\/unknown/.test(e.message),
+    );
+  });
+});
+
+Deno.test("inspectImage() reports a registry failure with the URL and status", async () => {
+  await withServer(() => json({ errors: [] }, { status: 404 }), async (server) => {
+    await assert.rejects(
+      inspectImage(`127.0.0.1:${server.port}/fcos:stable`, "x86_64"),
+      (e) =>
+        e instanceof RemoteError && e.status === 404 &&
+        e.message.includes("/v2/fcos/manifests/stable"),
+    );
+  });
+});
+
+integrationTest("registry client against a real registry behind a Bearer-token front", [
+  "docker-registry",
+  "podman",
+], async (t) => {
+  const registry = await startRegistry();
+  try {
+    const name = `fcos-reg-${crypto.randomUUID().slice(0, 8)}`;
+    await pushFixtureImages(registry.host, name);
+    const direct = await fetch(`http://${registry.host}/v2/${name}/manifests/multi`, {
+      method: "HEAD",
+      headers: { Accept: "application/vnd.oci.image.index.v1+json" },
+    });
+    const indexDigest = direct.headers.get("docker-content-digest")!;
+
+    await t.step(
+      "an index resolves to the requested platform's labels, pinned by the index digest",
+      async () => {
+        const x86 = await inspectImage(`${registry.host}/${name}:multi`, "x86_64");
+        const arm = await inspectImage(`${registry.host}/${name}:multi`, "aarch64");
+        assert.equal(x86.labels["ostree.linux"], X86_KERNEL);
+        assert.equal(arm.labels["ostree.linux"], ARM_KERNEL);
+        assert.equal(x86.digest, indexDigest);
+        assert.equal(x86.pinned, `${registry.host}/${name}@${indexDigest}`);
+        assert.equal(x86.layers.length, 1);
+      },
+    );
+
+    await t.step(
+      "asks for a token only after a 401, then sends it; blobs redirect without it",
+      async () => {
+        await withAuthProxy(registry.host, async (proxy) => {
+          const ref = `${proxy.host}/${name}:42`;
+          const image = await inspectImage(ref, "x86_64");
+          assert.equal(image.labels["ostree.linux"], FCOS42_KERNEL);
+          assert.equal(proxy.challenges, 1);
+          assert.equal(proxy.tokenRequests.length, 1);
+          assert.equal(proxy.tokenRequests[0]!.get("scope"), `repository:${name}:pull`);
+          assert.equal(proxy.tokenRequests[0]!.get("service"), "test-registry");
+          // the config blob went through the redirect, without the token
+          assert.deepEqual(proxy.cdnAuthorization, [null]);
+          const layer = await fetchBlob(ref, image.layers[0]!.digest);
+          assert.equal((await layer.bytes()).length, image.layers[0]!.size);
+          assert.deepEqual(proxy.cdnAuthorization, [null, null]);
+        });
+      },
+    );
+
+    await t.step(
+      "accepts access_token and hashes the manifest when Docker-Content-Digest is absent",
+      async () => {
+        await withAuthProxy(registry.host, async (proxy) => {
+          const image = await inspectImage(`${proxy.host}/${name}:multi`, "aarch64");
+          assert.equal(image.digest, indexDigest);
+          assert.equal(image.labels["ostree.linux"], ARM_KERNEL);
+        }, { tokenKey: "access_token", dropDigestHeader: true });
+      },
+    );
+
+    await t.step("manifestExists() answers for present and missing tags", async () => {
+      await withAuthProxy(registry.host, async (proxy) => {
+        const found = await manifestExists(`${proxy.host}/${name}:multi`);
+        assert.deepEqual(found, { exists: true, digest: indexDigest });
+        assert.deepEqual(await manifestExists(`${proxy.host}/${name}:no-such-tag`), {
+          exists: false,
+        });
+      });
+    });
+  } finally {
+    await registry.stop();
+  }
+});

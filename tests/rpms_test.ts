@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { groupRpms, rpmFolder } from "../lib/rpms.ts";
+
+const K = "6.17.7-300.fc43.x86_64";
+
+Deno.test("rpmFolder() sorts RPMs into the published layout", () => {
+  const cases: [string, string][] = [
+    [`kmod-zfs-${K}-2.4.2-1.fc43.x86_64.rpm`, "/"],
+    ["zfs-2.4.2-1.fc43.x86_64.rpm", "/"],
+    ["libzfs7-2.4.2-1.fc43.x86_64.rpm", "/"],
+    ["python3-pyzfs-2.4.2-1.fc43.noarch.rpm", "/"],
+    ["zfs-debuginfo-2.4.2-1.fc43.x86_64.rpm", "debug"],
+    ["zfs-debugsource-2.4.2-1.fc43.x86_64.rpm", "debug"],
+    ["zfs-test-debuginfo-2.4.2-1.fc43.x86_64.rpm", "debug"],
+    ["libzfs7-devel-2.4.2-1.fc43.x86_64.rpm", "devel"],
+    [`kmod-zfs-devel-${K}-2.4.2-1.fc43.x86_64.rpm`, "devel"],
+    ["kmod-zfs-devel-2.4.2-1.fc43.x86_64.rpm", "devel"],
+    ["zfs-dracut-2.4.2-1.fc43.noarch.rpm", "other"],
+    ["zfs-test-2.4.2-1.fc43.x86_64.rpm", "other"],
+    ["zfs-2.4.2-1.fc43.src.rpm", "src"],
+    ["zfs-kmod-2.4.2-1.fc43.src.rpm", "src"],
+  ];
+  for (const [name, folder] of cases) assert.equal(rpmFolder(name), folder, name);
+});
+
+Deno.test("groupRpms() groups by folder in layout order and ignores other files", () => {
+  assert.deepEqual(
+    groupRpms([
+      "src/zfs-2.4.2-1.src.rpm",
+      "./zfs-2.4.2-1.x86_64.rpm",
+      "/debug/zfs-debuginfo-2.4.2-1.x86_64.rpm",
+      "etc/hostname",
+      "custom/extra-1-1.noarch.rpm",
+      "other/zfs-dracut-2.4.2-1.noarch.rpm",
+      "kmod-zfs-x-2.4.2-1.x86_64.rpm",
+    ]),
+    [
+      { folder: "/", rpms: ["kmod-zfs-x-2.4.2-1.x86_64.rpm", "zfs-2.4.2-1.x86_64.rpm"] },
+      { folder: "debug", rpms: ["zfs-debuginfo-2.4.2-1.x86_64.rpm"] },
+      { folder: "other", rpms: ["zfs-dracut-2.4.2-1.noarch.rpm"] },
+      { folder: "src", rpms: ["zfs-2.4.2-1.src.rpm"] },
+      { folder: "custom", rpms: ["extra-1-1.noarch.rpm"] },
+    ],
+  );
+  assert.deepEqual(groupRpms(["etc/hosts"]), []);
+});
+
+Deno.test("the Containerfile's verify stage sorts RPMs exactly like rpmFolder()", async () => {
+  const { parseContainerfile } = await import("../lib/build.ts");
+  const text = await Deno.readTextFile(new URL("../Containerfile", import.meta.url));
+  const run = parseContainerfile(text).find((i) =>
+    i.keyword === "RUN" && i.args.includes("mkdir -p /layout/")
+  );
+  const sorter = /mkdir -p \/layout\/.*?esac;\s+done;/.exec(run?.args ?? "")?.[0];
+  assert.ok(sorter, "the verify stage has no `mkdir -p /layout/… case … esac; done` sorter");
+  const dir = await Deno.makeTempDir({ prefix: "layout-" });
+  try {
+    const names = [
+      `kmod-zfs-${K}-2.4.2-1.fc43.x86_64.rpm`,
+      "zfs-2.4.2-1.fc43.x86_64.rpm",
+      "zfs-debuginfo-2.4.2-1.fc43.x86_64.rpm",
+      "zfs-test-debuginfo-2.4.2-1.fc43.x86_64.rpm",
+      "zfs-debugsource-2.4.2-1.fc43.x86_64.rpm",
+      "libzfs7-devel-2.4.2-1.fc43.x86_64.rpm",
+      `kmod-zfs-devel-${K}-2.4.2-1.fc43.x86_64.rpm`,
+      "zfs-dracut-2.4.2-1.fc43.noarch.rpm",
+      "zfs-test-2.4.2-1.fc43.x86_64.rpm",
+      "zfs-kmod-2.4.2-1.fc43.src.rpm",
+    ];
+    await Deno.mkdir(`${dir}/out`);
+    for (const name of names) await Deno.writeTextFile(`${dir}/out/${name}`, "");
+    const script = `set -eu; cd ${dir}/out; ${sorter.replaceAll("/layout", `${dir}/layout`)}`;
+    const result = await new Deno.Command("sh", { args: ["-c", script] }).output();
+    assert.ok(result.success, new TextDecoder().decode(result.stderr));
+    for (const name of names) {
+      const folder = rpmFolder(name);
+      const path = `${dir}/layout/${folder === "/" ? "" : `${folder}/`}${name}`;
+      assert.ok((await Deno.stat(path)).isFile, `${name} not in ${folder}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
