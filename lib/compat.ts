@@ -43,7 +43,10 @@ export function checkCompatibility(matrix: Matrix, tag: string, kernel: string):
     ? `${tag} supports kernel ${kernelText} (max ${max})`
     : `${tag} supports kernels up to ${max}, but the kernel is ${kernelText}: ` +
       (newestSupporting
-        ? `the newest release in matrix.yaml that supports it is ${newestSupporting}`
+        ? `the newest release in matrix.yaml that supports it is ${newestSupporting}` +
+          (findRelease(matrix, newestSupporting)?.sha256
+            ? ""
+            : ` (no sha256 pinned yet: \`deno task matrix add ${newestSupporting}\`)`)
         : `no release in matrix.yaml supports it yet`);
   return {
     zfsTag: tag,

@@ -35,6 +35,10 @@ Deno.test("checkCompatibility() names both versions, the max and the newest supp
   for (const part of ["zfs-2.4.0", "6.19.2-200.fc43.x86_64", "6.18", "zfs-2.4.4"]) {
     assert.ok(result.message.includes(part), `${part} in ${result.message}`);
   }
+  // zfs-2.4.4 has no pinned sha256 in matrix.yaml, so build would refuse it: say how to pin it.
+  assert.match(result.message, /no sha256 pinned yet: `deno task matrix add zfs-2\.4\.4`/);
+  const pinned = checkCompatibility(matrix, "zfs-2.3.5", "6.19");
+  assert.match(pinned.message, /supports it is zfs-2\.4\.4/);
 });
 
 Deno.test("checkCompatibility() says no release supports a kernel above every max", () => {
