@@ -8,7 +8,7 @@ export interface LocalRegistry {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -18,7 +18,7 @@ async function freePort(): Promise<number> {
 /** Starts docker-registry and waits until it answers /v2/. */
 export async function startRegistry(): Promise<LocalRegistry> {
   const dir = await Deno.makeTempDir({ prefix: "registry-" });
-  const port = await freePort();
+  const port = freePort();
   const host = `127.0.0.1:${port}`;
   await Deno.writeTextFile(
     `${dir}/config.yml`,
