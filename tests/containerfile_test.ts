@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { BUILD_ARG_NAMES, checkContainerfile, parseContainerfile } from "../lib/build.ts";
+import { BUILD_ARG_NAMES } from "../lib/build.ts";
+import { checkContainerfile, parseContainerfile } from "../lib/containerfile.ts";
 
 const CONTAINERFILE = await Deno.readTextFile(new URL("../Containerfile", import.meta.url));
 

@@ -46,7 +46,7 @@ Deno.test("groupRpms() groups by folder in layout order and ignores other files"
 });
 
 Deno.test("the Containerfile's verify stage sorts RPMs exactly like rpmFolder()", async () => {
-  const { parseContainerfile } = await import("../lib/build.ts");
+  const { parseContainerfile } = await import("../lib/containerfile.ts");
   const text = await Deno.readTextFile(new URL("../Containerfile", import.meta.url));
   const run = parseContainerfile(text).find((i) =>
     i.keyword === "RUN" && i.args.includes("mkdir -p /layout/")
