@@ -62,11 +62,6 @@ export function wholeNumber(what: string, min: number): (value: string) => numbe
   };
 }
 
-/** Whether stdout is a terminal and colour is allowed (NO_COLOR unset). */
-export function useColour(): boolean {
-  return Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
-}
-
 /** Prints one JSON document on stdout. */
 export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2));

@@ -3,15 +3,7 @@
 import { isNode, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { InputError } from "./errors.ts";
-import {
-  ARCHES,
-  compareZfsTags,
-  IMAGE_REF,
-  KERNEL_MAJOR_MINOR,
-  SHA256,
-  ZFS_SERIES,
-  ZFS_TAG,
-} from "./patterns.ts";
+import { ARCHES, IMAGE_REF, KERNEL_MAJOR_MINOR, SHA256, ZFS_SERIES, ZFS_TAG } from "./patterns.ts";
 
 export const MATRIX_PATH = new URL("../matrix.yaml", import.meta.url).pathname;
 
@@ -122,13 +114,6 @@ export async function loadMatrix(
 /** The release entry for a tag, if matrix.yaml knows it. */
 export function findRelease(matrix: Matrix, tag: string): Release | undefined {
   return matrix.zfs.releases.find((r) => r.tag === tag);
-}
-
-/** The releases of one series, newest first. */
-export function releasesOfSeries(matrix: Matrix, series: string): Release[] {
-  return matrix.zfs.releases
-    .filter((r) => r.tag.startsWith(`zfs-${series}.`))
-    .sort((a, b) => compareZfsTags(b.tag, a.tag));
 }
 
 /** The target used when no --image/--arch is given: the first enabled one. */
