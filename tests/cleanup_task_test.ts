@@ -2,6 +2,7 @@
 // Packages REST API that answers with payloads of the documented shape.
 import assert from "node:assert/strict";
 import { json, type TestServer, withServer } from "./helpers/server.ts";
+import { integrationTest } from "./helpers/tools.ts";
 
 const DAY_MS = 86_400_000;
 const TASK = new URL("../tasks/cleanup.ts", import.meta.url).pathname;
@@ -475,3 +476,54 @@ Deno.test("cleanup rejects bad numbers with exit 2 before any request", async (t
     });
   }
 });
+
+integrationTest(
+  "cleanup on a terminal asks before deleting: n deletes nothing, y deletes the plan",
+  [
+    "script",
+  ],
+  async (t) => {
+    // `script` gives the task a pseudo-terminal as stdin and forwards our answer to it.
+    const onTerminal = async (server: TestServer, answer: string) => {
+      const command = [Deno.execPath(), "run", "-A", TASK, "90", "12", ...org].join(" ");
+      const child = new Deno.Command("script", {
+        args: ["-qec", command, "/dev/null"],
+        env: { GITHUB_API_URL: server.url, GH_TOKEN: "test", HTTP_BACKOFF_MS: "1", NO_COLOR: "1" },
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(`${answer}\n`));
+      await writer.close();
+      const output = await child.output();
+      return { code: output.code, text: new TextDecoder().decode(output.stdout) };
+    };
+    const fake: FakeGithub = {
+      owner: "acme",
+      ownerType: "Organization",
+      orgId: 7,
+      versions: history(),
+    };
+    await withServer(github(fake), async (server) => {
+      await t.step("n", async () => {
+        const run = await onTerminal(server, "n");
+        assert.match(
+          run.text,
+          new RegExp(`Delete ${expectedDeleted.length} versions\\? \\[y/N\\]`),
+        );
+        assert.match(run.text, /Nothing deleted/);
+        assert.equal(run.code, 0);
+        assert.equal(deletes(server).length, 0);
+      });
+      await t.step("y", async () => {
+        const run = await onTerminal(server, "y");
+        assert.equal(run.code, 0, run.text);
+        assert.deepEqual(
+          deletes(server).map((r) => Number(r.path.split("/").pop())).sort(),
+          expectedDeleted,
+        );
+      });
+    });
+  },
+);
