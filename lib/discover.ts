@@ -203,8 +203,59 @@ export async function discoverVersions(
   };
 }
 
-/** The kebab-case keys shared by --json and $GITHUB_OUTPUT. */
-export function versionsOutput(v: Versions): Record<string, string | boolean> {
+/**
+ * Every enabled target of matrix.yaml, discovered in parallel (one GitHub look-up per series),
+ * with the runner that builds it: the job matrix of the nightly workflow.
+ */
+export async function discoverAllTargets(
+  matrix: Matrix,
+  options: { zfsTag?: string; logger?: Logger } = {},
+): Promise<Record<string, string | boolean>[]> {
+  const lookups = new Map<string, Promise<string>>();
+  const zfsLookup = (series: string) => {
+    if (!lookups.has(series)) lookups.set(series, newestZfsRelease(series));
+    return lookups.get(series)!;
+  };
+  const targets = matrix.targets.filter((t) => t.enabled);
+  return await Promise.all(targets.map(async (target) => {
+    const versions = await discoverVersions({
+      matrix,
+      image: target.image,
+      arch: target.arch,
+      series: target.series,
+      zfsTag: options.zfsTag,
+      zfsLookup,
+      logger: options.logger,
+    });
+    return {
+      name: target.name,
+      image: target.image,
+      stream: target.stream,
+      arch: target.arch,
+      runner: target.arch === "aarch64" ? "ubuntu-24.04-arm" : "ubuntu-24.04",
+      ...versionsOutput(versions),
+    };
+  }));
+}
+
+/** The kebab-case keys shared by --json and $GITHUB_OUTPUT, in output order. */
+export const VERSION_KEYS = [
+  "zfs-tag",
+  "zfs-version",
+  "kernel-version",
+  "kernel-major-minor",
+  "fedora-version",
+  "max-kernel",
+  "compatible",
+  "image-digest",
+  "image-tag",
+  "kernel-source",
+] as const;
+
+/** The values of VERSION_KEYS. */
+export function versionsOutput(
+  v: Versions,
+): Record<typeof VERSION_KEYS[number], string | boolean> {
   return {
     "zfs-tag": v.zfsTag,
     "zfs-version": v.zfsVersion,

@@ -42,6 +42,11 @@ export function zfsVersionOf(tag: string): string {
   return zfsTag(tag).slice("zfs-".length);
 }
 
+/** Validates a ZFS series such as `2.4`. */
+export function zfsSeries(value: string): string {
+  return check(ZFS_SERIES, value, "ZFS series", "2.4");
+}
+
 /** Validates a full kernel version such as `6.17.7-300.fc43.x86_64`. */
 export function kernelVersion(value: string): string {
   return check(KERNEL_VERSION, value, "kernel version", "6.17.7-300.fc43.x86_64");

@@ -70,6 +70,11 @@ export function registryBaseUrl(ref: ImageRef): string {
   return `https://${host}`;
 }
 
+/** The URL of `path` (`manifests/<ref>`, `blobs/<digest>`) in the repository of `ref`. */
+function registryUrl(ref: ImageRef, path: string): string {
+  return `${registryBaseUrl(ref)}/v2/${ref.repository}/${path}`;
+}
+
 /** The parameters of a `WWW-Authenticate: Bearer realm=…,service=…` challenge. */
 export function parseBearerChallenge(header: string | null): Record<string, string> | undefined {
   if (!header || !/^bearer\s/i.test(header)) return undefined;
@@ -125,7 +130,7 @@ async function registryRequest(
   init: RequestInit = {},
   retry: RetryOptions = {},
 ): Promise<Response> {
-  const url = `${registryBaseUrl(ref)}/v2/${ref.repository}/${path}`;
+  const url = registryUrl(ref, path);
   const key = ref.name;
   const cached = tokens.get(key);
   const response = await send(url, init, cached ? await cached : undefined, retry);
@@ -160,7 +165,7 @@ interface Manifest {
 async function getManifest(ref: ImageRef, reference: string) {
   const path = `manifests/${reference}`;
   const response = await registryRequest(ref, path, { headers: { Accept: ACCEPT } });
-  const url = `${registryBaseUrl(ref)}/v2/${ref.repository}/${path}`;
+  const url = registryUrl(ref, path);
   if (!response.ok) throw await remoteErrorOf(url, response);
   const bytes = new Uint8Array(await response.arrayBuffer());
   const computed = await sha256Of(bytes);
@@ -206,16 +211,17 @@ export async function inspectImage(ref: string, arch: Arch): Promise<ImageInspec
   if (!manifest.config?.digest) {
     throw new RemoteError(top.url, 200, "The manifest has no config");
   }
-  const blobUrl = `${
-    registryBaseUrl(image)
-  }/v2/${image.repository}/blobs/${manifest.config.digest}`;
   const configResponse = await fetchBlob(ref, manifest.config.digest);
   let labels: Record<string, string>;
   try {
     const config = await configResponse.json() as { config?: { Labels?: Record<string, string> } };
     labels = config.config?.Labels ?? {};
   } catch {
-    throw new RemoteError(blobUrl, configResponse.status, "Malformed image config JSON");
+    throw new RemoteError(
+      registryUrl(image, `blobs/${manifest.config.digest}`),
+      configResponse.status,
+      "Malformed image config JSON",
+    );
   }
   return {
     digest: top.digest,
@@ -232,7 +238,7 @@ export async function fetchBlob(ref: string, digest: string): Promise<Response> 
   // Layers can be large: allow time to stream the body, not only for the headers.
   const response = await registryRequest(image, path, {}, { timeoutMs: 600_000 });
   if (!response.ok) {
-    throw await remoteErrorOf(`${registryBaseUrl(image)}/v2/${image.repository}/${path}`, response);
+    throw await remoteErrorOf(registryUrl(image, path), response);
   }
   return response;
 }
@@ -248,7 +254,7 @@ export async function manifestExists(ref: string): Promise<{ exists: boolean; di
   await response.body?.cancel();
   if (response.status === 404) return { exists: false };
   if (!response.ok) {
-    throw await remoteErrorOf(`${registryBaseUrl(image)}/v2/${image.repository}/${path}`, response);
+    throw await remoteErrorOf(registryUrl(image, path), response);
   }
   return { exists: true, digest: response.headers.get("docker-content-digest") ?? image.digest };
 }

@@ -2,8 +2,7 @@
 // GitHub. Series are released in parallel, so /releases/latest is never trusted.
 import { CheckError } from "./errors.ts";
 import { type GithubClientOptions, githubPaginate, githubToken } from "./github.ts";
-import { compareZfsTags, ZFS_SERIES, ZFS_TAG } from "./patterns.ts";
-import { InputError } from "./errors.ts";
+import { compareZfsTags, ZFS_TAG, zfsSeries } from "./patterns.ts";
 
 export const ZFS_RELEASES_PATH = "/repos/openzfs/zfs/releases?per_page=100";
 
@@ -24,16 +23,19 @@ export function newestOfSeries(releases: GithubRelease[], series: string): strin
     .at(-1);
 }
 
+/** Every release of openzfs/zfs, all pages read, with the user's token when there is one. */
+export async function listZfsReleases(options: GithubClientOptions = {}): Promise<GithubRelease[]> {
+  const token = options.token ?? await githubToken();
+  return (await githubPaginate<GithubRelease>(ZFS_RELEASES_PATH, { ...options, token })).items;
+}
+
 /** Reads every page of openzfs/zfs releases and returns the newest tag of the series. */
 export async function newestZfsRelease(
   series: string,
   options: GithubClientOptions = {},
 ): Promise<string> {
-  if (!ZFS_SERIES.test(series)) {
-    throw new InputError(`Invalid ZFS series: ${JSON.stringify(series)} (expected e.g. 2.4)`);
-  }
-  const token = options.token ?? await githubToken();
-  const { items } = await githubPaginate<GithubRelease>(ZFS_RELEASES_PATH, { ...options, token });
+  zfsSeries(series);
+  const items = await listZfsReleases(options);
   const tag = newestOfSeries(items, series);
   if (!tag) {
     throw new CheckError(

@@ -25,7 +25,7 @@ import { checkCompatibility } from "../lib/compat.ts";
 import { discoverVersions } from "../lib/discover.ts";
 import { CheckError, InputError } from "../lib/errors.ts";
 import { findRelease, loadMatrix } from "../lib/matrix.ts";
-import { type Arch, arch, imageRef, imageTag, toZfsTag, zfsVersionOf } from "../lib/patterns.ts";
+import { type Arch, arch, imageRef, toZfsTag } from "../lib/patterns.ts";
 import { BuildProgress, progressMode } from "../lib/progress.ts";
 import { pushImage, requirePodman, runBuild } from "../lib/podman.ts";
 import { zfsSourceBaseUrl } from "../lib/tarball.ts";
@@ -207,10 +207,7 @@ export async function kmodsImageOf(
     zfsTag: options.zfs,
     logger,
   });
-  return resolveImageName(
-    matrix.publish.image,
-    imageTag(zfsVersionOf(versions.zfsTag), versions.kernelVersion),
-  );
+  return resolveImageName(matrix.publish.image, versions.imageTag);
 }
 
 if (import.meta.main) {

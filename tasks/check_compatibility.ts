@@ -4,9 +4,8 @@ import { main, parseWith, printJson, stderrLogger, taskCommand } from "../lib/cl
 import { checkCompatibility } from "../lib/compat.ts";
 import { discoverImage, resolveTarget } from "../lib/discover.ts";
 import { loadMatrix } from "../lib/matrix.ts";
-import { arch, imageRef, kernelMajorMinor, toZfsTag } from "../lib/patterns.ts";
+import { arch, imageRef, kernelMajorMinor, toZfsTag, zfsSeries } from "../lib/patterns.ts";
 import { newestZfsRelease } from "../lib/zfs_releases.ts";
-import { zfsSeries } from "./zfs_version.ts";
 
 /** Accepts a full kernel version or a major.minor, unchanged. */
 function kernelArg(value: string): string {

@@ -11,7 +11,6 @@ import {
   writeStepSummary,
 } from "../lib/cli.ts";
 import { InputError } from "../lib/errors.ts";
-import { githubPaginate, githubToken } from "../lib/github.ts";
 import { loadMatrix } from "../lib/matrix.ts";
 import {
   addReleaseFromSource,
@@ -20,7 +19,7 @@ import {
   matrixReport,
 } from "../lib/matrix_edit.ts";
 import { SHA256, zfsTag } from "../lib/patterns.ts";
-import { type GithubRelease, ZFS_RELEASES_PATH } from "../lib/zfs_releases.ts";
+import { listZfsReleases } from "../lib/zfs_releases.ts";
 
 export const OUTPUTS = ["missing", "missing-count", "unpinned"] as const;
 
@@ -106,9 +105,7 @@ if (import.meta.main) {
       .option("--github-output", "write missing, missing-count and unpinned to $GITHUB_OUTPUT")
       .action(async (options) => {
         const matrix = await loadMatrix();
-        const token = await githubToken();
-        const { items } = await githubPaginate<GithubRelease>(ZFS_RELEASES_PATH, { token });
-        const report = matrixReport(matrix, items);
+        const report = matrixReport(matrix, await listZfsReleases());
         if (options.githubOutput) {
           writeGithubOutput({
             missing: JSON.stringify(report.missing),

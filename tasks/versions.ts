@@ -12,58 +12,18 @@ import {
   writeStepSummary,
 } from "../lib/cli.ts";
 import { checkCompatibility } from "../lib/compat.ts";
-import { discoverVersions, type Versions, versionsOutput } from "../lib/discover.ts";
+import {
+  discoverAllTargets,
+  discoverVersions,
+  VERSION_KEYS,
+  type Versions,
+  versionsOutput,
+} from "../lib/discover.ts";
 import { UsageError } from "../lib/errors.ts";
 import { loadMatrix, type Matrix } from "../lib/matrix.ts";
-import { arch, imageRef, toZfsTag } from "../lib/patterns.ts";
-import { newestZfsRelease } from "../lib/zfs_releases.ts";
-import { zfsSeries } from "./zfs_version.ts";
+import { arch, imageRef, toZfsTag, zfsSeries } from "../lib/patterns.ts";
 
-export const OUTPUTS = [
-  "zfs-tag",
-  "zfs-version",
-  "kernel-version",
-  "kernel-major-minor",
-  "fedora-version",
-  "max-kernel",
-  "compatible",
-  "image-digest",
-  "image-tag",
-  "kernel-source",
-  "targets",
-] as const;
-
-/** Every enabled target of matrix.yaml, discovered in parallel (one GitHub look-up per series). */
-export async function discoverAllTargets(
-  matrix: Matrix,
-  zfsTag?: string,
-): Promise<Record<string, string | boolean>[]> {
-  const lookups = new Map<string, Promise<string>>();
-  const zfsLookup = (series: string) => {
-    if (!lookups.has(series)) lookups.set(series, newestZfsRelease(series));
-    return lookups.get(series)!;
-  };
-  const targets = matrix.targets.filter((t) => t.enabled);
-  return await Promise.all(targets.map(async (target) => {
-    const versions = await discoverVersions({
-      matrix,
-      image: target.image,
-      arch: target.arch,
-      series: target.series,
-      zfsTag,
-      zfsLookup,
-      logger: stderrLogger,
-    });
-    return {
-      name: target.name,
-      image: target.image,
-      stream: target.stream,
-      arch: target.arch,
-      runner: target.arch === "aarch64" ? "ubuntu-24.04-arm" : "ubuntu-24.04",
-      ...versionsOutput(versions),
-    };
-  }));
-}
+export const OUTPUTS = [...VERSION_KEYS, "targets"] as const;
 
 function warnIfIncompatible(matrix: Matrix, v: Versions) {
   if (!v.compatible) {
@@ -95,7 +55,10 @@ if (import.meta.main) {
       if (options.image || options.arch || options.series) {
         throw new UsageError("--all-targets reads image, arch and series from matrix.yaml");
       }
-      const targets = await discoverAllTargets(matrix, options.zfs);
+      const targets = await discoverAllTargets(matrix, {
+        zfsTag: options.zfs,
+        logger: stderrLogger,
+      });
       for (const t of targets) {
         if (t.compatible === false) {
           stderrLogger.warn(`${t.name}: ${t["zfs-tag"]} does not support ${t["kernel-version"]}`);
