@@ -1,8 +1,9 @@
 // What every task shares: a commander program whose usage errors exit 2, one place that
 // maps errors to exit codes and one-line messages, and the output channels (stdout,
 // --json, $GITHUB_OUTPUT, $GITHUB_STEP_SUMMARY).
-import { Command, CommanderError } from "@commander-js/extra-typings";
+import { Command, CommanderError, Option } from "@commander-js/extra-typings";
 import { CheckError, exitCodeOf, InputError, UsageError } from "./errors.ts";
+import { arch, imageRef, toZfsTag, zfsSeries } from "./patterns.ts";
 
 /** A commander program for a task: `--help` exits 0, a bad flag exits 2. */
 export function taskCommand(name: string, description: string): Command {
@@ -48,6 +49,30 @@ export function parseWith<T>(check: (value: string) => T): (value: string) => T 
       throw new UsageError(error instanceof Error ? error.message : String(error));
     }
   };
+}
+
+// The options that pick a target, shared by the tasks (each validated before use).
+
+/** `--image <ref>`: the target image. */
+export function imageOption(description = "target image (default: matrix.yaml)") {
+  return new Option("--image <ref>", description).argParser(parseWith(imageRef));
+}
+
+/** `--arch <arch>`: x86_64 or aarch64. */
+export function archOption(description = "x86_64 or aarch64 (default: matrix.yaml)") {
+  return new Option("--arch <arch>", description).argParser(parseWith(arch));
+}
+
+/** `--zfs <tag>`: a ZFS release tag (or version), instead of the newest of the series. */
+export function zfsOption(
+  description = "ZFS release, e.g. zfs-2.4.2 (default: newest of the series)",
+) {
+  return new Option("--zfs <tag>", description).argParser(parseWith(toZfsTag));
+}
+
+/** `--series <series>`: the ZFS series. */
+export function seriesOption(description = "ZFS series, e.g. 2.4 (default: matrix.yaml)") {
+  return new Option("--series <series>", description).argParser(parseWith(zfsSeries));
 }
 
 /** A whole number >= min, for positional arguments and options. */

@@ -11,6 +11,8 @@ import {
   tagOption,
 } from "../lib/build.ts";
 import {
+  archOption,
+  imageOption,
   inGithubActions,
   type Logger,
   main,
@@ -20,12 +22,13 @@ import {
   taskCommand,
   writeGithubOutput,
   writeStepSummary,
+  zfsOption,
 } from "../lib/cli.ts";
 import { checkCompatibility } from "../lib/compat.ts";
 import { discoverVersions } from "../lib/discover.ts";
 import { CheckError, InputError } from "../lib/errors.ts";
 import { findRelease, loadMatrix } from "../lib/matrix.ts";
-import { type Arch, arch, imageRef, toZfsTag } from "../lib/patterns.ts";
+import { type Arch, imageRef } from "../lib/patterns.ts";
 import { BuildProgress, progressMode } from "../lib/progress.ts";
 import { pushImage, requirePodman, runBuild } from "../lib/podman.ts";
 import { zfsSourceBaseUrl } from "../lib/tarball.ts";
@@ -37,17 +40,9 @@ const CONTAINERFILE = new URL("../Containerfile", import.meta.url).pathname;
 /** The command line of `build` (and of `test-build`, which cannot push). */
 export function buildCommand(name: string, description: string) {
   return taskCommand(name, description)
-    .option(
-      "--image <ref>",
-      "target image (default: the first enabled target in matrix.yaml)",
-      parseWith(imageRef),
-    )
-    .option("--arch <arch>", "x86_64 or aarch64 (default: the target's)", parseWith(arch))
-    .option(
-      "--zfs <tag>",
-      "ZFS release, e.g. zfs-2.4.2 (default: newest of the series)",
-      parseWith(toZfsTag),
-    )
+    .addOption(imageOption("target image (default: the first enabled target in matrix.yaml)"))
+    .addOption(archOption("x86_64 or aarch64 (default: the target's)"))
+    .addOption(zfsOption())
     .option(
       "--tag <tag>",
       "tag the image as this (a zfs-…_kernel-… tag or a full reference)",

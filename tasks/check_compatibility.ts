@@ -1,10 +1,20 @@
 // Checks that a ZFS release supports a kernel: exit 0 compatible, 1 not (or unknown release).
 // deno task check-compatibility [--zfs zfs-2.4.2] [--kernel 6.18] [--image REF --arch A --series 2.4] [--json]
-import { main, parseWith, printJson, stderrLogger, taskCommand } from "../lib/cli.ts";
+import {
+  archOption,
+  imageOption,
+  main,
+  parseWith,
+  printJson,
+  seriesOption,
+  stderrLogger,
+  taskCommand,
+  zfsOption,
+} from "../lib/cli.ts";
 import { checkCompatibility } from "../lib/compat.ts";
 import { discoverImage, resolveTarget } from "../lib/discover.ts";
 import { loadMatrix } from "../lib/matrix.ts";
-import { arch, imageRef, kernelMajorMinor, toZfsTag, zfsSeries } from "../lib/patterns.ts";
+import { kernelMajorMinor } from "../lib/patterns.ts";
 import { newestZfsRelease } from "../lib/zfs_releases.ts";
 
 /** Accepts a full kernel version or a major.minor, unchanged. */
@@ -19,23 +29,15 @@ if (import.meta.main) {
       "check-compatibility",
       "Check that a ZFS release supports a kernel (discovered, or given with --zfs/--kernel)",
     )
-      .option(
-        "--zfs <tag>",
-        "ZFS release, e.g. zfs-2.4.2 (default: newest of the series)",
-        parseWith(toZfsTag),
-      )
+      .addOption(zfsOption())
       .option(
         "--kernel <version>",
         "kernel, e.g. 6.18 or 6.17.7-300.fc43.x86_64 (default: the image's)",
         parseWith(kernelArg),
       )
-      .option("--image <ref>", "target image (default: matrix.yaml)", parseWith(imageRef))
-      .option("--arch <arch>", "x86_64 or aarch64 (default: matrix.yaml)", parseWith(arch))
-      .option(
-        "--series <series>",
-        "ZFS series, e.g. 2.4 (default: matrix.yaml)",
-        parseWith(zfsSeries),
-      )
+      .addOption(imageOption())
+      .addOption(archOption())
+      .addOption(seriesOption())
       .option("--json", "print the verdict as JSON")
       .parse(Deno.args, { from: "user" }).opts();
     const matrix = await loadMatrix();

@@ -2,10 +2,18 @@
 // with --require-attestations that its build provenance verifies. deno task check-container
 // [--image REF --arch A | --tag TAG] [--require-attestations] [--repo OWNER/REPO] [--github-output]
 import { tagOption } from "../lib/build.ts";
-import { main, parseWith, stderrLogger, taskCommand, writeGithubOutput } from "../lib/cli.ts";
+import {
+  archOption,
+  imageOption,
+  main,
+  parseWith,
+  stderrLogger,
+  taskCommand,
+  writeGithubOutput,
+  zfsOption,
+} from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { runGh } from "../lib/gh.ts";
-import { arch, imageRef, toZfsTag } from "../lib/patterns.ts";
 import { manifestExists } from "../lib/registry.ts";
 import { kmodsImageOf } from "./build.ts";
 
@@ -19,13 +27,9 @@ if (import.meta.main) {
       "check-container",
       "Check whether the image tag for the target is already published (and attested)",
     )
-      .option("--image <ref>", "target image (default: matrix.yaml)", parseWith(imageRef))
-      .option("--arch <arch>", "x86_64 or aarch64", parseWith(arch))
-      .option(
-        "--zfs <tag>",
-        "ZFS release, e.g. zfs-2.4.2 (default: newest of the series)",
-        parseWith(toZfsTag),
-      )
+      .addOption(imageOption())
+      .addOption(archOption("x86_64 or aarch64"))
+      .addOption(zfsOption())
       .option(
         "--tag <tag>",
         "check this tag (zfs-…_kernel-… or a full reference), no discovery",

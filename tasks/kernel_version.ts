@@ -1,9 +1,8 @@
 // Prints the kernel version of the target image (label, Fedora CoreOS build metadata, or modules).
 // deno task kernel-version [--image REF] [--arch x86_64|aarch64] [--json]
-import { main, parseWith, printJson, stderrLogger, taskCommand } from "../lib/cli.ts";
+import { archOption, imageOption, main, printJson, stderrLogger, taskCommand } from "../lib/cli.ts";
 import { discoverImage, type ImageVersions } from "../lib/discover.ts";
 import { loadMatrix } from "../lib/matrix.ts";
-import { arch, imageRef } from "../lib/patterns.ts";
 
 /** A task that discovers the target image and prints one value of it (shared by three tasks). */
 export function imageValueTask(
@@ -14,8 +13,8 @@ export function imageValueTask(
 ): () => Promise<number> {
   return async () => {
     const options = taskCommand(name, description)
-      .option("--image <ref>", "target image (default: matrix.yaml)", parseWith(imageRef))
-      .option("--arch <arch>", "x86_64 or aarch64 (default: matrix.yaml)", parseWith(arch))
+      .addOption(imageOption())
+      .addOption(archOption())
       .option("--json", `print {"${key}": …, "kernel-source": …} as JSON`)
       .parse(Deno.args, { from: "user" }).opts();
     const matrix = await loadMatrix();

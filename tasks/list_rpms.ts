@@ -1,9 +1,18 @@
 // Lists the RPMs inside a kmods image (local, else pulled), grouped by folder; no container runs.
 // deno task list-rpms [--image REF] [--json]
 import { type Arch } from "../lib/patterns.ts";
-import { main, parseWith, printJson, stderrLogger, taskCommand } from "../lib/cli.ts";
+import {
+  archOption,
+  imageOption,
+  main,
+  parseWith,
+  printJson,
+  stderrLogger,
+  taskCommand,
+  zfsOption,
+} from "../lib/cli.ts";
 import { CheckError } from "../lib/errors.ts";
-import { arch, imageRef, toZfsTag } from "../lib/patterns.ts";
+import { imageRef } from "../lib/patterns.ts";
 import { containerFiles, ensureImage, withContainer } from "../lib/podman.ts";
 import { groupRpms, type RpmGroup } from "../lib/rpms.ts";
 import { kmodsImageOf } from "./build.ts";
@@ -11,18 +20,14 @@ import { kmodsImageOf } from "./build.ts";
 /** The options list-rpms and extract-rpms share to name the kmods image. */
 export function imageOptions<T extends ReturnType<typeof taskCommand>>(command: T) {
   return command
-    .option(
-      "--image <ref>",
-      "kmods image (default: the tag `build` would produce)",
-      parseWith(imageRef),
-    )
+    .addOption(imageOption("kmods image (default: the tag `build` would produce)"))
     .option(
       "--target <ref>",
       "target image for the default tag (default: matrix.yaml)",
       parseWith(imageRef),
     )
-    .option("--arch <arch>", "x86_64 or aarch64, for the default tag", parseWith(arch))
-    .option("--zfs <tag>", "ZFS release for the default tag, e.g. zfs-2.4.2", parseWith(toZfsTag));
+    .addOption(archOption("x86_64 or aarch64, for the default tag"))
+    .addOption(zfsOption("ZFS release for the default tag, e.g. zfs-2.4.2"));
 }
 
 /** The kmods image named by --image, else the one this build would produce; made local. */

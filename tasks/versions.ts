@@ -1,15 +1,18 @@
 // Discovers the ZFS release, kernel and Fedora version of the target image and whether they fit.
 // deno task versions [--image REF] [--arch A] [--series 2.4] [--json] [--github-output] [--all-targets]
 import {
+  archOption,
+  imageOption,
   main,
   markdownTable,
-  parseWith,
   printJson,
+  seriesOption,
   stderrLogger,
   taskCommand,
   textTable,
   writeGithubOutput,
   writeStepSummary,
+  zfsOption,
 } from "../lib/cli.ts";
 import { checkCompatibility } from "../lib/compat.ts";
 import {
@@ -21,7 +24,6 @@ import {
 } from "../lib/discover.ts";
 import { UsageError } from "../lib/errors.ts";
 import { loadMatrix, type Matrix } from "../lib/matrix.ts";
-import { arch, imageRef, toZfsTag, zfsSeries } from "../lib/patterns.ts";
 
 export const OUTPUTS = [...VERSION_KEYS, "targets"] as const;
 
@@ -37,14 +39,10 @@ if (import.meta.main) {
       "versions",
       "Discover the ZFS release, kernel and Fedora version of the target image and whether they fit",
     )
-      .option("--image <ref>", "target image (default: matrix.yaml)", parseWith(imageRef))
-      .option("--arch <arch>", "x86_64 or aarch64 (default: matrix.yaml)", parseWith(arch))
-      .option(
-        "--series <series>",
-        "ZFS series, e.g. 2.4 (default: matrix.yaml)",
-        parseWith(zfsSeries),
-      )
-      .option("--zfs <tag>", "use this ZFS release instead of the newest", parseWith(toZfsTag))
+      .addOption(imageOption())
+      .addOption(archOption())
+      .addOption(seriesOption())
+      .addOption(zfsOption("use this ZFS release instead of the newest"))
       .option("--all-targets", "every enabled target of matrix.yaml (output: targets)")
       .option("--json", "print one JSON object")
       .option("--github-output", "write the values to $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY")
