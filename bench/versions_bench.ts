@@ -1,15 +1,19 @@
 // Version discovery under latency: `versions` on the Fedora CoreOS metadata path against a
 // real local registry, an FCOS metadata server and a GitHub API stand-in, each answer
 // delayed by 100 ms. Prints wall time and requests per host (target: ≤ 6 requests, ≤ 4
-// delays), beside one `skopeo inspect` (what the shell version ran once per value).
+// delays: the release index that proves the image is the release is read in parallel with
+// its commitmeta.json), beside one `skopeo inspect` (what the shell version ran once per value).
 // Run with `deno task bench`.
 import { $ } from "zx";
 import { discoverVersions } from "../lib/discover.ts";
 import { loadMatrix } from "../lib/matrix.ts";
-import { newestOfSeries } from "../lib/zfs_releases.ts";
+import { chooseZfsRelease, newestOfSeries } from "../lib/zfs_releases.ts";
+import { inspectImage } from "../lib/registry.ts";
 import {
-  commitmeta,
   FCOS43,
+  FCOS43_KERNEL,
+  FCOS43_VERSION,
+  fcosBuildsHandler,
   pushFixtureImages,
   RELEASES,
   releasesHandler,
@@ -45,7 +49,16 @@ try {
     });
     return new Response(response.body, { status: response.status, headers: response.headers });
   });
-  const metadata = delayed("fcos-metadata", () => Response.json(commitmeta(FCOS43)));
+  const metadata = delayed(
+    "fcos-metadata",
+    fcosBuildsHandler({
+      stable: [{
+        version: FCOS43_VERSION,
+        kernels: { x86_64: FCOS43_KERNEL },
+        digests: { x86_64: (await inspectImage(refs.fcos43, "x86_64")).manifestDigest },
+      }],
+    }),
+  );
   const github = delayed("github", releasesHandler(RELEASES, 100));
   servers.push(front, metadata, github);
   Deno.env.set("FCOS_BUILDS_URL", `http://127.0.0.1:${metadata.addr.port}`);
@@ -113,4 +126,13 @@ try {
 // deno bench needs a bench: the pure part of discovery, for completeness.
 Deno.bench("newestOfSeries() over a releases page", () => {
   newestOfSeries(RELEASES, "2.4");
+});
+
+const benchMatrix = await loadMatrix();
+Deno.bench("chooseZfsRelease() for a kernel no pinned release supports", () => {
+  chooseZfsRelease(benchMatrix, {
+    series: "2.4",
+    published: ["zfs-2.4.5", "zfs-2.4.4", "zfs-2.4.3", "zfs-2.4.2", "zfs-2.4.1", "zfs-2.4.0"],
+    kernel: "7.3.1-100.fc44.x86_64",
+  });
 });

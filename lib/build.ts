@@ -1,5 +1,6 @@
 // The build as pure data: discovered versions + the matrix release → build arguments, the
 // exact podman argv and the image name.
+import { createHash } from "node:crypto";
 import { InputError, UsageError } from "./errors.ts";
 import {
   type Arch,
@@ -29,6 +30,7 @@ export const BUILD_ARG_NAMES = [
   "SOURCE_URL",
   "DOCUMENTATION_URL",
   "REF_NAME",
+  "SIGNING_CERT_SHA256",
 ] as const;
 export type BuildArgName = typeof BUILD_ARG_NAMES[number];
 
@@ -72,6 +74,8 @@ export interface BuildInput {
   cacheTo?: string;
   secretKey?: string;
   secretCert?: string;
+  /** the bytes of the file at `secretCert`: their sha256 keys the kmod layer cache */
+  secretCertContent?: Uint8Array;
 }
 
 export interface BuildPlan {
@@ -167,6 +171,11 @@ export function planBuild(input: BuildInput): BuildPlan {
   if (!/^(?:[0-9a-f]{7,64}|unknown)$/.test(input.vcsRef)) {
     throw new InputError(`Invalid VCS ref: ${JSON.stringify(input.vcsRef)}`);
   }
+  if ((input.secretKey === undefined) !== (input.secretCert === undefined)) {
+    throw new UsageError("--secret-key and --secret-cert go together: give both or neither");
+  }
+  if (input.secretKey !== undefined) checkPath(input.secretKey, "--secret-key");
+  if (input.secretCert !== undefined) checkPath(input.secretCert, "--secret-cert");
   const { image, imageTag: refName } = resolveImageName(
     input.repository,
     imageTag(zfsVersionOf(tag), kernel),
@@ -185,6 +194,7 @@ export function planBuild(input: BuildInput): BuildPlan {
     SOURCE_URL: checkUrl(input.sourceUrl, "source URL"),
     DOCUMENTATION_URL: checkUrl(input.documentationUrl, "documentation URL"),
     REF_NAME: refName,
+    SIGNING_CERT_SHA256: signingCertSha256(input),
   };
 
   const argv = ["build"];
@@ -198,12 +208,9 @@ export function planBuild(input: BuildInput): BuildPlan {
   }
   argv.push("--arch", ociArch(v.arch), "--file", input.containerfile, "--tag", image);
   for (const name of BUILD_ARG_NAMES) argv.push("--build-arg", `${name}=${buildArgs[name]}`);
-  if ((input.secretKey === undefined) !== (input.secretCert === undefined)) {
-    throw new UsageError("--secret-key and --secret-cert go together: give both or neither");
-  }
   if (input.secretKey !== undefined && input.secretCert !== undefined) {
-    argv.push("--secret", `id=signing_key,src=${checkPath(input.secretKey, "--secret-key")}`);
-    argv.push("--secret", `id=signing_cert,src=${checkPath(input.secretCert, "--secret-cert")}`);
+    argv.push("--secret", `id=signing_key,src=${input.secretKey}`);
+    argv.push("--secret", `id=signing_cert,src=${input.secretCert}`);
   }
   if (input.cacheFrom !== undefined || input.cacheTo !== undefined) argv.push("--layers");
   if (input.cacheFrom !== undefined) argv.push("--cache-from", imageRef(input.cacheFrom));
@@ -213,6 +220,35 @@ export function planBuild(input: BuildInput): BuildPlan {
   }
   argv.push(contextOf(input.containerfile));
   return { image, imageTag: refName, buildArgs, argv };
+}
+
+/**
+ * The SIGNING_CERT_SHA256 build argument: the certificate's sha256, or `unsigned`. Build secrets
+ * are not part of podman's layer cache key, so without it a signed build would reuse the
+ * cached, unsigned kmod layer of an earlier build.
+ */
+export function signingCertSha256(
+  input: Pick<BuildInput, "secretKey" | "secretCert" | "secretCertContent">,
+): string {
+  if (input.secretKey === undefined || input.secretCert === undefined) return "unsigned";
+  const content = input.secretCertContent;
+  if (content === undefined || content.length === 0) {
+    throw new InputError(`Signing certificate is empty or unread: ${input.secretCert}`);
+  }
+  const text = new TextDecoder().decode(content);
+  const pem = text.includes("-----BEGIN ");
+  // a DER certificate is an ASN.1 SEQUENCE (0x30); a PEM file must hold a certificate: a private
+  // key given as the certificate would be copied into the kmod layer (pushed with --cache-to)
+  if (
+    pem
+      ? !/-----BEGIN CERTIFICATE-----/.test(text) || /PRIVATE KEY-----/.test(text)
+      : content[0] !== 0x30
+  ) {
+    throw new InputError(
+      `Signing certificate is not an x509 certificate (PEM or DER): ${input.secretCert}`,
+    );
+  }
+  return createHash("sha256").update(content).digest("hex");
 }
 
 /** The build context: the folder holding the Containerfile. */

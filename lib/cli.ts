@@ -3,15 +3,73 @@
 // --json, $GITHUB_OUTPUT, $GITHUB_STEP_SUMMARY).
 import { Command, CommanderError, Option } from "@commander-js/extra-typings";
 import { CheckError, exitCodeOf, InputError, UsageError } from "./errors.ts";
-import { arch, imageRef, toZfsTag, zfsSeries } from "./patterns.ts";
+import { helpFooter } from "./help.ts";
+import { arch, IMAGE_TAG, imageRef, toZfsTag, zfsSeries } from "./patterns.ts";
 
-/** A commander program for a task: `--help` exits 0, a bad flag exits 2. */
+/**
+ * An option's or argument's help text with its choices, default and variable in one form,
+ * `(one of: a, b; default: x; env: NAME)`: unquoted, and no `false` default for a switch.
+ */
+export function describeOption(
+  option: {
+    description?: string;
+    argChoices?: readonly string[];
+    defaultValue?: unknown;
+    defaultValueDescription?: string;
+    envVar?: string;
+  },
+): string {
+  const extra: string[] = [];
+  if (option.argChoices) extra.push(`one of: ${option.argChoices.join(", ")}`);
+  if (option.defaultValue !== undefined && option.defaultValue !== false) {
+    extra.push(`default: ${option.defaultValueDescription ?? String(option.defaultValue)}`);
+  }
+  if (option.envVar !== undefined) extra.push(`env: ${option.envVar}`);
+  const text = option.description ?? "";
+  return extra.length === 0 ? text : `${text} (${extra.join("; ")})`.trim();
+}
+
+/**
+ * A commander program for a task: `--help` exits 0 and ends with the task's examples, exit
+ * codes and environment (lib/help.ts); a bad flag exits 2.
+ */
 export function taskCommand(name: string, description: string): Command {
   return new Command(`deno task ${name}`)
     .description(description)
     .helpOption("-h, --help", "show this help")
+    .configureHelp({
+      optionDescription: (option) => describeOption(option),
+      argumentDescription: (argument) => describeOption(argument),
+    })
+    .addHelpText("after", helpFooter(name))
     .showHelpAfterError("(add --help for usage)")
     .exitOverride();
+}
+
+/** Workflow-command data escaping (`%`, CR, LF), so a message stays one annotation. */
+export function escapeCommandData(text: string): string {
+  return text.replaceAll("%", "%25").replaceAll("\r", "%0D").replaceAll("\n", "%0A");
+}
+
+/** Escaping for a workflow-command property (`title=`): also `:` and `,`. */
+function escapeCommandProperty(text: string): string {
+  return escapeCommandData(text).replaceAll(":", "%3A").replaceAll(",", "%2C");
+}
+
+/**
+ * A warning or error line for stderr: `warning: …` / `error: …`, or under GitHub Actions the
+ * `::warning::` / `::error::` workflow command, which the log shows in its place and the run
+ * page lists as an annotation.
+ */
+export function problemLine(
+  level: "warning" | "error",
+  message: string,
+  title?: string,
+  actions = inGithubActions(),
+): string {
+  if (!actions) return `${level}: ${message}`;
+  const properties = title === undefined ? "" : ` title=${escapeCommandProperty(title)}`;
+  return `::${level}${properties}::${escapeCommandData(message)}`;
 }
 
 /**
@@ -27,10 +85,15 @@ export async function runTask(main: () => Promise<number | void>): Promise<numbe
       return error.exitCode === 0 ? 0 : 2;
     }
     if (error instanceof UsageError || error instanceof InputError || error instanceof CheckError) {
-      console.error(`error: ${error.message}`);
+      console.error(problemLine("error", error.message));
       return exitCodeOf(error);
     }
-    console.error(`error: unexpected failure: ${error instanceof Error ? error.stack : error}`);
+    console.error(
+      problemLine(
+        "error",
+        `unexpected failure: ${error instanceof Error ? error.stack : error}`,
+      ),
+    );
     return 1;
   }
 }
@@ -65,7 +128,8 @@ export function archOption(description = "x86_64 or aarch64 (default: matrix.yam
 
 /** `--zfs <tag>`: a ZFS release tag (or version), instead of the newest of the series. */
 export function zfsOption(
-  description = "ZFS release, e.g. zfs-2.4.2 (default: newest of the series)",
+  description =
+    "ZFS release, e.g. zfs-2.4.2 (default: the newest pinned one that supports the kernel)",
 ) {
   return new Option("--zfs <tag>", description).argParser(parseWith(toZfsTag));
 }
@@ -75,12 +139,37 @@ export function seriesOption(description = "ZFS series, e.g. 2.4 (default: matri
   return new Option("--series <series>", description).argParser(parseWith(zfsSeries));
 }
 
-/** A whole number >= min, for positional arguments and options. */
-export function wholeNumber(what: string, min: number): (value: string) => number {
+/**
+ * A kmods image argument: a valid reference whose tag is `zfs-<version>_kernel-<kernel>`
+ * (IMAGE_TAG). A target image given by mistake is refused with a hint, never pulled (~1 GB).
+ */
+export function kmodsImageArgument(value: string): string {
+  const ref = parseWith(imageRef)(value);
+  const name = ref.split("@")[0]!;
+  const colon = name.lastIndexOf(":");
+  const tag = colon > name.lastIndexOf("/") ? name.slice(colon + 1) : "";
+  if (!IMAGE_TAG.test(tag)) {
+    throw new UsageError(
+      `Not a kmods image: ${ref} (its tag is zfs-<version>_kernel-<kernel>; ` +
+        `for the kmods image built for a target image, use --image ${ref})`,
+    );
+  }
+  return ref;
+}
+
+/** A whole number in [min, max], for positional arguments and options. */
+export function wholeNumber(
+  what: string,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): (value: string) => number {
   return (value) => {
-    if (!/^\d+$/.test(value) || Number(value) < min) {
+    // The digit cap keeps Number() exact and rejects 1e23-sized values before converting.
+    if (!/^\d{1,15}$/.test(value) || Number(value) < min || Number(value) > max) {
+      const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value;
+      const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
       throw new UsageError(
-        `Invalid ${what}: ${JSON.stringify(value)} (expected a whole number >= ${min})`,
+        `Invalid ${what}: ${JSON.stringify(shown)} (expected a whole number ${range})`,
       );
     }
     return Number(value);
@@ -97,10 +186,37 @@ export function inGithubActions(): boolean {
   return Deno.env.get("GITHUB_ACTIONS") === "true";
 }
 
-function appendTo(variable: string, text: string): boolean {
+const OUTPUT_VARIABLES = ["GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"] as const;
+
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Throws a UsageError naming $GITHUB_OUTPUT / $GITHUB_STEP_SUMMARY when one is set but
+ * cannot be appended to, so a task can refuse before it changes anything.
+ */
+export function assertOutputsWritable(): void {
+  for (const variable of OUTPUT_VARIABLES) {
+    const path = Deno.env.get(variable);
+    if (!path) continue;
+    try {
+      // Opening for append is the write the task will do later; it changes nothing.
+      Deno.openSync(path, { append: true, create: true }).close();
+    } catch (error) {
+      throw new UsageError(`Cannot write $${variable}: ${path} (${reasonOf(error)})`);
+    }
+  }
+}
+
+function appendTo(variable: (typeof OUTPUT_VARIABLES)[number], text: string): boolean {
   const path = Deno.env.get(variable);
   if (!path) return false;
-  Deno.writeTextFileSync(path, text, { append: true });
+  try {
+    Deno.writeTextFileSync(path, text, { append: true });
+  } catch (error) {
+    throw new CheckError(`Cannot write $${variable}: ${path} (${reasonOf(error)})`);
+  }
   return true;
 }
 
@@ -124,28 +240,81 @@ export function writeStepSummary(markdown: string): boolean {
   return appendTo("GITHUB_STEP_SUMMARY", markdown.endsWith("\n") ? markdown : `${markdown}\n`);
 }
 
-/** A Markdown table from a header row and data rows. */
-export function markdownTable(header: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.map((c) => c.replaceAll("|", "\\|")).join(" | ")} |`;
-  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n") + "\n";
+// Control characters (C0, DEL, C1) and the bidirectional overrides that reorder what a
+// reader sees ("Trojan Source").
+// deno-lint-ignore no-control-regex -- stripping them is the point
+const ANSI_SEQUENCE = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])/g;
+// deno-lint-ignore no-control-regex -- stripping them is the point
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const LINE_BREAKS = /[\n\t\u2028\u2029]/g;
+
+/** Text from a server made safe for a terminal: escape sequences and control characters removed. */
+export function sanitizeTerminal(text: string): string {
+  return text.replace(ANSI_SEQUENCE, "").replace(CONTROL, "");
 }
 
-/** A plain-text table with padded columns, for terminals and logs. */
-export function textTable(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
-  return [line(header), ...rows.map(line)].join("\n");
+/**
+ * Text from a server made inert in Markdown (a step summary): on one line, with the
+ * characters that start links, images, HTML, code, emphasis and table cells escaped.
+ */
+export function escapeMarkdown(text: string): string {
+  return sanitizeTerminal(text)
+    .replace(LINE_BREAKS, " ")
+    .replace(/[\\`*[\]<>|!~&]/g, (c) => `\\${c}`)
+    // `_` between letters or digits never emphasises (GFM), so tags like
+    // zfs-2.4.2_kernel-6.15 stay readable in the raw summary.
+    .replace(
+      /_/g,
+      (c, at: number, all: string) =>
+        /[\p{L}\p{N}]/u.test(all[at - 1] ?? "") && /[\p{L}\p{N}]/u.test(all[at + 1] ?? "")
+          ? c
+          : `\\${c}`,
+    )
+    // What would open a heading, list, quote or setext underline at the start of a line.
+    .replace(/^([#+=-])/, "\\$1")
+    .replace(/^(\d+)([.)])/, "$1\\$2");
 }
+
+/** A Markdown table from a header row and data rows; every cell is Markdown-escaped. */
+export function markdownTable(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.map(escapeMarkdown).join(" | ")} |`;
+  const lines = [line(header), `| ${header.map(() => "---").join(" | ")} |`];
+  for (const row of rows) lines.push(line(row));
+  return lines.join("\n") + "\n";
+}
+
+function terminalCell(text: string): string {
+  return sanitizeTerminal(text).replace(LINE_BREAKS, " ");
+}
+
+/** A plain-text table with padded columns, control characters stripped; any number of rows. */
+export function textTable(header: string[], rows: string[][]): string {
+  const clean = (cells: string[]) => header.map((_, i) => terminalCell(cells[i] ?? ""));
+  const head = clean(header);
+  const body = rows.map(clean);
+  const widths = head.map((h) => h.length);
+  for (const row of body) {
+    for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, row[i]!.length);
+  }
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  const lines = [line(head)];
+  for (const row of body) lines.push(line(row));
+  return lines.join("\n");
+}
+
+export { userPath } from "./paths.ts";
 
 /** Where lib/ reports progress: stderr, so stdout stays for values and JSON. */
 export interface Logger {
   info(message: string): void;
-  warn(message: string): void;
+  /** A warning; `title` heads its annotation under GitHub Actions. */
+  warn(message: string, title?: string): void;
 }
 
+/** The logger of every task: a warning is also an annotation under GitHub Actions. */
 export const stderrLogger: Logger = {
   info: (message) => console.error(message),
-  warn: (message) => console.error(`warning: ${message}`),
+  warn: (message, title) => console.error(problemLine("warning", message, title)),
 };
 
 export const silentLogger: Logger = { info: () => {}, warn: () => {} };

@@ -1,6 +1,7 @@
-// Where compatibility is decided: a ZFS release supports kernels up to its max-kernel in
-// matrix.yaml (Linux-Maximum of its META file), compared numerically as major.minor.
-import { findRelease, type Matrix } from "./matrix.ts";
+// Where compatibility is decided: a ZFS release supports kernels from its min-kernel up to
+// its max-kernel in matrix.yaml (Linux-Minimum and Linux-Maximum of its META file), compared
+// numerically as major.minor.
+import { findRelease, type Matrix, type Release } from "./matrix.ts";
 import { compareMajorMinor, compareZfsTags, kernelMajorMinor, zfsTag } from "./patterns.ts";
 
 export interface Compatibility {
@@ -14,12 +15,19 @@ export interface Compatibility {
   message: string;
 }
 
+/** Whether a release entry supports a kernel major.minor (min-kernel ≤ it ≤ max-kernel). */
+export function supportsKernel(release: Release, majorMinor: string): boolean {
+  const min = release["min-kernel"];
+  return compareMajorMinor(majorMinor, release["max-kernel"]) <= 0 &&
+    (min === undefined || compareMajorMinor(majorMinor, min) >= 0);
+}
+
 /** Whether `zfsTag` supports `kernel` (a full version or major.minor); unknown releases fail safe. */
 export function checkCompatibility(matrix: Matrix, tag: string, kernel: string): Compatibility {
   zfsTag(tag);
   const majorMinor = kernelMajorMinor(kernel);
   const newestSupporting = matrix.zfs.releases
-    .filter((r) => compareMajorMinor(r["max-kernel"], majorMinor) >= 0)
+    .filter((r) => supportsKernel(r, majorMinor))
     .map((r) => r.tag)
     .sort(compareZfsTags)
     .at(-1);
@@ -38,10 +46,14 @@ export function checkCompatibility(matrix: Matrix, tag: string, kernel: string):
     };
   }
   const max = release["max-kernel"];
-  const compatible = compareMajorMinor(majorMinor, max) <= 0;
+  const min = release["min-kernel"];
+  const compatible = supportsKernel(release, majorMinor);
+  const range = min === undefined || compareMajorMinor(majorMinor, min) >= 0
+    ? `up to ${max}`
+    : `from ${min}`;
   const message = compatible
     ? `${tag} supports kernel ${kernelText} (max ${max})`
-    : `${tag} supports kernels up to ${max}, but the kernel is ${kernelText}: ` +
+    : `${tag} supports kernels ${range}, but the kernel is ${kernelText}: ` +
       (newestSupporting
         ? `the newest release in matrix.yaml that supports it is ${newestSupporting}` +
           (findRelease(matrix, newestSupporting)?.sha256

@@ -1,9 +1,24 @@
 // The static checker for the Containerfile: ARG scopes, the kernel-free userland stages that
-// keep the build cache, the sha256 check before unpacking, the final stage and its labels.
+// keep the build cache, the sha256 check before unpacking, the signing cache key, the verified
+// Koji download, the final stage and its labels. Parsing is dockerfile-ast's (heredocs,
+// `FROM --platform=…`, `# escape=`); the rules are ours.
+import {
+  Copy,
+  DockerfileParser,
+  From,
+  type Instruction as AstInstruction,
+  Label,
+  Run,
+} from "dockerfile-ast";
 import { BUILD_ARG_NAMES, LABELS } from "./build.ts";
 
-/** Arguments that change with the kernel: the userland stages must not see them. */
-export const KERNEL_ARG_NAMES = ["KERNEL_VERSION", "KERNEL_MAJOR_MINOR", "TARGET_IMAGE"];
+/** Arguments that change with the kernel (or the signing key): userland stages must not see them. */
+export const KERNEL_ARG_NAMES = [
+  "KERNEL_VERSION",
+  "KERNEL_MAJOR_MINOR",
+  "TARGET_IMAGE",
+  "SIGNING_CERT_SHA256",
+];
 
 /** Labels the final stage must set. */
 export const REQUIRED_LABELS = [
@@ -24,39 +39,76 @@ export const REQUIRED_LABELS = [
 export const REQUIRED_STAGES = ["target-check", "builder", "source", "userland", "kmod", "verify"];
 
 export interface Instruction {
+  /** 1-based line of the keyword */
   line: number;
   keyword: string;
+  /**
+   * Everything after the keyword: continuation lines joined with a space and comment lines
+   * inside them dropped; an instruction with a heredoc keeps its lines as written.
+   */
   args: string;
+  /** `--name=value` flags (`--mount`, `--from`, `--platform` …), in order; a flag may repeat */
+  flags: { name: string; value: string }[];
+  /** the words after the flags, as the parser split them (quotes kept) */
+  words: string[];
+  /** FROM: the image (variables unexpanded) and the stage name */
+  from?: { image: string; stage?: string };
+  /** LABEL: the keys it sets */
+  labelKeys?: string[];
 }
 
-/** Splits a Containerfile into instructions, joining `\` continuations and dropping comments. */
+/** Parses a Containerfile with dockerfile-ast into this checker's instructions. */
 export function parseContainerfile(text: string): Instruction[] {
-  const instructions: Instruction[] = [];
-  let current: Instruction | undefined;
-  text.split("\n").forEach((raw, index) => {
-    const line = raw.trim();
-    if (line.startsWith("#") || (line === "" && !current)) return;
-    const continued = line.endsWith("\\");
-    const body = continued ? line.slice(0, -1) : line;
-    if (current) {
-      current.args += ` ${body}`;
-    } else {
-      const match = /^(\S+)\s*(.*)$/.exec(body)!;
-      current = { line: index + 1, keyword: match[1]!.toUpperCase(), args: match[2]! };
+  const dockerfile = DockerfileParser.parse(text);
+  const escape = dockerfile.getEscapeCharacter();
+  const lines = text.split(/\r?\n/);
+  return dockerfile.getInstructions().map((instruction) =>
+    toInstruction(instruction, lines, escape)
+  );
+}
+
+function toInstruction(node: AstInstruction, lines: string[], escape: string): Instruction {
+  const range = node.getRange();
+  const keywordEnd = node.getInstructionRange().end;
+  const heredoc = (node instanceof Run || node instanceof Copy) && node.getHeredocs().length > 0;
+  const parts: string[] = [];
+  for (let n = range.start.line; n <= range.end.line; n++) {
+    let text = lines[n] ?? "";
+    if (n === range.end.line) text = text.slice(0, range.end.character);
+    if (n === range.start.line) text = text.slice(keywordEnd.character);
+    if (heredoc) {
+      parts.push(text);
+      continue;
     }
-    if (!continued) {
-      current.args = current.args.trim();
-      instructions.push(current);
-      current = undefined;
-    }
-  });
-  if (current) instructions.push(current);
-  return instructions;
+    const trimmed = text.trim();
+    // comment and empty lines inside a continuation are dropped, as the builders do
+    if (n > range.start.line && (trimmed === "" || trimmed.startsWith("#"))) continue;
+    parts.push(trimmed.endsWith(escape) ? trimmed.slice(0, -escape.length) : trimmed);
+  }
+  const flags = "getFlags" in node && typeof node.getFlags === "function"
+    ? (node.getFlags() as { getName(): string; getValue(): string | null }[]).map((flag) => ({
+      name: flag.getName(),
+      value: flag.getValue() ?? "",
+    }))
+    : [];
+  const instruction: Instruction = {
+    line: range.start.line + 1,
+    keyword: node.getKeyword().toUpperCase(),
+    args: heredoc ? parts.join("\n").trim() : parts.join(" ").trim(),
+    flags,
+    words: node.getArguments().map((argument) => argument.getValue()),
+  };
+  if (node instanceof From) {
+    instruction.from = { image: node.getImage() ?? "", stage: node.getBuildStage() ?? undefined };
+  }
+  if (node instanceof Label) instruction.labelKeys = node.getProperties().map((p) => p.getName());
+  return instruction;
 }
 
 interface Stage {
   name?: string;
   base: string;
+  baseText: string;
   line: number;
   instructions: Instruction[];
 }
@@ -69,21 +121,18 @@ function referencedArgs(text: string): string[] {
 }
 
 function declaredArgs(instruction: Instruction): { name: string; hasDefault: boolean }[] {
-  return instruction.args.split(/\s+/).filter(Boolean).map((word) => {
+  return instruction.words.map((word) => {
     const [name, ...rest] = word.split("=");
     return { name: name!, hasDefault: rest.length > 0 };
   });
 }
 
-function labelKeys(args: string): string[] {
-  return [...args.matchAll(/(?:^|\s)([A-Za-z0-9._-]+)=(?:"(?:[^"\\]|\\.)*"|\S*)/g)].map((m) =>
-    m[1]!
-  );
-}
-
 // `tar -xzf`, `tar xzf`, `tar --extract`, `bsdtar -x` …
 const TAR_EXTRACT = /\btar\s+(?:-\w*x|x\w*\b|--extract|(?:-\w+\s+)+-\w*x)/;
 const SHA256_CHECK = /\bsha256sum\b[^;&|]*(?:\s-c\b|\s--check\b)/;
+const SIGNATURE_CHECK = /\brpm(?:keys)?\s+(?:-\S+\s+)*(?:-K|--checksig)\b/;
+const RPM_INSTALL =
+  /\b(?:dnf5?|yum)\s+(?:-\S+\s+)*install\b[^;&|]*\.rpm\b|\brpm\s+(?:-\S+\s+)*-(?:i|U|ivh|Uvh)\b/;
 
 /** Checks a Containerfile against this project's rules; returns one line per problem. */
 export function checkContainerfile(text: string): string[] {
@@ -95,10 +144,12 @@ export function checkContainerfile(text: string): string[] {
   const stages: Stage[] = [];
   for (const instruction of instructions) {
     if (instruction.keyword === "FROM") {
-      const [base = "", as, name] = instruction.args.split(/\s+/);
       stages.push({
-        base,
-        name: as?.toUpperCase() === "AS" ? name : undefined,
+        base: instruction.from?.image ?? "",
+        name: instruction.from?.stage,
+        // variables may appear in the image and in `--platform=…`
+        baseText: [instruction.from?.image ?? "", ...instruction.flags.map((f) => f.value)]
+          .join(" "),
         line: instruction.line,
         instructions: [],
       });
@@ -134,7 +185,7 @@ export function checkContainerfile(text: string): string[] {
 
   // Every argument used is declared in its stage before the use; FROM sees only global ARGs.
   for (const stage of stages) {
-    for (const name of referencedArgs(stage.base)) {
+    for (const name of referencedArgs(stage.baseText)) {
       if (!globalArgs.has(name)) {
         at(stage.line, `FROM uses ${name}, not declared before the first FROM`);
       }
@@ -169,11 +220,7 @@ export function checkContainerfile(text: string): string[] {
     }
     const used = stages.slice(index + 1).some((later) =>
       later.base === stage.name ||
-      later.instructions.some((i) =>
-        new RegExp(`(?:--from=|,from=)${stage.name!.replace(/[.-]/g, "\\$&")}(?![\\w.-])`).test(
-          i.args,
-        )
-      )
+      later.instructions.some((i) => i.flags.some((flag) => stageOf(flag) === stage.name))
     );
     if (!used) at(stage.line, `stage ${stage.name} is never used, so podman would skip it`);
   });
@@ -184,10 +231,10 @@ export function checkContainerfile(text: string): string[] {
   for (let stage = byName.get("userland"); stage && !seen.has(stage.name!);) {
     seen.add(stage.name!);
     const texts = [
-      { line: stage.line, text: stage.base },
+      { line: stage.line, text: stage.baseText },
       ...stage.instructions.map((i) => ({
         line: i.line,
-        text: i.keyword === "ARG" ? i.args.replace(/(\S+)/g, "$$$1") : i.args,
+        text: i.keyword === "ARG" ? i.words.map((word) => `$${word}`).join(" ") : i.args,
       })),
     ];
     for (const { line, text } of texts) {
@@ -208,7 +255,7 @@ export function checkContainerfile(text: string): string[] {
   const final = stages.at(-1)!;
   if (final.base !== "scratch") at(final.line, "the final stage must be FROM scratch");
   const labels = new Set(
-    final.instructions.filter((i) => i.keyword === "LABEL").flatMap((i) => labelKeys(i.args)),
+    final.instructions.filter((i) => i.keyword === "LABEL").flatMap((i) => i.labelKeys ?? []),
   );
   for (const label of REQUIRED_LABELS) {
     if (!labels.has(label)) at(final.line, `the final stage lacks label ${label}`);
@@ -244,5 +291,51 @@ export function checkContainerfile(text: string): string[] {
   ) {
     at(extract.line, "the tarball is unpacked before its sha256 is checked");
   }
+
+  // Build secrets are not part of podman's cache key: the RUN that reads the signing secrets
+  // must use the certificate's sha256, so a signed build never reuses an unsigned layer.
+  for (const run of runs) {
+    const secrets = run.flags.filter((flag) => flag.name === "mount")
+      .map((flag) => mountOptions(flag.value))
+      .filter((options) => options.type === "secret" && /^signing_/.test(options.id ?? ""));
+    if (secrets.length > 0 && !referencedArgs(run.args).includes("SIGNING_CERT_SHA256")) {
+      at(
+        run.line,
+        "RUN mounts the signing secrets but does not use ${SIGNING_CERT_SHA256}: " +
+          "a signed build could reuse an unsigned cached layer",
+      );
+    }
+  }
+
+  // An RPM downloaded from Koji is signature-checked before anything installs it.
+  for (const run of runs) {
+    const url = run.args.indexOf("kojipkgs.fedoraproject.org");
+    if (url < 0) continue;
+    const after = run.args.slice(url);
+    const verified = SIGNATURE_CHECK.exec(after);
+    const installed = RPM_INSTALL.exec(after);
+    if (!verified) {
+      at(run.line, "the RPM downloaded from Koji is never signature-checked (rpmkeys --checksig)");
+    } else if (installed && installed.index < verified.index) {
+      at(run.line, "the RPM downloaded from Koji is installed before its signature is checked");
+    }
+  }
   return problems;
+}
+
+/** The options of a `--mount=type=…,id=…` flag value. */
+function mountOptions(value: string): Record<string, string> {
+  return Object.fromEntries(
+    value.split(",").map((option) => {
+      const [key = "", ...rest] = option.split("=");
+      return [key, rest.join("=")];
+    }),
+  );
+}
+
+/** The stage a `--from=stage` or `--mount=…,from=stage` flag names, if any. */
+function stageOf(flag: { name: string; value: string }): string | undefined {
+  if (flag.name === "from") return flag.value;
+  if (flag.name === "mount") return mountOptions(flag.value).from;
+  return undefined;
 }

@@ -1,9 +1,17 @@
 // Where the kernel of an image is found, and the versions a build would use: the target
-// image (resolved to a digest once) and the newest ZFS release are looked up in parallel.
-import { checkCompatibility } from "./compat.ts";
-import { commitmetaUrl, fetchCommitmeta } from "./coreos.ts";
-import { CheckError } from "./errors.ts";
+// image (resolved to a digest once) and the published ZFS releases are looked up in parallel,
+// then one pure function (chooseZfsRelease) picks the release for versions, build and
+// --all-targets alike.
+import {
+  commitmetaUrl,
+  FCOS_VERSION,
+  type FcosRelease,
+  fetchCommitmeta,
+  fetchReleaseIndex,
+} from "./coreos.ts";
+import { CheckError, RemoteError } from "./errors.ts";
 import type { Logger } from "./cli.ts";
+import { type Fallback, lastCompatibleRelease } from "./fallback.ts";
 import { defaultTarget, type Matrix, type Target } from "./matrix.ts";
 import {
   type Arch,
@@ -16,7 +24,7 @@ import {
 } from "./patterns.ts";
 import { fetchBlob, inspectImage, type Layer } from "./registry.ts";
 import { tarEntries } from "./tar.ts";
-import { newestZfsRelease } from "./zfs_releases.ts";
+import { chooseZfsRelease, publishedZfsReleases } from "./zfs_releases.ts";
 
 export type KernelSource = "ostree.linux label" | "coreos build metadata" | "modules directory";
 
@@ -30,31 +38,60 @@ export interface ImageVersions {
   /** name@sha256:… */
   pinnedImage: string;
   kernelSource: KernelSource;
+  /** The Fedora CoreOS stream of the image's labels (or its matrix target), if any. */
+  stream?: string;
+  /** The Fedora CoreOS release the labels name (a derived image names its base). */
+  fcosRelease?: string;
 }
 
 export interface Versions extends ImageVersions {
+  /** The release a build uses. */
   zfsTag: string;
   zfsVersion: string;
+  /** The newest published release of the series (undefined when --zfs skipped the look-up). */
+  zfsLatest?: string;
+  /** Whether zfsLatest is pinned in matrix.yaml. */
+  zfsPinned: boolean;
   maxKernel: string | null;
   compatible: boolean;
   imageTag: string;
+  /** Why this release, or why none fits and what would (one line). */
+  message: string;
+  /** Newer releases skipped because they are not pinned. */
+  warnings: string[];
+  /** When no pinned release supports the kernel: the stream's last release one does. */
+  fallback?: Fallback;
+  /** How the fallback walk went (absent when there was none). */
+  fallbackWalk?: { walked: number; capped: boolean };
 }
 
 const VERSION_LABEL = "org.opencontainers.image.version";
-const STREAM_LABEL = "com.coreos.stream";
+/** The stream label since Nov 2025, and the one before it. */
+const STREAM_LABELS = ["com.coreos.stream", "fedora-coreos.stream"] as const;
+
+/** The stream an image's labels name: com.coreos.stream, else the legacy fedora-coreos.stream. */
+export function streamOf(labels: Record<string, string>): string | undefined {
+  for (const label of STREAM_LABELS) if (labels[label]) return labels[label];
+  return undefined;
+}
 
 /** The image, arch and ZFS series to use: options first, then the matching matrix target. */
 export function resolveTarget(
   matrix: Matrix,
   options: { image?: string; arch?: Arch; series?: string },
-): { image: string; arch: Arch; series: string } {
+): { image: string; arch: Arch; series: string; stream?: string } {
   const fallback = defaultTarget(matrix);
   const image = options.image ?? fallback.image;
   const arch = options.arch ?? (options.image ? "x86_64" : fallback.arch);
   const target: Target | undefined = matrix.targets.find((t) =>
     t.image === image && t.arch === arch
   );
-  return { image, arch, series: options.series ?? target?.series ?? matrix.zfs.series };
+  return {
+    image,
+    arch,
+    series: options.series ?? target?.series ?? matrix.zfs.series,
+    stream: target?.stream,
+  };
 }
 
 /** Fedora major: first field of org.opencontainers.image.version, else `.fcNN` of the kernel. */
@@ -67,21 +104,60 @@ export function fedoraVersionOf(
   return /\.fc(\d{2,3})\./.exec(kernel)?.[1];
 }
 
-/** Names of the directories directly under usr/lib/modules/ in one layer's tar stream. */
-export async function modulesDirectories(stream: ReadableStream<Uint8Array>): Promise<Set<string>> {
-  const found = new Set<string>();
+/** What one layer does to usr/lib/modules/: directories it adds, whiteouts, an opaque marker. */
+export interface ModulesChange {
+  added: Set<string>;
+  removed: Set<string>;
+  /** The layer hides everything earlier layers had under usr/lib/modules/. */
+  opaque: boolean;
+}
+
+const MODULES_ENTRY = /^(?:\.?\/)?usr\/lib\/modules\/([^/]+)/;
+// A whiteout or opaque marker of usr/lib/modules itself or an ancestor hides all of it.
+const HIDES_ALL =
+  /^(?:\.?\/)?(?:\.wh\.usr|usr\/\.wh\.lib|usr\/lib\/\.wh\.modules|(?:usr\/(?:lib\/(?:modules\/)?)?)?\.wh\.\.wh\.\.opq)$/;
+
+/** Reads one layer's tar stream for its changes to usr/lib/modules/ (OCI whiteouts included). */
+export async function modulesChanges(stream: ReadableStream<Uint8Array>): Promise<ModulesChange> {
+  const change: ModulesChange = { added: new Set(), removed: new Set(), opaque: false };
   for await (const entry of tarEntries(stream)) {
-    const match = /^(?:\.?\/)?usr\/lib\/modules\/([^/]+)/.exec(entry.name);
-    if (match && !match[1]!.startsWith(".wh.")) found.add(match[1]!);
+    if (HIDES_ALL.test(entry.name)) {
+      change.opaque = true;
+      continue;
+    }
+    const name = MODULES_ENTRY.exec(entry.name)?.[1];
+    if (!name) continue;
+    if (name.startsWith(".wh.")) {
+      if (name !== ".wh..wh..opq") change.removed.add(name.slice(4));
+    } else change.added.add(name);
   }
-  return found;
+  return change;
+}
+
+/**
+ * The kernel directories under usr/lib/modules/ of the merged image: layers apply in order,
+ * a whiteout hides its name in earlier layers, an opaque marker hides all of them.
+ */
+export function mergeModulesChanges(changes: ModulesChange[]): Set<string> {
+  let present = new Set<string>();
+  for (const change of changes) {
+    if (change.opaque) present = new Set();
+    for (const name of change.removed) present.delete(name);
+    for (const name of change.added) present.add(name);
+  }
+  return present;
+}
+
+/** Names of the directories under usr/lib/modules/ that one layer adds. */
+export async function modulesDirectories(stream: ReadableStream<Uint8Array>): Promise<Set<string>> {
+  return (await modulesChanges(stream)).added;
 }
 
 async function kernelFromLayers(
   ref: string,
   layers: Layer[],
 ): Promise<{ kernel?: string; saw: string }> {
-  const found = new Set<string>();
+  const changes: ModulesChange[] = [];
   for (const layer of layers) {
     const gzip = /[.+]gzip$/.test(layer.mediaType);
     if (!gzip && !/\.tar$/.test(layer.mediaType)) {
@@ -90,69 +166,116 @@ async function kernelFromLayers(
     const response = await fetchBlob(ref, layer.digest);
     let body = response.body!;
     if (gzip) body = body.pipeThrough(new DecompressionStream("gzip"));
-    for (const name of await modulesDirectories(body)) found.add(name);
+    changes.push(await modulesChanges(body));
   }
+  const found = mergeModulesChanges(changes);
   const names = [...found].filter((n) => KERNEL_VERSION.test(n));
   if (names.length === 1) return { kernel: names[0], saw: names[0]! };
   return {
     saw: found.size === 0
       ? `no usr/lib/modules/ directory in ${layers.length} layer(s)`
-      : `usr/lib/modules/ holds ${[...found].join(", ")} (expected one kernel version)`,
+      : `usr/lib/modules/ holds ${
+        [...found].slice(0, 5).map((n) => JSON.stringify(n)).join(", ")
+      } (expected one kernel version)`,
   };
 }
 
-/** The kernel of an image by the three strategies, in order; fails listing what each saw. */
+/** A 403 or 404 of the builds server means "no answer here"; anything else is a failure. */
+function noAnswer(error: unknown): undefined {
+  if (error instanceof RemoteError && (error.status === 403 || error.status === 404)) {
+    return undefined;
+  }
+  throw error;
+}
+
+/**
+ * The kernel of an image by the three strategies, in order; fails listing what each saw.
+ * Build metadata is trusted only when the image's per-arch manifest digest is the digest-ref
+ * of that release in the stream's release index: a derived image inherits the labels.
+ */
 export async function findKernel(
   ref: string,
   arch: Arch,
-  inspection: { labels: Record<string, string>; layers: Layer[] },
+  inspection: { labels: Record<string, string>; layers: Layer[]; manifestDigest?: string },
   logger?: Logger,
-): Promise<{ kernel: string; source: KernelSource }> {
+  options: { base?: string } = {},
+): Promise<{ kernel: string; source: KernelSource; releases?: FcosRelease[] }> {
   const { labels, layers } = inspection;
   const seen: string[] = [];
 
   const label = labels["ostree.linux"];
   if (label && KERNEL_VERSION.test(label)) return { kernel: label, source: "ostree.linux label" };
-  seen.push(`ostree.linux label: ${label ? `not a kernel version (${label})` : "absent"}`);
+  // Labels are the image author's text: quoted, so control characters cannot reach a terminal.
+  seen.push(
+    `ostree.linux label: ${label ? `not a kernel version (${JSON.stringify(label)})` : "absent"}`,
+  );
 
   const version = labels[VERSION_LABEL];
-  const stream = labels[STREAM_LABEL];
-  const url = version && stream ? commitmetaUrl(stream, version, arch) : undefined;
+  const stream = streamOf(labels);
+  const url = version && stream ? commitmetaUrl(stream, version, arch, options.base) : undefined;
+  let releases: FcosRelease[] | undefined;
   if (url) {
-    const meta = await fetchCommitmeta(url);
-    if (meta.kernel) return { kernel: meta.kernel, source: "coreos build metadata" };
-    seen.push(
-      `coreos build metadata: ${
-        meta.status === 404 ? "no such build" : "no kernel in it"
-      } (${url}, HTTP ${meta.status})`,
-    );
+    // Both in parallel: the index adds a request but no round trip.
+    let meta: { kernel?: string; status: number };
+    [releases, meta] = await Promise.all([
+      fetchReleaseIndex(stream!, { base: options.base }).catch(noAnswer),
+      fetchCommitmeta(url),
+    ]);
+    const expected = releases?.find((r) => r.version === version)?.images.find((i) =>
+      i.arch === arch
+    )?.digest;
+    if (!expected) {
+      seen.push(
+        `coreos build metadata: ${
+          releases ? `release ${version} (${arch}) is not in` : "no"
+        } the ${stream} release index, so the image cannot be checked against it`,
+      );
+    } else if (expected !== inspection.manifestDigest) {
+      seen.push(
+        `coreos build metadata: the image is not release ${version} itself (its ${arch} digest ` +
+          `is ${
+            inspection.manifestDigest ?? "unknown"
+          }, the release's ${expected}): a derived image`,
+      );
+    } else if (meta.kernel) {
+      return { kernel: meta.kernel, source: "coreos build metadata", releases };
+    } else {
+      seen.push(
+        `coreos build metadata: ${
+          meta.status === 403 || meta.status === 404 ? "no such build" : "no kernel in it"
+        } (${url}, HTTP ${meta.status})`,
+      );
+    }
   } else {
     seen.push(
-      `coreos build metadata: no usable ${VERSION_LABEL} and ${STREAM_LABEL} labels (${
+      `coreos build metadata: no usable ${VERSION_LABEL} and ${STREAM_LABELS[0]} labels (${
         JSON.stringify(version ?? null)
       }, ${JSON.stringify(stream ?? null)})`,
     );
   }
 
-  logger?.info(`Reading the layers of ${ref} for usr/lib/modules/ (no label, no build metadata)`);
+  logger?.info(`Reading the layers of ${ref} for usr/lib/modules/ (${seen.at(-1)})`);
   const fromLayers = await kernelFromLayers(ref, layers);
-  if (fromLayers.kernel) return { kernel: fromLayers.kernel, source: "modules directory" };
+  if (fromLayers.kernel) {
+    return { kernel: fromLayers.kernel, source: "modules directory", releases };
+  }
   seen.push(`modules directory: ${fromLayers.saw}`);
   throw new CheckError(`No kernel found in ${ref}: ${seen.join("; ")}`);
 }
 
 /** The kernel, Fedora version and digest of the target image (no ZFS look-up). */
 export async function discoverImage(
-  options: { matrix: Matrix; image?: string; arch?: Arch; logger?: Logger },
-): Promise<ImageVersions> {
-  const { image, arch } = resolveTarget(options.matrix, options);
+  options: { matrix: Matrix; image?: string; arch?: Arch; logger?: Logger; fcosBase?: string },
+): Promise<ImageVersions & { releases?: FcosRelease[] }> {
+  const { image, arch, stream: targetStream } = resolveTarget(options.matrix, options);
   const inspection = await inspectImage(image, arch);
   // Everything after this point reads name@digest, so a moving tag cannot mix builds.
-  const { kernel, source } = await findKernel(
+  const { kernel, source, releases } = await findKernel(
     inspection.pinned,
     arch,
     inspection,
     options.logger,
+    { base: options.fcosBase },
   );
   const fedoraVersion = fedoraVersionOf(inspection.labels, kernel);
   if (!fedoraVersion) {
@@ -160,6 +283,7 @@ export async function discoverImage(
       `No Fedora version for ${image}: no ${VERSION_LABEL} label and no .fcNN in ${kernel}`,
     );
   }
+  const release = inspection.labels[VERSION_LABEL];
   return {
     image,
     arch,
@@ -169,10 +293,22 @@ export async function discoverImage(
     imageDigest: inspection.digest,
     pinnedImage: inspection.pinned,
     kernelSource: source,
+    stream: streamOf(inspection.labels) ?? targetStream,
+    fcosRelease: release && FCOS_VERSION.test(release) ? release : undefined,
+    releases,
   };
 }
 
-/** Everything a build needs to know; a given zfsTag skips the GitHub look-up. */
+/** A titled warning: the logger makes it a `::warning::` annotation under GitHub Actions. */
+export function warnWithAnnotation(logger: Logger | undefined, title: string, message: string) {
+  logger?.warn(message, title);
+}
+
+/**
+ * Everything a build needs to know: the image's kernel and the ZFS release chosen for it
+ * (chooseZfsRelease); a given zfsTag skips the GitHub look-up. When no pinned release supports
+ * the kernel, the stream's last compatible release is looked up as a fallback.
+ */
 export async function discoverVersions(
   options: {
     matrix: Matrix;
@@ -182,25 +318,76 @@ export async function discoverVersions(
     zfsTag?: string;
     logger?: Logger;
     /** Shares one GitHub look-up between several discoveries (--all-targets). */
-    zfsLookup?: (series: string) => Promise<string>;
+    zfsLookup?: (series: string) => Promise<string[]>;
+    /** FCOS build metadata base (default FCOS_BUILDS_URL). */
+    fcosBase?: string;
   },
 ): Promise<Versions> {
   const { series } = resolveTarget(options.matrix, options);
-  const lookup = options.zfsLookup ?? ((s: string) => newestZfsRelease(s));
-  const [tag, found] = await Promise.all([
-    options.zfsTag ? Promise.resolve(checkZfsTag(options.zfsTag)) : lookup(series),
+  const forced = options.zfsTag === undefined ? undefined : checkZfsTag(options.zfsTag);
+  const lookup = options.zfsLookup ?? ((s: string) => publishedZfsReleases(s));
+  const [published, found] = await Promise.all([
+    forced ? Promise.resolve(undefined) : lookup(series),
     discoverImage(options),
   ]);
-  const compatibility = checkCompatibility(options.matrix, tag, found.kernelVersion);
-  const zfsVersion = zfsVersionOf(tag);
-  return {
-    ...found,
-    zfsTag: tag,
+  const { releases, ...image } = found;
+  const choice = chooseZfsRelease(options.matrix, {
+    series,
+    published,
+    kernel: image.kernelVersion,
+    forced,
+  });
+  for (const warning of choice.warnings) {
+    warnWithAnnotation(options.logger, "ZFS release not pinned", warning);
+  }
+  const zfsVersion = zfsVersionOf(choice.zfsTag);
+  const versions: Versions = {
+    ...image,
+    zfsTag: choice.zfsTag,
     zfsVersion,
-    maxKernel: compatibility.maxKernel,
-    compatible: compatibility.compatible,
-    imageTag: imageTag(zfsVersion, found.kernelVersion),
+    zfsLatest: choice.zfsLatest,
+    zfsPinned: choice.zfsPinned,
+    maxKernel: choice.maxKernel,
+    compatible: choice.compatible,
+    imageTag: imageTag(zfsVersion, image.kernelVersion),
+    message: choice.message,
+    warnings: choice.warnings,
   };
+  if (!choice.compatible && !forced && image.stream) {
+    try {
+      const walk = await lastCompatibleRelease({
+        matrix: options.matrix,
+        stream: image.stream,
+        arch: image.arch,
+        series,
+        base: options.fcosBase,
+        releases,
+        published,
+        before: image.fcosRelease,
+      });
+      versions.fallback = walk.fallback;
+      versions.fallbackWalk = { walked: walk.walked, capped: walk.capped };
+    } catch (error) {
+      // The fallback is advice on top of the answer: without it the answer still stands.
+      if (!(error instanceof RemoteError)) throw error;
+      options.logger?.warn(`Cannot look for the last compatible release: ${error.message}`);
+    }
+  }
+  return versions;
+}
+
+/** One line about the fallback walk: what to pin, or why there is nothing to pin. */
+export function fallbackMessage(v: Versions): string | undefined {
+  if (!v.fallbackWalk) return undefined;
+  if (v.fallback) {
+    // Every release is also a tag of the image: a readable pin, same content as the digest.
+    const repository = v.fallback.image.slice(0, v.fallback.image.indexOf("@"));
+    return `Last ${v.stream} release with a supported kernel: ${v.fallback.release} ` +
+      `(${v.fallback.kernelVersion}); pin FROM ${repository}:${v.fallback.release} ` +
+      `with kmods tag ${v.fallback.imageTag}`;
+  }
+  return `No ${v.stream} release among the ${v.fallbackWalk.walked} newest has a kernel a pinned ` +
+    `release supports` + (v.fallbackWalk.capped ? " (the walk stops there)" : "");
 }
 
 /**
@@ -209,11 +396,11 @@ export async function discoverVersions(
  */
 export async function discoverAllTargets(
   matrix: Matrix,
-  options: { zfsTag?: string; logger?: Logger } = {},
+  options: { zfsTag?: string; logger?: Logger; fcosBase?: string } = {},
 ): Promise<Record<string, string | boolean>[]> {
-  const lookups = new Map<string, Promise<string>>();
+  const lookups = new Map<string, Promise<string[]>>();
   const zfsLookup = (series: string) => {
-    if (!lookups.has(series)) lookups.set(series, newestZfsRelease(series));
+    if (!lookups.has(series)) lookups.set(series, publishedZfsReleases(series));
     return lookups.get(series)!;
   };
   const targets = matrix.targets.filter((t) => t.enabled);
@@ -226,6 +413,7 @@ export async function discoverAllTargets(
       zfsTag: options.zfsTag,
       zfsLookup,
       logger: options.logger,
+      fcosBase: options.fcosBase,
     });
     return {
       name: target.name,
@@ -242,6 +430,8 @@ export async function discoverAllTargets(
 export const VERSION_KEYS = [
   "zfs-tag",
   "zfs-version",
+  "zfs-latest",
+  "zfs-pinned",
   "kernel-version",
   "kernel-major-minor",
   "fedora-version",
@@ -252,13 +442,26 @@ export const VERSION_KEYS = [
   "kernel-source",
 ] as const;
 
-/** The values of VERSION_KEYS. */
+/** The fallback keys, present only when no pinned release supports the kernel. */
+export const FALLBACK_KEYS = [
+  "fallback-release",
+  "fallback-image",
+  "fallback-kernel-version",
+  "fallback-zfs-tag",
+  "fallback-image-tag",
+] as const;
+
+/** The values of VERSION_KEYS, then FALLBACK_KEYS when there is a fallback. */
 export function versionsOutput(
   v: Versions,
-): Record<typeof VERSION_KEYS[number], string | boolean> {
+):
+  & Record<typeof VERSION_KEYS[number], string | boolean>
+  & Partial<Record<typeof FALLBACK_KEYS[number], string>> {
   return {
     "zfs-tag": v.zfsTag,
     "zfs-version": v.zfsVersion,
+    "zfs-latest": v.zfsLatest ?? "",
+    "zfs-pinned": v.zfsPinned,
     "kernel-version": v.kernelVersion,
     "kernel-major-minor": v.kernelMajorMinor,
     "fedora-version": v.fedoraVersion,
@@ -267,5 +470,14 @@ export function versionsOutput(
     "image-digest": v.imageDigest,
     "image-tag": v.imageTag,
     "kernel-source": v.kernelSource,
+    ...(v.fallback
+      ? {
+        "fallback-release": v.fallback.release,
+        "fallback-image": v.fallback.image,
+        "fallback-kernel-version": v.fallback.kernelVersion,
+        "fallback-zfs-tag": v.fallback.zfsTag,
+        "fallback-image-tag": v.fallback.imageTag,
+      }
+      : {}),
   };
 }

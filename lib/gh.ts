@@ -35,18 +35,31 @@ export interface GhOptions {
 
 const NOT_LOGGED_IN = "gh is not logged in: run gh auth login or set GH_TOKEN";
 
-/** Runs gh with an argument array and returns its stdout; failures become one-line CheckErrors. */
-export async function runGh(args: string[], options: GhOptions = {}): Promise<string> {
+/**
+ * Runs gh with an argument array (and `input` on its stdin) and returns its stdout;
+ * failures become one-line CheckErrors.
+ */
+export async function runGh(
+  args: string[],
+  options: GhOptions & { input?: string; env?: Record<string, string> } = {},
+): Promise<string> {
   const fullArgs = options.repo ? [...args, "--repo", options.repo] : args;
   let output: Deno.CommandOutput;
   try {
-    output = await new Deno.Command("gh", {
+    const child = new Deno.Command("gh", {
       args: fullArgs,
-      stdin: "null",
+      env: options.env,
+      stdin: options.input === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",
       signal: AbortSignal.timeout(options.timeoutMs ?? 60_000),
-    }).output();
+    }).spawn();
+    if (options.input !== undefined) {
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(options.input));
+      await writer.close();
+    }
+    output = await child.output();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new CheckError(
@@ -125,4 +138,211 @@ export function runsTable(runs: WorkflowRun[]): { header: string[]; rows: string
       run.url,
     ]),
   };
+}
+
+// The one issue a scheduled workflow keeps up to date (the kernel forecast): found by its
+// label and a marker in its body, edited through the REST API with `gh api`, which
+// resolves {owner}/{repo} from GH_REPO or the git remote like every other gh command.
+
+/** An open issue as this project reads it from `GET /repos/{owner}/{repo}/issues`. */
+export interface IssueSummary {
+  number: number;
+  title: string;
+  body: string;
+  url: string;
+}
+
+/** The issue to keep: a fixed title and label, and a marker its body starts with. */
+export interface IssueIdentity {
+  title: string;
+  label: string;
+  marker: string;
+}
+
+/** One change to make: open an issue, rewrite one, close one with a comment. */
+export type IssueChange =
+  | { change: "create"; title: string; body: string }
+  | { change: "edit"; number: number; title: string; body: string }
+  | { change: "close"; number: number; comment: string };
+
+/** What an upsert did, for the task to print. */
+export interface IssueOutcome {
+  /** created, updated, unchanged, closed, or none (nothing to report and no issue open). */
+  result: "created" | "updated" | "unchanged" | "closed" | "none";
+  /** The issue kept open (created, updated or unchanged). */
+  number?: number;
+  url?: string;
+  /** Issues closed: all of ours when there is nothing to report, else duplicates. */
+  closed: number[];
+}
+
+// GitHub stores what it was sent, but a person editing the issue in the browser turns
+// line ends into CRLF: that alone is no reason to edit it again.
+function sameText(a: string, b: string): boolean {
+  const normal = (text: string) => text.replaceAll("\r\n", "\n").trim();
+  return normal(a) === normal(b);
+}
+
+/** The open issues that are the one this identity keeps, oldest first. */
+function ours(open: IssueSummary[], identity: IssueIdentity): IssueSummary[] {
+  return open
+    .filter((issue) => issue.body.startsWith(identity.marker) || issue.title === identity.title)
+    .sort((a, b) => a.number - b.number);
+}
+
+/**
+ * The changes that leave exactly one open issue with `body` (none when body is undefined):
+ * the oldest matching issue is kept and edited only when its text differs, later
+ * duplicates are closed, and all of them are closed with `closingComment` when there is
+ * nothing to report.
+ */
+export function planIssue(
+  open: IssueSummary[],
+  identity: IssueIdentity,
+  body: string | undefined,
+  closingComment: string,
+): IssueChange[] {
+  const ours = open
+    .filter((issue) => issue.body.startsWith(identity.marker) || issue.title === identity.title)
+    .sort((a, b) => a.number - b.number);
+  if (body === undefined) {
+    return ours.map((issue) => ({
+      change: "close",
+      number: issue.number,
+      comment: closingComment,
+    }));
+  }
+  const [kept, ...duplicates] = ours;
+  const changes: IssueChange[] = [];
+  if (!kept) changes.push({ change: "create", title: identity.title, body });
+  else if (!sameText(kept.body, body) || kept.title !== identity.title) {
+    changes.push({ change: "edit", number: kept.number, title: identity.title, body });
+  }
+  for (const duplicate of duplicates) {
+    changes.push({
+      change: "close",
+      number: duplicate.number,
+      comment: `Duplicate of #${kept!.number}, which the same workflow keeps up to date.`,
+    });
+  }
+  return changes;
+}
+
+/** The REST path of a repository for `gh api`, and the host when `repo` names one (`[HOST/]OWNER/REPO`). */
+export function repoEndpoint(repo?: string): { path: string; hostname?: string } {
+  if (!repo) return { path: "repos/{owner}/{repo}" };
+  const parts = repo.split("/");
+  const [owner, name] = parts.slice(-2);
+  return {
+    path: `repos/${owner}/${name}`,
+    ...(parts.length === 3 ? { hostname: parts[0] } : {}),
+  };
+}
+
+async function ghApi(
+  endpoint: string,
+  method: "GET" | "POST" | "PATCH",
+  options: GhOptions & { fields?: Record<string, string>; body?: unknown },
+): Promise<unknown> {
+  const { path, hostname } = repoEndpoint(options.repo);
+  const args = ["api", `${path}/${endpoint}`, "--method", method];
+  for (const [key, value] of Object.entries(options.fields ?? {})) {
+    args.push("-f", `${key}=${value}`);
+  }
+  // The body goes through stdin as JSON: no field typing by gh, no temporary file.
+  if (options.body !== undefined) args.push("--input", "-");
+  const stdout = await runGh(args, {
+    timeoutMs: options.timeoutMs,
+    // gh 2.23 refuses a host with a port in --hostname; GH_HOST takes any host.
+    env: hostname ? { GH_HOST: hostname } : undefined,
+    input: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
+  try {
+    return JSON.parse(stdout);
+  } catch {
+    throw new CheckError(
+      `gh api ${path}/${endpoint} printed something other than JSON: ${stdout.slice(0, 80)}`,
+    );
+  }
+}
+
+function issueOf(value: unknown, endpoint: string): IssueSummary & { pullRequest: boolean } {
+  const item = value as Record<string, unknown> | null;
+  const number = item?.number;
+  const title = item?.title;
+  const body = item?.body ?? ""; // an issue created without a body has body: null
+  const url = item?.html_url;
+  if (
+    !Number.isSafeInteger(number) || (number as number) < 1 || typeof title !== "string" ||
+    typeof body !== "string" || typeof url !== "string"
+  ) {
+    throw new CheckError(`gh api ${endpoint} answered an issue without number, title or html_url`);
+  }
+  return { number: number as number, title, body, url, pullRequest: "pull_request" in item! };
+}
+
+/** The open issues (not pull requests) that carry `label`: one page of up to 100. */
+export async function listOpenIssues(
+  label: string,
+  options: GhOptions = {},
+): Promise<IssueSummary[]> {
+  const answer = await ghApi("issues", "GET", {
+    ...options,
+    fields: { state: "open", labels: label, per_page: "100" },
+  });
+  if (!Array.isArray(answer)) {
+    throw new CheckError("gh api issues answered something other than a JSON array");
+  }
+  return answer.map((item) => issueOf(item, "issues"))
+    .filter((issue) => !issue.pullRequest) // the issues endpoint lists pull requests too
+    .map(({ pullRequest: _, ...issue }) => issue);
+}
+
+/**
+ * Leaves exactly one open issue labelled `identity.label` with `body`, or closes it when
+ * body is undefined (see planIssue); the label is created by GitHub on first use.
+ */
+export async function upsertIssue(
+  identity: IssueIdentity,
+  body: string | undefined,
+  closingComment: string,
+  options: GhOptions = {},
+): Promise<IssueOutcome> {
+  const open = await listOpenIssues(identity.label, options);
+  const changes = planIssue(open, identity, body, closingComment);
+  const outcome: IssueOutcome = { result: "none", closed: [] };
+  if (body !== undefined) {
+    const kept = ours(open, identity)[0];
+    Object.assign(outcome, { result: "unchanged", number: kept?.number, url: kept?.url });
+  }
+  for (const change of changes) {
+    if (change.change === "create") {
+      const created = issueOf(
+        await ghApi("issues", "POST", {
+          ...options,
+          body: { title: change.title, body: change.body, labels: [identity.label] },
+        }),
+        "issues",
+      );
+      Object.assign(outcome, { result: "created", number: created.number, url: created.url });
+    } else if (change.change === "edit") {
+      await ghApi(`issues/${change.number}`, "PATCH", {
+        ...options,
+        body: { title: change.title, body: change.body },
+      });
+      outcome.result = "updated";
+    } else {
+      await ghApi(`issues/${change.number}/comments`, "POST", {
+        ...options,
+        body: { body: change.comment },
+      });
+      await ghApi(`issues/${change.number}`, "PATCH", {
+        ...options,
+        body: { state: "closed", state_reason: body === undefined ? "completed" : "not_planned" },
+      });
+      outcome.closed.push(change.number);
+      if (body === undefined) outcome.result = "closed";
+    }
+  }
+  return outcome;
 }

@@ -1,9 +1,12 @@
 // Plain fetch with a timeout per attempt and bounded retries with backoff for network
-// errors, 5xx and rate limits. Every failure names the URL and the status.
+// errors, 5xx and rate limits. Every failure names the URL and the status. Bodies are
+// read through an idle timeout and a size cap: a server that stalls or streams forever
+// ends in a one-line error, never a hang or unbounded memory.
 import { RemoteError } from "./errors.ts";
+import { httpSettings } from "./settings.ts";
 
 export interface RetryOptions {
-  /** Milliseconds before one attempt is abandoned (default 30 s). */
+  /** Milliseconds before one attempt is abandoned, and the longest pause while reading a body (default 30 s). */
   timeoutMs?: number;
   /** Attempts after the first (default 3). */
   retries?: number;
@@ -15,16 +18,12 @@ export interface RetryOptions {
   fetch?: typeof fetch;
 }
 
-const env = (name: string) => Deno.env.get(name);
+/** Largest JSON answer getJson() reads unless told otherwise (8 MiB). */
+export const DEFAULT_MAX_JSON_BYTES = 8 * 1024 * 1024;
 
-/** Defaults, overridable by HTTP_TIMEOUT_MS / HTTP_RETRIES / HTTP_BACKOFF_MS. */
+/** Defaults, overridable by HTTP_TIMEOUT_MS / HTTP_RETRIES / HTTP_BACKOFF_MS (validated). */
 export function defaultRetryOptions(): Required<Omit<RetryOptions, "fetch">> {
-  return {
-    timeoutMs: Number(env("HTTP_TIMEOUT_MS") ?? 30_000),
-    retries: Number(env("HTTP_RETRIES") ?? 3),
-    backoffMs: Number(env("HTTP_BACKOFF_MS") ?? 500),
-    maxWaitMs: 60_000,
-  };
+  return { ...httpSettings(), maxWaitMs: 60_000 };
 }
 
 function isRateLimited(response: Response): boolean {
@@ -42,8 +41,8 @@ function waitFor(response: Response, fallbackMs: number, maxWaitMs: number): num
   const retryAfter = response.headers.get("retry-after");
   const reset = response.headers.get("x-ratelimit-reset");
   let ms = fallbackMs;
-  if (retryAfter !== null && /^\d+$/.test(retryAfter)) ms = Number(retryAfter) * 1000;
-  else if (reset !== null && /^\d+$/.test(reset)) ms = Number(reset) * 1000 - Date.now();
+  if (retryAfter !== null && /^\d{1,10}$/.test(retryAfter)) ms = Number(retryAfter) * 1000;
+  else if (reset !== null && /^\d{1,12}$/.test(reset)) ms = Number(reset) * 1000 - Date.now();
   return Math.min(Math.max(ms, 0), maxWaitMs);
 }
 
@@ -55,10 +54,80 @@ export function statusText(response: Response): string {
   return "Request failed";
 }
 
+/** The URL as a URL when it is http: or https:, else a RemoteError (no file:, data:, …). */
+export function httpUrl(url: string | URL, base?: string | URL): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url, base);
+  } catch {
+    throw new RemoteError(String(url).slice(0, 200), undefined, "Not a valid URL");
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new RemoteError(
+      parsed.href.slice(0, 200),
+      undefined,
+      "Refusing a URL that is not http(s)",
+    );
+  }
+  return parsed;
+}
+
+/** Whether the host of a URL is the loopback interface (where plain http is allowed). */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === "127.0.0.1" || hostname === "localhost" || hostname === "[::1]";
+}
+
+/**
+ * Wraps a body so that each read waits at most `timeoutMs` for the next bytes; a stall or
+ * a dropped connection errors the stream with a RemoteError naming the URL.
+ */
+function guardBody(
+  body: ReadableStream<Uint8Array>,
+  href: string,
+  status: number,
+  timeoutMs: number,
+  abort: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const stalled = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new RemoteError(href, status, `Timed out after ${timeoutMs} ms reading`)),
+          timeoutMs,
+        );
+      });
+      try {
+        const { done, value } = await Promise.race([reader.read(), stalled]);
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (error) {
+        abort();
+        reader.cancel().catch(() => {});
+        controller.error(
+          error instanceof RemoteError
+            ? error
+            : new RemoteError(href, status, "Connection lost reading"),
+        );
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    cancel(reason) {
+      clearTimeout(timer);
+      abort();
+      return reader.cancel(reason).catch(() => {});
+    },
+  });
+}
+
 /**
  * fetch() with a timeout per attempt and bounded retries. Returns the last response
  * when it is not retryable (including 4xx, which the caller inspects); throws
  * RemoteError when every attempt failed with a network error, timeout, 5xx or rate limit.
+ * Only http(s) URLs are fetched; the body of the returned response errors with a
+ * RemoteError when the server pauses longer than the timeout or drops the connection.
  */
 export async function fetchWithRetry(
   url: string | URL,
@@ -67,19 +136,27 @@ export async function fetchWithRetry(
 ): Promise<Response> {
   const { timeoutMs, retries, backoffMs, maxWaitMs } = { ...defaultRetryOptions(), ...options };
   const doFetch = options.fetch ?? fetch;
-  const href = String(url);
+  const target = httpUrl(url);
+  const href = target.href;
   for (let attempt = 0;; attempt++) {
     const backoff = backoffMs * 2 ** attempt;
     let failure: RemoteError;
     let delay = backoff;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    const signal = init.signal
+      ? AbortSignal.any([init.signal, controller.signal])
+      : controller.signal;
     try {
-      const response = await doFetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
-      if (!retryable(response)) return response;
+      const response = await doFetch(target, { ...init, signal });
+      clearTimeout(timer);
+      if (!retryable(response)) return guarded(response, href, timeoutMs, () => controller.abort());
       await response.body?.cancel();
       failure = new RemoteError(href, response.status, statusText(response));
       delay = waitFor(response, backoff, maxWaitMs);
     } catch (error) {
-      const timedOut = error instanceof DOMException && error.name === "TimeoutError";
+      clearTimeout(timer);
+      const timedOut = controller.signal.aborted;
       const reason = timedOut
         ? `Timed out after ${timeoutMs} ms`
         : `Cannot connect (${error instanceof Error ? error.message.split("\n")[0] : error})`;
@@ -90,30 +167,99 @@ export async function fetchWithRetry(
   }
 }
 
+function guarded(response: Response, href: string, timeoutMs: number, abort: () => void): Response {
+  if (!response.body) return response;
+  try {
+    return new Response(guardBody(response.body, href, response.status, timeoutMs, abort), {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  } catch {
+    return response; // a status that cannot carry a body: nothing to guard
+  }
+}
+
+/**
+ * Reads a whole body, at most `maxBytes` (a larger answer is a RemoteError, checked against
+ * Content-Length first and then while reading).
+ */
+export async function readBytes(
+  response: Response,
+  url: string,
+  maxBytes: number,
+): Promise<Uint8Array> {
+  const declared = Number(response.headers.get("content-length") ?? "0");
+  const tooBig = () =>
+    new RemoteError(url, response.status, `Answer larger than ${maxBytes} bytes, refused`);
+  if (declared > maxBytes) {
+    await response.body?.cancel().catch(() => {});
+    throw tooBig();
+  }
+  if (!response.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = response.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw tooBig();
+      }
+      chunks.push(value);
+    }
+  } catch (error) {
+    if (error instanceof RemoteError) throw error;
+    throw new RemoteError(url, response.status, "Connection lost reading");
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
 /** A RemoteError for a failed answer, with the server's own `message` when it gave one. */
 export async function remoteErrorOf(url: string, response: Response): Promise<RemoteError> {
   let detail = statusText(response);
   try {
-    const body = await response.text();
+    const body = new TextDecoder().decode(await readBytes(response, url, 64 * 1024));
     const message = (JSON.parse(body) as { message?: unknown }).message;
-    if (typeof message === "string" && message) detail += ` (${message.split("\n")[0]})`;
+    if (typeof message === "string" && message) {
+      // The server's words, on one line and without terminal control characters.
+      // deno-lint-ignore no-control-regex -- removing them is the point
+      const clean = message.split("\n")[0]!.replace(/[\x00-\x1f\x7f-\x9f]/g, "").slice(0, 300);
+      detail += ` (${clean})`;
+    }
   } catch {
-    // no JSON body: the status says enough
+    // no JSON body (or too big, or cut off): the status says enough
   }
   return new RemoteError(url, response.status, detail);
 }
 
-/** GET a URL and parse its JSON body; non-2xx answers throw RemoteError. */
+/** Parses JSON bytes of an answer; malformed JSON is a RemoteError naming the URL. */
+export function parseJsonBytes(bytes: Uint8Array, url: string, status: number): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new RemoteError(url, status, "Malformed JSON in the answer");
+  }
+}
+
+/** GET a URL and parse its JSON body (at most `maxBytes`, default 8 MiB); non-2xx throws RemoteError. */
 export async function getJson<T = unknown>(
   url: string | URL,
   init: RequestInit = {},
-  options: RetryOptions = {},
+  options: RetryOptions & { maxBytes?: number } = {},
 ): Promise<{ body: T; response: Response }> {
+  const href = String(url);
   const response = await fetchWithRetry(url, init, options);
-  if (!response.ok) throw await remoteErrorOf(String(url), response);
-  try {
-    return { body: (await response.json()) as T, response };
-  } catch {
-    throw new RemoteError(String(url), response.status, "Malformed JSON in the answer");
-  }
+  if (!response.ok) throw await remoteErrorOf(href, response);
+  const bytes = await readBytes(response, href, options.maxBytes ?? DEFAULT_MAX_JSON_BYTES);
+  return { body: parseJsonBytes(bytes, href, response.status) as T, response };
 }

@@ -3,7 +3,15 @@
 import { isNode, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { InputError } from "./errors.ts";
-import { ARCHES, IMAGE_REF, KERNEL_MAJOR_MINOR, SHA256, ZFS_SERIES, ZFS_TAG } from "./patterns.ts";
+import { userPath } from "./paths.ts";
+import {
+  ARCHES,
+  imageRefProblem,
+  KERNEL_MAJOR_MINOR,
+  SHA256,
+  ZFS_SERIES,
+  ZFS_TAG,
+} from "./patterns.ts";
 
 export const MATRIX_PATH = new URL("../matrix.yaml", import.meta.url).pathname;
 
@@ -11,7 +19,12 @@ const majorMinor = z.string().regex(
   KERNEL_MAJOR_MINOR,
   'is not a kernel major.minor such as "6.17"',
 );
-const imageRef = z.string().regex(IMAGE_REF, "is not an image reference");
+const imageRef = z.string().superRefine((value, context) => {
+  const problem = imageRefProblem(value);
+  if (problem) {
+    context.addIssue({ code: "custom", message: `is not an image reference: ${problem}` });
+  }
+});
 
 const releaseSchema = z.strictObject({
   tag: z.string().regex(ZFS_TAG, "is not a ZFS release tag such as zfs-2.4.2"),
@@ -51,8 +64,17 @@ export function parseMatrix(text: string, file = "matrix.yaml"): Matrix {
   const problems: string[] = doc.errors.map((e) =>
     `${file}${lineOf(e.pos[0])}: ${e.message.split("\n")[0]}`
   );
+  let data: unknown;
   if (problems.length === 0) {
-    const result = matrixSchema.safeParse(doc.toJS());
+    try {
+      // maxAliasCount bounds what aliases expand to: a "billion laughs" file is a parse error.
+      data = doc.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      problems.push(`${file}: ${error instanceof Error ? error.message : error}`);
+    }
+  }
+  if (problems.length === 0) {
+    const result = matrixSchema.safeParse(data);
     if (!result.success) {
       for (const issue of result.error.issues) {
         // Point at the deepest node that exists on the path.
@@ -98,17 +120,62 @@ export function parseMatrix(text: string, file = "matrix.yaml"): Matrix {
   throw new InputError(`Cannot parse ${problems.join("; ")}`);
 }
 
-/** Reads and validates matrix.yaml (MATRIX_PATH, or MATRIX_FILE for tests). */
-export async function loadMatrix(
-  path = Deno.env.get("MATRIX_FILE") ?? MATRIX_PATH,
-): Promise<Matrix> {
-  let text: string;
+/** matrix.yaml is a few KiB; anything above this is not a matrix file (documented in docs/environment.md). */
+export const MAX_MATRIX_BYTES = 1024 * 1024;
+
+/** The matrix.yaml in use: $MATRIX_FILE (relative to $INIT_CWD) when set, else the repository's. */
+export function matrixPath(): string {
+  const file = Deno.env.get("MATRIX_FILE");
+  return file ? userPath(file) : MATRIX_PATH;
+}
+
+/**
+ * Reads matrix.yaml text from an open file: only a regular file (not /dev/zero, a FIFO or a
+ * folder) of at most MAX_MATRIX_BYTES, so a bad MATRIX_FILE fails at once.
+ */
+export async function readMatrixFile(file: Deno.FsFile, path: string): Promise<string> {
+  const info = await file.stat();
+  if (!info.isFile) throw new InputError(`Cannot read ${path}: not a regular file`);
+  if (info.size > MAX_MATRIX_BYTES) {
+    throw new InputError(
+      `Cannot read ${path}: ${info.size} bytes, more than the ${MAX_MATRIX_BYTES} a matrix file may have`,
+    );
+  }
+  // Read at most one byte beyond the cap, in case the file grows after the stat.
+  const buffer = new Uint8Array(MAX_MATRIX_BYTES + 1);
+  let length = 0;
+  while (length < buffer.length) {
+    const read = await file.read(buffer.subarray(length));
+    if (read === null) break;
+    length += read;
+  }
+  if (length > MAX_MATRIX_BYTES) {
+    throw new InputError(`Cannot read ${path}: more than ${MAX_MATRIX_BYTES} bytes`);
+  }
   try {
-    text = await Deno.readTextFile(path);
+    return new TextDecoder("utf-8", { fatal: true }).decode(buffer.subarray(0, length));
+  } catch {
+    throw new InputError(`Cannot read ${path}: not UTF-8 text`);
+  }
+}
+
+/** Opens a path for reading; a missing or unreadable file is an InputError naming it. */
+export async function openMatrixFile(path: string, write = false): Promise<Deno.FsFile> {
+  try {
+    // Never block on a FIFO or a device: stat first, open only a regular file.
+    const info = await Deno.stat(path);
+    if (!info.isFile) throw new InputError(`Cannot read ${path}: not a regular file`);
+    return await Deno.open(path, { read: true, write });
   } catch (error) {
+    if (error instanceof InputError) throw error;
     throw new InputError(`Cannot read ${path}: ${error instanceof Error ? error.message : error}`);
   }
-  return parseMatrix(text, path);
+}
+
+/** Reads and validates matrix.yaml (MATRIX_PATH, or MATRIX_FILE for tests). */
+export async function loadMatrix(path = matrixPath()): Promise<Matrix> {
+  using file = await openMatrixFile(path);
+  return parseMatrix(await readMatrixFile(file, path), path);
 }
 
 /** The release entry for a tag, if matrix.yaml knows it. */

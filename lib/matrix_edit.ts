@@ -4,7 +4,7 @@
 import { isMap, isScalar, isSeq, Pair, parseDocument, Scalar, type YAMLMap } from "yaml";
 import { type Logger, silentLogger } from "./cli.ts";
 import { CheckError, InputError } from "./errors.ts";
-import { type Matrix, MATRIX_PATH, parseMatrix } from "./matrix.ts";
+import { type Matrix, matrixPath, openMatrixFile, parseMatrix, readMatrixFile } from "./matrix.ts";
 import { compareZfsTags, KERNEL_MAJOR_MINOR, ZFS_TAG, zfsVersionOf } from "./patterns.ts";
 import { hashTarball, type HashTarballOptions } from "./tarball.ts";
 import type { GithubRelease } from "./zfs_releases.ts";
@@ -150,7 +150,7 @@ export function releaseFromSource(
   source: {
     url: string;
     sha256: string;
-    meta?: { version?: string; linuxMinimum?: string; linuxMaximum?: string };
+    meta?: { name?: string; version?: string; linuxMinimum?: string; linuxMaximum?: string };
   },
 ): ReleaseEntry {
   const { url, meta } = source;
@@ -165,10 +165,16 @@ export function releaseFromSource(
     }
     return value;
   };
+  if (meta.name !== "zfs") {
+    throw new CheckError(
+      `META in ${url} says Name ${JSON.stringify(meta.name ?? null)}, not "zfs": not OpenZFS`,
+    );
+  }
+  if (meta.version === undefined) throw new CheckError(`META in ${url} has no Version`);
   const maxKernel = kernel("Linux-Maximum", meta.linuxMaximum);
   if (maxKernel === undefined) throw new CheckError(`META in ${url} has no Linux-Maximum`);
   const minKernel = kernel("Linux-Minimum", meta.linuxMinimum);
-  if (meta.version !== undefined && meta.version !== zfsVersionOf(zfsTag)) {
+  if (meta.version !== zfsVersionOf(zfsTag)) {
     throw new CheckError(
       `META in ${url} says Version ${JSON.stringify(meta.version)}, not ${zfsVersionOf(zfsTag)}`,
     );
@@ -199,22 +205,52 @@ export interface AddResult extends EditResult {
 }
 
 /**
+ * Locks a file for a read-modify-write that replaces it by rename: waits for an exclusive
+ * lock, then makes sure the path still names the locked file (another writer may have
+ * renamed a new one into place meanwhile) and tries again if not.
+ */
+async function lockForUpdate(path: string): Promise<Deno.FsFile> {
+  for (let attempt = 0;; attempt++) {
+    const file = await openMatrixFile(path);
+    try {
+      await file.lock(true);
+      const [held, current] = await Promise.all([file.stat(), Deno.stat(path)]);
+      if (held.ino === current.ino && held.dev === current.dev) return file;
+    } catch (error) {
+      file.close();
+      throw new CheckError(
+        `Cannot lock ${path}: ${error instanceof Error ? error.message : error}`,
+      );
+    }
+    file.close();
+    if (attempt > 1000) throw new CheckError(`Cannot lock ${path}: it keeps being replaced`);
+  }
+}
+
+/** The file a path names after following symlinks, so a symlinked matrix.yaml stays a symlink. */
+async function realFile(path: string): Promise<string> {
+  try {
+    return await Deno.realPath(path);
+  } catch (error) {
+    throw new InputError(`Cannot read ${path}: ${error instanceof Error ? error.message : error}`);
+  }
+}
+
+/**
  * `matrix add`: downloads and hashes the release's source tarball, reads META, and writes the
- * entry into matrix.yaml (atomically). Nothing is written when any check fails.
+ * entry into matrix.yaml (atomically, under a lock, so concurrent runs all land; through a
+ * symlink to its target, keeping the mode). Nothing is written when any check fails.
  */
 export async function addReleaseFromSource(
   zfsTag: string,
   options: AddOptions = {},
 ): Promise<AddResult> {
-  const path = options.path ?? Deno.env.get("MATRIX_FILE") ?? MATRIX_PATH;
+  const path = options.path ?? matrixPath();
   const logger = options.logger ?? silentLogger;
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    throw new InputError(`Cannot read ${path}: ${error instanceof Error ? error.message : error}`);
+  {
+    using file = await openMatrixFile(path);
+    parseMatrix(await readMatrixFile(file, path), path); // fail before a long download
   }
-  parseMatrix(text, path); // fail before a long download
   const source = await hashTarball(zfsTag, { logger, ...options.download });
   if (options.expectedSha256 !== undefined && options.expectedSha256 !== source.sha256) {
     throw new CheckError(
@@ -222,13 +258,20 @@ export async function addReleaseFromSource(
     );
   }
   const entry = releaseFromSource(zfsTag, source);
+  const target = await realFile(path);
+  // The lock covers reading the current text through the rename of the new one: a second
+  // `matrix add` waits here and then edits the text that includes this run's entry.
+  using file = await lockForUpdate(target);
+  const text = await readMatrixFile(file, path);
   const result = addRelease(text, entry, { force: options.force, file: path });
   if (result.text !== text) {
+    const mode = (await file.stat()).mode;
     // Write beside the file, then rename: a crash never leaves half a matrix.yaml.
-    const temporary = `${path}.${crypto.randomUUID()}.tmp`;
+    const temporary = `${target}.${crypto.randomUUID()}.tmp`;
     try {
-      await Deno.writeTextFile(temporary, result.text);
-      await Deno.rename(temporary, path);
+      await Deno.writeTextFile(temporary, result.text, { createNew: true });
+      if (mode !== null) await Deno.chmod(temporary, mode & 0o7777);
+      await Deno.rename(temporary, target);
     } catch (error) {
       await Deno.remove(temporary).catch(() => {});
       throw new CheckError(

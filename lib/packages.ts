@@ -2,12 +2,23 @@
 // organisation, or the authenticated user's own), listing every version (all pages,
 // validated, before anything is decided) and deleting versions one by one with retries.
 import { z } from "zod";
-import type { PackageVersion } from "./cleanup.ts";
-import type { Logger } from "./cli.ts";
+import { type PackageVersion, RETAINED_NOTE, shortDigests } from "./cleanup.ts";
+import { type Logger, sanitizeTerminal } from "./cli.ts";
 import { RemoteError, UsageError } from "./errors.ts";
 import { fetchWithRetry, getJson, remoteErrorOf } from "./http.ts";
-import { githubApiUrl, type GithubClientOptions, githubHeaders, githubPaginate } from "./github.ts";
+import {
+  githubApiUrl,
+  type GithubClientOptions,
+  githubHeaders,
+  githubPaginate,
+  type PaginateOptions,
+} from "./github.ts";
 import { DIGEST } from "./patterns.ts";
+
+/** A tag as the OCI distribution spec allows it. */
+const OCI_TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+/** Pages read at once when listing versions. */
+export const LIST_CONCURRENCY = 8;
 
 export type OwnerType = "user" | "org";
 
@@ -43,15 +54,30 @@ export function packageName(value: string): string {
   return value;
 }
 
-/** `ghcr.io/<owner>/<package>[:tag]` → owner and package name. */
-export function packageOfImage(image: string): { owner: string; packageName: string } {
-  const match = /^ghcr\.io\/([^/]+)\/([^:@]+)(?:[:@].*)?$/.exec(image);
+/**
+ * `ghcr.io/<owner>/<package>[:tag]` → registry host, owner and package name. A loopback
+ * registry (`127.0.0.1:PORT/<owner>/<package>`) is accepted too, for local stand-ins.
+ */
+export function packageOfImage(
+  image: string,
+): { registry: string; owner: string; packageName: string } {
+  const match = /^(ghcr\.io|(?:127\.0\.0\.1|localhost)(?::\d{1,5})?)\/([^/]+)\/([^:@]+)(?:[:@].*)?$/
+    .exec(image);
   if (!match) {
     throw new UsageError(
       `The publish image ${image} is not on ghcr.io: pass --owner and --package`,
     );
   }
-  return { owner: ownerName(match[1]!), packageName: packageName(match[2]!) };
+  return {
+    registry: match[1]!,
+    owner: ownerName(match[2]!),
+    packageName: packageName(match[3]!),
+  };
+}
+
+/** The registry repository of a package: `<registry>/<owner>/<package>`, lower case as OCI wants. */
+export function packageRepository(registry: string, owner: string, name: string): string {
+  return `${registry}/${owner.toLowerCase()}/${name}`;
 }
 
 function packagePath(prefix: string, name: string): string {
@@ -134,28 +160,35 @@ const versionSchema = z.object({
   ),
   metadata: z.object({
     package_type: z.literal("container"),
-    container: z.object({ tags: z.array(z.string()) }),
+    // OCI tag grammar: anything else is not a tag ghcr.io could hold
+    container: z.object({ tags: z.array(z.string().regex(OCI_TAG, "is not an OCI tag")) }),
   }),
 });
 
 /**
- * Lists every version of the package, reading all pages (100 a page) before returning.
- * Any failed page or malformed item throws: the caller must not decide on a partial list.
+ * Lists every version of the package, reading all pages (100 a page, LIST_CONCURRENCY at a
+ * time when GitHub names the last page) before returning. Any failed page or malformed
+ * item throws: the caller must not decide on a partial list.
  */
 export async function listPackageVersions(
   endpoint: PackageEndpoint,
-  options: GithubClientOptions = {},
+  options: PaginateOptions = {},
 ): Promise<{ versions: PackageVersion[]; requests: number }> {
   const path = `${endpoint.path}/versions?per_page=100`;
   let items: unknown[];
   let requests: number;
   try {
-    ({ items, requests } = await githubPaginate<unknown>(path, options));
+    ({ items, requests } = await githubPaginate<unknown>(path, {
+      concurrency: LIST_CONCURRENCY,
+      ...options,
+    }));
   } catch (error) {
     throw explainForbidden(error, endpoint);
   }
   const url = `${options.baseUrl ?? githubApiUrl()}${path}`;
-  const versions = items.map((item, i) => {
+  const versions: PackageVersion[] = new Array(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
     const parsed = versionSchema.safeParse(item);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
@@ -166,17 +199,31 @@ export async function listPackageVersions(
       );
     }
     const v = parsed.data;
-    return { id: v.id, name: v.name, createdAt: v.created_at, tags: v.metadata.container.tags };
-  });
+    versions[i] = {
+      id: v.id,
+      name: v.name,
+      createdAt: v.created_at,
+      tags: v.metadata.container.tags,
+    };
+  }
   return { versions, requests };
 }
 
-/** Deletes one version; 5xx and rate limits are retried, 404 means it is already gone. */
+/**
+ * GitHub's refusal to delete a public version with more than 5,000 downloads, recognised
+ * by its message (the status it comes with is not documented).
+ */
+export const DOWNLOADS_REFUSAL = /(?:more than|over) 5,?000 downloads/i;
+
+/**
+ * Deletes one version; 5xx and rate limits are retried, 404 means it is already gone,
+ * GitHub's 5,000-downloads refusal means GitHub retains it. Any other refusal throws.
+ */
 export async function deletePackageVersion(
   endpoint: PackageEndpoint,
   id: number,
   options: GithubClientOptions = {},
-): Promise<"deleted" | "gone"> {
+): Promise<"deleted" | "gone" | "retained"> {
   const url = `${options.baseUrl ?? githubApiUrl()}${endpoint.path}/versions/${id}`;
   const response = await fetchWithRetry(
     url,
@@ -192,7 +239,11 @@ export async function deletePackageVersion(
     await response.body?.cancel();
     return "gone";
   }
-  throw explainForbidden(await remoteErrorOf(url, response), endpoint);
+  const error = await remoteErrorOf(url, response);
+  if (response.status >= 400 && response.status < 500 && DOWNLOADS_REFUSAL.test(error.message)) {
+    return "retained";
+  }
+  throw explainForbidden(error, endpoint);
 }
 
 export interface DeleteFailure {
@@ -203,23 +254,32 @@ export interface DeleteFailure {
 
 /**
  * Deletes versions one at a time (GitHub asks for serial writes), reporting progress as
- * "N of M", and keeps going past failures, which are returned.
+ * "N of M", and keeps going past failures. Returns what was deleted, what GitHub retains
+ * (over 5,000 downloads) and what failed.
  */
 export async function deleteVersions(
   endpoint: PackageEndpoint,
   versions: readonly PackageVersion[],
   options: GithubClientOptions & { logger: Logger },
-): Promise<{ deleted: number[]; failed: DeleteFailure[] }> {
+): Promise<{ deleted: number[]; retained: number[]; failed: DeleteFailure[] }> {
   const deleted: number[] = [];
+  const retained: number[] = [];
   const failed: DeleteFailure[] = [];
   const started = performance.now();
   for (const [i, version] of versions.entries()) {
     const step = `[${i + 1} of ${versions.length}]`;
-    const label = `${version.id} (${version.tags.join(", ") || "<untagged>"})`;
+    const label = sanitizeTerminal(
+      shortDigests(`${version.id} (${version.tags.join(", ") || "<untagged>"})`),
+    );
     try {
       const result = await deletePackageVersion(endpoint, version.id, options);
-      deleted.push(version.id);
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      if (result === "retained") {
+        retained.push(version.id);
+        options.logger.info(`${step} ${label} ${RETAINED_NOTE} ${seconds} s`);
+        continue;
+      }
+      deleted.push(version.id);
       options.logger.info(
         `${step} ${result === "gone" ? "already gone" : "deleted"} ${label} ${seconds} s`,
       );
@@ -227,8 +287,8 @@ export async function deleteVersions(
       const message = error instanceof Error ? error.message : String(error);
       const status = error instanceof RemoteError ? error.status : undefined;
       failed.push({ id: version.id, status, message });
-      options.logger.warn(`${step} cannot delete ${label}: ${message}`);
+      options.logger.warn(`${step} cannot delete ${label}: ${sanitizeTerminal(message)}`);
     }
   }
-  return { deleted, failed };
+  return { deleted, retained, failed };
 }

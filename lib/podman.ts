@@ -1,10 +1,24 @@
 // Every call to podman: build (with progress and a log file), push (digest from --digestfile),
 // create/export/cp/rm to read a FROM scratch image without starting a container, rmi, exists.
 // Arguments always go as an array, never through a shell.
+import { dirname, join } from "node:path";
 import { CheckError } from "./errors.ts";
 import { isLoopbackRegistry } from "./build.ts";
-import { BuildProgress, lines } from "./progress.ts";
+import { BuildProgress, lines, type StageTiming } from "./progress.ts";
+import { safeArchivePath } from "./rpms.ts";
+import { envInt } from "./settings.ts";
 import { tarEntries } from "./tar.ts";
+
+/**
+ * PODMAN_TIMEOUT_MS: the time limit of a podman call that reaches a registry (pull, push);
+ * milliseconds like the HTTP settings, 1 s to 24 h, default 30 minutes.
+ */
+export const PODMAN_TIMEOUT = { min: 1000, max: 86_400_000, fallback: 1_800_000 } as const;
+
+/** The validated time limit, in milliseconds, of podman calls that reach a registry. */
+export function registryTimeoutMs(): number {
+  return envInt("PODMAN_TIMEOUT_MS", PODMAN_TIMEOUT);
+}
 
 const INSTALL_HINT = "apt-get install podman / dnf install podman";
 
@@ -28,15 +42,47 @@ interface Output {
   stderr: string;
 }
 
-async function run(command: string, args: string[]): Promise<Output> {
+function timedOut(command: string, args: string[], options: RunOptions): CheckError {
+  return new CheckError(
+    `${command} ${args[0]} timed out after ${(options.timeoutMs ?? 0) / 1000} s ` +
+      "(raise PODMAN_TIMEOUT_MS to wait longer)",
+  );
+}
+
+interface RunOptions {
+  /** Kill the command after this many milliseconds and fail with a time-out error. */
+  timeoutMs?: number;
+  /** Let the command write its stderr (progress bars) straight to the terminal. */
+  inheritStderr?: boolean;
+}
+
+async function run(command: string, args: string[], options: RunOptions = {}): Promise<Output> {
+  const controller = new AbortController();
+  const timer = options.timeoutMs === undefined
+    ? undefined
+    : setTimeout(() => controller.abort(), options.timeoutMs);
   try {
-    const output = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" })
-      .output();
-    const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-    return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+    const output = await new Deno.Command(command, {
+      args,
+      stdout: "piped",
+      stderr: options.inheritStderr ? "inherit" : "piped",
+      signal: controller.signal,
+    }).output();
+    if (controller.signal.aborted) throw timedOut(command, args, options);
+    const decode = (bytes: Uint8Array | null) => bytes ? new TextDecoder().decode(bytes) : "";
+    return {
+      code: output.code,
+      stdout: decode(output.stdout),
+      stderr: options.inheritStderr ? "(see podman's output above)" : decode(output.stderr),
+    };
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) throw notInstalled(command);
+    if (controller.signal.aborted && !(error instanceof CheckError)) {
+      throw timedOut(command, args, options);
+    }
     throw error;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -44,8 +90,13 @@ function lastLine(text: string): string {
   return text.trim().split("\n").at(-1)?.replace(/^Error: /, "") ?? "";
 }
 
-async function mustRun(command: string, args: string[], what: string): Promise<string> {
-  const output = await run(command, args);
+async function mustRun(
+  command: string,
+  args: string[],
+  what: string,
+  options: RunOptions = {},
+): Promise<string> {
+  const output = await run(command, args, options);
   if (output.code !== 0) {
     throw new CheckError(`${what} failed (${command} ${args[0]}): ${lastLine(output.stderr)}`);
   }
@@ -68,16 +119,21 @@ export async function imageExists(ref: string): Promise<boolean> {
   return output.code === 0;
 }
 
-/** Makes sure an image is local: pulls it when it is not; not found → CheckError naming it. */
+/**
+ * Makes sure an image is local: pulls it when it is not (within PODMAN_TIMEOUT_MS,
+ * with podman's progress on a terminal, quiet otherwise); not found → CheckError naming it.
+ */
 export async function ensureImage(ref: string): Promise<void> {
   if (await imageExists(ref)) return;
   const command = engine(true);
+  const timeoutMs = registryTimeoutMs();
+  const showProgress = Deno.stderr.isTerminal();
   const output = await run(command, [
     "pull",
-    "--quiet",
+    ...(showProgress ? [] : ["--quiet"]),
     ...(command === "podman" ? tlsFlags(ref) : []),
     ref,
-  ]);
+  ], { timeoutMs, inheritStderr: showProgress });
   if (output.code !== 0) {
     throw new CheckError(
       `Image not found: ${ref} (not local, and pulling it failed: ${lastLine(output.stderr)})`,
@@ -100,29 +156,81 @@ export async function withContainer<T>(ref: string, fn: (id: string) => Promise<
   }
 }
 
-/** The paths of the files in a container's filesystem, read from `podman export` as it streams. */
-export async function containerFiles(id: string): Promise<string[]> {
+/** Feeds each entry of `podman export <id>` to `take` as the tar stream arrives. */
+async function exportEntries(
+  id: string,
+  take: (entry: import("./tar.ts").TarEntry) => Promise<void> | void,
+): Promise<void> {
   const exporter = new Deno.Command(engine(true), {
     args: ["export", id],
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   const errors = new Response(exporter.stderr).text();
-  const paths: string[] = [];
-  for await (const entry of tarEntries(exporter.stdout)) {
-    if (entry.type === "file") paths.push(entry.name);
+  try {
+    for await (const entry of tarEntries(exporter.stdout)) await take(entry);
+  } finally {
+    await exporter.stdout.cancel().catch(() => {});
   }
-  await exporter.stdout.cancel().catch(() => {});
   const status = await exporter.status;
   if (!status.success) {
     throw new CheckError(`Reading the files of container ${id} failed: ${lastLine(await errors)}`);
   }
+}
+
+/** The paths of the regular files in a container's filesystem (symlinks and devices left out). */
+export async function containerFiles(id: string): Promise<string[]> {
+  const paths: string[] = [];
+  await exportEntries(id, (entry) => {
+    if (entry.type === "file") paths.push(entry.name);
+  });
   return paths;
 }
 
-/** Copies a container's whole filesystem into `dest` (an existing folder). */
-export async function copyOut(id: string, dest: string): Promise<void> {
-  await mustRun(engine(true), ["cp", `${id}:/`, dest], `Copying files out of ${id}`);
+/**
+ * Copies the regular files of a container whose path `wanted` accepts into `dest` (an existing
+ * folder) and returns their relative paths. Symlinks, hard links and devices are never copied,
+ * paths that climb out (`..`) are refused, and a file is renamed into place so a symlink left in
+ * `dest` is replaced, not written through.
+ */
+export async function copyRegularFiles(
+  id: string,
+  dest: string,
+  wanted: (path: string) => boolean,
+): Promise<string[]> {
+  const copied: string[] = [];
+  await exportEntries(id, async (entry) => {
+    if (entry.type !== "file") return;
+    const path = safeArchivePath(entry.name);
+    if (path === undefined || !wanted(path)) return;
+    const target = join(dest, path);
+    await makeFolders(dest, dirname(path));
+    const temporary = `${target}.${crypto.randomUUID()}.tmp`;
+    try {
+      await Deno.writeFile(temporary, await entry.read(), { createNew: true, mode: 0o644 });
+      await Deno.rename(temporary, target);
+    } catch (error) {
+      await Deno.remove(temporary).catch(() => {});
+      throw new CheckError(
+        `Cannot write ${target}: ${error instanceof Error ? error.message : error}`,
+      );
+    }
+    copied.push(path);
+  });
+  return copied;
+}
+
+/** mkdir -p of `relative` under `base`, refusing to go through a symlink. */
+async function makeFolders(base: string, relative: string): Promise<void> {
+  let path = base;
+  for (const part of relative === "." ? [] : relative.split("/")) {
+    path = join(path, part);
+    const info = await Deno.lstat(path).catch(() => undefined);
+    if (info === undefined) await Deno.mkdir(path);
+    else if (!info.isDirectory) {
+      throw new CheckError(`Cannot copy into ${path}: it exists and is not a folder`);
+    }
+  }
 }
 
 /** Removes a local image. */
@@ -130,7 +238,7 @@ export async function removeImage(ref: string): Promise<void> {
   await mustRun(engine(), ["rmi", ref], `Removing ${ref}`);
 }
 
-/** Pushes an image and returns its digest (sha256:…) from `--digestfile`. */
+/** Pushes an image (within PODMAN_TIMEOUT_MS) and returns its digest from `--digestfile`. */
 export async function pushImage(ref: string): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "push-" });
   try {
@@ -139,6 +247,7 @@ export async function pushImage(ref: string): Promise<string> {
       "podman",
       ["push", "--digestfile", digestFile, ...tlsFlags(ref), ref],
       `Pushing ${ref}`,
+      { timeoutMs: registryTimeoutMs() },
     );
     return (await Deno.readTextFile(digestFile)).trim();
   } finally {
@@ -153,6 +262,10 @@ export interface BuildResult {
   /** the last lines of the log, for a failure message */
   tail: string[];
   elapsed: string;
+  /** Ctrl-C (SIGINT) stopped the build */
+  interrupted: boolean;
+  /** per-stage times, and which stages came from the layer cache */
+  stages: StageTiming[];
 }
 
 /**
@@ -184,19 +297,38 @@ export async function runBuild(
     }
   };
   const ticker = setInterval(() => progress.tick(), 1000);
+  // Ctrl-C reaches podman too (same process group); passing it on covers a `kill -INT` of
+  // this process alone, and a second Ctrl-C stops podman for good.
+  let interrupted = false;
+  const onInterrupt = () => {
+    if (!interrupted) progress.interrupt();
+    try {
+      child.kill(interrupted ? "SIGKILL" : "SIGINT");
+    } catch {
+      // podman has already exited
+    }
+    interrupted = true;
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  let success = false;
   try {
     const [status] = await Promise.all([child.status, take(child.stdout), take(child.stderr)]);
     await writes;
+    success = status.success && !interrupted;
+    if (!interrupted) progress.finish(success);
     return {
-      success: status.success,
+      success,
       code: status.code,
       logFile,
       tail: [...progress.tail],
       elapsed: progress.elapsed(),
+      interrupted,
+      stages: progress.stageTimings(),
     };
   } finally {
     clearInterval(ticker);
-    progress.finish();
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+    if (!interrupted) progress.finish(success);
     log.close();
   }
 }

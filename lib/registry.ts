@@ -1,9 +1,22 @@
 // OCI distribution API client over plain fetch: manifests (OCI index, Docker manifest list,
-// platform selection), image config labels, blobs, and the anonymous Bearer-token flow.
-// No container engine and no pull: a tag is resolved to a digest once, then name@digest.
+// platform selection), image config labels, blobs, and the Bearer-token flow (anonymous, or
+// with GitHub credentials for GitHub's own registry). No container engine and no pull: a tag
+// is resolved to a digest once, then name@digest. Nothing a registry says is trusted: every
+// digest is checked before it reaches a URL, every manifest and blob fetched by digest is
+// hashed, a tag's digest is the hash of the bytes served, and answers are size-capped.
+import { createHash } from "node:crypto";
 import { CheckError, InputError, RemoteError } from "./errors.ts";
-import { fetchWithRetry, remoteErrorOf, type RetryOptions } from "./http.ts";
-import { type Arch, imageRef, ociArch } from "./patterns.ts";
+import { githubToken } from "./github.ts";
+import {
+  fetchWithRetry,
+  httpUrl,
+  isLoopbackHost,
+  parseJsonBytes,
+  readBytes,
+  remoteErrorOf,
+  type RetryOptions,
+} from "./http.ts";
+import { type Arch, DIGEST, imageRef, ociArch } from "./patterns.ts";
 
 export interface ImageRef {
   registry: string;
@@ -20,14 +33,41 @@ export interface Layer {
   size: number;
 }
 
+/** An OCI image index / manifest or a Docker manifest list / v2 manifest, as read. */
+export interface Manifest {
+  mediaType?: string;
+  manifests?: {
+    digest: string;
+    mediaType?: string;
+    platform?: { os?: string; architecture?: string; variant?: string };
+    annotations?: Record<string, string>;
+  }[];
+  config?: { digest: string; mediaType?: string; size?: number };
+  layers?: Layer[];
+  subject?: { digest: string; mediaType?: string };
+}
+
 export interface ImageInspection {
   /** The index-or-manifest digest the reference resolved to. */
   digest: string;
+  /** The per-arch image manifest digest (equals `digest` when the reference is not an index). */
+  manifestDigest: string;
   /** name@digest */
   pinned: string;
   labels: Record<string, string>;
   layers: Layer[];
 }
+
+export interface RegistryOptions {
+  retry?: RetryOptions;
+}
+
+/** Largest manifest read: 4 MiB, the limit the distribution spec asks registries to accept. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** Largest image config blob read: 8 MiB. */
+export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+/** Largest token endpoint answer read: 1 MiB. */
+export const MAX_TOKEN_BYTES = 1024 * 1024;
 
 const INDEX_TYPES = [
   "application/vnd.oci.image.index.v1+json",
@@ -38,9 +78,13 @@ const MANIFEST_TYPES = [
   "application/vnd.docker.distribution.manifest.v2+json",
 ];
 const ACCEPT = [...INDEX_TYPES, ...MANIFEST_TYPES].join(", ");
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
-/** Splits and validates `[host[:port]/]path[:tag][@sha256:…]`; a tag or digest is required. */
-export function parseImageRef(ref: string): ImageRef {
+/**
+ * Splits and validates `[host[:port]/]path[:tag][@sha256:…]`; a tag or digest is required
+ * unless `requireTag` is false (a bare repository name).
+ */
+export function parseImageRef(ref: string, requireTag = true): ImageRef {
   imageRef(ref);
   let rest = ref;
   let digest: string | undefined;
@@ -49,18 +93,37 @@ export function parseImageRef(ref: string): ImageRef {
   let tag: string | undefined;
   const colon = rest.lastIndexOf(":");
   if (colon > rest.lastIndexOf("/")) [rest, tag] = [rest.slice(0, colon), rest.slice(colon + 1)];
-  if (!tag && !digest) {
+  if (requireTag && !tag && !digest) {
     throw new InputError(
       `Image reference ${JSON.stringify(ref)} has no tag or digest (expected e.g. ${rest}:stable)`,
     );
   }
+  if (digest !== undefined) checkDigest(digest, ref);
   const slash = rest.indexOf("/");
   const first = slash >= 0 ? rest.slice(0, slash) : "";
   const hasHost = first.includes(".") || first.includes(":") || first === "localhost";
   const registry = hasHost ? first : "docker.io";
+  const port = /:(\d+)$/.exec(registry)?.[1];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) {
+    throw new InputError(
+      `Invalid image reference: ${JSON.stringify(ref)} (port ${port} is not from 1 to 65535)`,
+    );
+  }
   let repository = hasHost ? rest.slice(slash + 1) : rest;
   if (registry === "docker.io" && !repository.includes("/")) repository = `library/${repository}`;
   return { registry, repository, tag, digest, name: `${registry}/${repository}` };
+}
+
+/** A digest from a reference or a server: only `sha256:<64 hex>` is ever put into a URL. */
+function checkDigest(digest: string, where: string): string {
+  if (!DIGEST.test(digest)) {
+    throw new RemoteError(
+      where.slice(0, 200),
+      undefined,
+      `Malformed digest ${JSON.stringify(digest.slice(0, 80))} (expected sha256:<64 hex digits>)`,
+    );
+  }
+  return digest;
 }
 
 /** http:// for a loopback registry (127.0.0.1:PORT, localhost:PORT), https:// otherwise. */
@@ -77,7 +140,7 @@ function registryUrl(ref: ImageRef, path: string): string {
 
 /** The parameters of a `WWW-Authenticate: Bearer realm=…,service=…` challenge. */
 export function parseBearerChallenge(header: string | null): Record<string, string> | undefined {
-  if (!header || !/^bearer\s/i.test(header)) return undefined;
+  if (!header || header.length > 4096 || !/^bearer\s/i.test(header)) return undefined;
   const params: Record<string, string> = {};
   for (const match of header.slice(7).matchAll(/(\w+)="([^"]*)"|(\w+)=([^\s,]+)/g)) {
     params[(match[1] ?? match[3])!.toLowerCase()] = match[2] ?? match[4]!;
@@ -85,22 +148,104 @@ export function parseBearerChallenge(header: string | null): Record<string, stri
   return params.realm ? params : undefined;
 }
 
+/** A URL a server named (redirect, token realm): http(s) only, plain http only to loopback. */
+function serverUrl(location: string, base: string): URL {
+  const url = httpUrl(location, base);
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+    throw new RemoteError(base, undefined, `Refusing plain http to ${url.host.slice(0, 100)}`);
+  }
+  return url;
+}
+
+// The registry of matrix.yaml publish.image, read once and only when credentials may be
+// sent: GitHub credentials go to ghcr.io and to that registry, nowhere else.
+const publishRegistries = new Map<string, Promise<string | undefined>>();
+
+async function ownRegistries(): Promise<Set<string>> {
+  const file = Deno.env.get("MATRIX_FILE") ?? "";
+  let publish = publishRegistries.get(file);
+  if (!publish) {
+    publish = import("./matrix.ts")
+      .then(({ loadMatrix }) => loadMatrix())
+      .then((matrix) => parseImageRef(matrix.publish.image, false).registry)
+      .catch(() => undefined); // no readable matrix.yaml: GitHub's registry only
+    publishRegistries.set(file, publish);
+  }
+  const own = new Set(["ghcr.io"]);
+  const registry = await publish;
+  if (registry) own.add(registry);
+  return own;
+}
+
+/** Basic credentials for a token endpoint, only for GitHub's registry and only on its own host. */
+async function credentialsFor(ref: ImageRef, realm: URL): Promise<string | undefined> {
+  if (realm.host !== ref.registry || !(await ownRegistries()).has(ref.registry)) return undefined;
+  const token = await githubToken();
+  if (!token) return undefined;
+  const user = Deno.env.get("GITHUB_ACTOR") || "token";
+  let binary = "";
+  for (const byte of new TextEncoder().encode(`${user}:${token.trim()}`)) {
+    binary += String.fromCharCode(byte);
+  }
+  return `Basic ${btoa(binary)}`;
+}
+
+/** The message of a 401/403 that remains: the registry would not let us read. */
+function cannotRead(url: string, status: number): RemoteError {
+  return new RemoteError(
+    url,
+    status,
+    "Cannot read the registry (a private package needs GH_TOKEN or GITHUB_TOKEN with read:packages)",
+  );
+}
+
+/** A RemoteError for a failed registry answer; 401/403 say the registry could not be read. */
+async function registryError(url: string, response: Response): Promise<RemoteError> {
+  if (response.status === 401 || response.status === 403) {
+    await response.body?.cancel().catch(() => {});
+    return cannotRead(url, response.status);
+  }
+  return await remoteErrorOf(url, response);
+}
+
 // Tokens per repository, shared by every request of this process.
 const tokens = new Map<string, Promise<string>>();
 
+async function askToken(url: URL, authorization: string | undefined, retry: RetryOptions) {
+  const headers: HeadersInit = authorization ? { Authorization: authorization } : {};
+  return await fetchWithRetry(url, { headers, redirect: "manual" }, retry);
+}
+
 async function fetchToken(ref: ImageRef, challenge: Record<string, string>, retry: RetryOptions) {
-  const url = new URL(challenge.realm!);
+  const url = serverUrl(challenge.realm!, registryBaseUrl(ref));
   if (challenge.service) url.searchParams.set("service", challenge.service);
   url.searchParams.set("scope", `repository:${ref.repository}:pull`);
-  const response = await fetchWithRetry(url, {}, retry);
+  const credentials = await credentialsFor(ref, url);
+  let response = await askToken(url, credentials, retry);
+  // Credentials the registry refuses (no read:packages) may still read a public package.
+  if (credentials && (response.status === 401 || response.status === 403)) {
+    await response.body?.cancel().catch(() => {});
+    response = await askToken(url, undefined, retry);
+  }
+  if (response.status === 401 || response.status === 403) {
+    await response.body?.cancel().catch(() => {});
+    throw cannotRead(url.href, response.status);
+  }
   if (!response.ok) throw await remoteErrorOf(url.href, response);
-  const body = await response.json().catch(() => ({})) as { token?: string; access_token?: string };
-  const token = body.token ?? body.access_token;
-  if (!token) throw new RemoteError(url.href, response.status, "No token in the answer");
+  const body = parseJsonBytes(
+    await readBytes(response, url.href, MAX_TOKEN_BYTES),
+    url.href,
+    response.status,
+  ) as { token?: unknown; access_token?: unknown } | null;
+  const token = body?.token ?? body?.access_token;
+  // The token goes into a header: printable ASCII only.
+  if (typeof token !== "string" || !/^[\x21-\x7e]{1,65536}$/.test(token)) {
+    throw new RemoteError(url.href, response.status, "No usable token in the answer");
+  }
   return token;
 }
 
-/** One GET/HEAD, following redirects by hand so Authorization never leaves the registry host. */
+/** One GET/HEAD, following redirects by hand so Authorization never leaves the registry origin. */
 async function send(
   url: string,
   init: RequestInit,
@@ -117,8 +262,8 @@ async function send(
     const response = await fetchWithRetry(current, { ...init, headers, redirect: "manual" }, retry);
     const location = response.headers.get("location");
     if (response.status < 300 || response.status >= 400 || !location) return response;
-    await response.body?.cancel();
-    current = new URL(location, current).href;
+    await response.body?.cancel().catch(() => {});
+    current = serverUrl(location, current).href;
   }
   throw new RemoteError(url, undefined, "Too many redirects");
 }
@@ -138,7 +283,7 @@ async function registryRequest(
     ? parseBearerChallenge(response.headers.get("www-authenticate"))
     : undefined;
   if (!challenge) return response;
-  await response.body?.cancel();
+  await response.body?.cancel().catch(() => {});
   const pending = fetchToken(ref, challenge, retry);
   tokens.set(key, pending);
   pending.catch(() => tokens.delete(key));
@@ -150,37 +295,113 @@ async function sha256Of(bytes: Uint8Array): Promise<string> {
   return `sha256:${Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
-interface Manifest {
-  mediaType?: string;
-  manifests?: {
-    digest: string;
-    mediaType?: string;
-    platform?: { os?: string; architecture?: string };
-  }[];
-  config?: { digest: string };
-  layers?: Layer[];
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** GETs a manifest by tag or digest; its digest is Docker-Content-Digest or the bytes' sha256. */
-async function getManifest(ref: ImageRef, reference: string) {
+/** Checks the shape of a parsed manifest: every digest sha256, lists are lists. */
+function validateManifest(value: unknown, url: string): Manifest {
+  const bad = (what: string) => new RemoteError(url, 200, `Malformed manifest (${what})`);
+  if (!isObject(value)) throw bad("not a JSON object");
+  const optionalString = (v: unknown, what: string) => {
+    if (v !== undefined && typeof v !== "string") throw bad(`${what} is not a string`);
+  };
+  const descriptor = (v: unknown, what: string) => {
+    if (!isObject(v)) throw bad(`${what} is not an object`);
+    if (typeof v.digest !== "string" || !DIGEST.test(v.digest)) {
+      throw bad(`${what}.digest is not a sha256 digest`);
+    }
+    optionalString(v.mediaType, `${what}.mediaType`);
+    if (v.size !== undefined && !(Number.isSafeInteger(v.size) && (v.size as number) >= 0)) {
+      throw bad(`${what}.size is not a size`);
+    }
+  };
+  optionalString(value.mediaType, "mediaType");
+  if (value.manifests !== undefined) {
+    if (!Array.isArray(value.manifests)) throw bad("manifests is not a list");
+    value.manifests.forEach((m, i) => {
+      descriptor(m, `manifests[${i}]`);
+      const platform = (m as Record<string, unknown>).platform;
+      if (platform !== undefined && !isObject(platform)) {
+        throw bad(`manifests[${i}].platform is not an object`);
+      }
+    });
+  }
+  if (value.config !== undefined) descriptor(value.config, "config");
+  if (value.subject !== undefined) descriptor(value.subject, "subject");
+  if (value.layers !== undefined) {
+    if (!Array.isArray(value.layers)) throw bad("layers is not a list");
+    value.layers.forEach((layer, i) => {
+      descriptor(layer, `layers[${i}]`);
+      if (typeof (layer as Record<string, unknown>).mediaType !== "string") {
+        throw bad(`layers[${i}].mediaType is not a string`);
+      }
+    });
+  }
+  return value as Manifest;
+}
+
+/** A tag or a digest, checked before it becomes part of a URL. */
+function checkReference(reference: string, ref: string): string {
+  if (reference.startsWith("sha256:") || reference.includes(":")) {
+    return checkDigest(reference, ref);
+  }
+  if (!TAG.test(reference)) {
+    throw new InputError(
+      `Invalid tag ${
+        JSON.stringify(reference.slice(0, 140))
+      } for ${ref} (expected letters, digits, _ . -)`,
+    );
+  }
+  return reference;
+}
+
+/**
+ * GETs a manifest by tag or digest, verified: by digest its bytes must hash to it; by tag
+ * its digest is the bytes' sha256 and a Docker-Content-Digest header must agree. A missing
+ * manifest throws RemoteError with status 404.
+ */
+async function getManifest(ref: ImageRef, reference: string, retry: RetryOptions = {}) {
+  checkReference(reference, ref.name);
   const path = `manifests/${reference}`;
-  const response = await registryRequest(ref, path, { headers: { Accept: ACCEPT } });
   const url = registryUrl(ref, path);
-  if (!response.ok) throw await remoteErrorOf(url, response);
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  const computed = await sha256Of(bytes);
-  if (reference.startsWith("sha256:") && computed !== reference) {
+  const response = await registryRequest(ref, path, { headers: { Accept: ACCEPT } }, retry);
+  if (!response.ok) throw await registryError(url, response);
+  const bytes = await readBytes(response, url, MAX_MANIFEST_BYTES);
+  const digest = await sha256Of(bytes);
+  if (reference.startsWith("sha256:") && digest !== reference) {
     throw new RemoteError(url, response.status, `Manifest content does not match ${reference}`);
   }
-  const digest = response.headers.get("docker-content-digest") ?? computed;
-  let manifest: Manifest;
-  try {
-    manifest = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    throw new RemoteError(url, response.status, "Malformed manifest JSON");
+  const header = response.headers.get("docker-content-digest");
+  if (header !== null && header !== digest) {
+    const said = DIGEST.test(header) ? header : "a malformed digest";
+    throw new RemoteError(
+      url,
+      response.status,
+      `Docker-Content-Digest (${said}) does not match the manifest content (${digest})`,
+    );
   }
-  const mediaType = manifest.mediaType ?? response.headers.get("content-type") ?? "";
+  const manifest = validateManifest(parseJsonBytes(bytes, url, response.status), url);
+  const contentType = response.headers.get("content-type")?.split(";")[0]?.trim() ?? "";
+  const mediaType = manifest.mediaType ?? contentType;
   return { manifest, mediaType, digest, url };
+}
+
+/**
+ * Reads one manifest of the repository of `ref` by tag or digest (`reference`), verified
+ * against its digest; a tag's digest is computed from the bytes.
+ */
+export async function readManifest(
+  ref: string,
+  reference: string,
+  options: RegistryOptions = {},
+): Promise<{ digest: string; mediaType: string; manifest: Manifest }> {
+  const { manifest, mediaType, digest } = await getManifest(
+    parseImageRef(ref, false),
+    reference,
+    options.retry,
+  );
+  return { digest, mediaType, manifest };
 }
 
 /** The index entry for linux/<arch>, skipping attestation entries (unknown/unknown). */
@@ -192,10 +413,16 @@ export function pickPlatform(manifest: Manifest, arch: Arch): string | undefined
 }
 
 /** Resolves a reference for one arch and reads its config labels and layer list. */
-export async function inspectImage(ref: string, arch: Arch): Promise<ImageInspection> {
+export async function inspectImage(
+  ref: string,
+  arch: Arch,
+  options: RegistryOptions = {},
+): Promise<ImageInspection> {
   const image = parseImageRef(ref);
-  const top = await getManifest(image, image.digest ?? image.tag!);
+  const top = await getManifest(image, image.digest ?? image.tag!, options.retry);
   let manifest = top.manifest;
+  let manifestDigest = top.digest;
+  let url = top.url;
   if (manifest.manifests || INDEX_TYPES.includes(top.mediaType)) {
     const child = pickPlatform(manifest, arch);
     if (!child) {
@@ -203,58 +430,106 @@ export async function inspectImage(ref: string, arch: Arch): Promise<ImageInspec
         `${m.platform?.os ?? "?"}/${m.platform?.architecture ?? "?"}`
       );
       throw new CheckError(
-        `${ref} has no linux/${ociArch(arch)} image (platforms: ${seen.join(", ") || "none"})`,
+        `${ref} has no linux/${ociArch(arch)} image (platforms: ${
+          seen.slice(0, 20).join(", ") || "none"
+        })`,
       );
     }
-    manifest = (await getManifest(image, child)).manifest;
+    const platform = await getManifest(image, child, options.retry);
+    manifest = platform.manifest;
+    manifestDigest = platform.digest;
+    url = platform.url;
   }
   if (!manifest.config?.digest) {
-    throw new RemoteError(top.url, 200, "The manifest has no config");
+    throw new RemoteError(url, 200, "The manifest has no config");
   }
-  const configResponse = await fetchBlob(ref, manifest.config.digest);
-  let labels: Record<string, string>;
-  try {
-    const config = await configResponse.json() as { config?: { Labels?: Record<string, string> } };
-    labels = config.config?.Labels ?? {};
-  } catch {
-    throw new RemoteError(
-      registryUrl(image, `blobs/${manifest.config.digest}`),
-      configResponse.status,
-      "Malformed image config JSON",
-    );
+  const configDigest = manifest.config.digest;
+  const configUrl = registryUrl(image, `blobs/${configDigest}`);
+  const configResponse = await fetchBlob(ref, configDigest, options);
+  // Small and capped; the verifying body errors on a mismatch at its end.
+  const bytes = await readBytes(configResponse, configUrl, MAX_CONFIG_BYTES);
+  const config = parseJsonBytes(bytes, configUrl, configResponse.status) as {
+    config?: { Labels?: unknown };
+  } | null;
+  const rawLabels = isObject(config) && isObject(config.config) ? config.config.Labels : undefined;
+  const labels: Record<string, string> = {};
+  if (isObject(rawLabels)) {
+    for (const [key, value] of Object.entries(rawLabels)) {
+      if (typeof value === "string") labels[key] = value;
+    }
   }
   return {
     digest: top.digest,
+    manifestDigest,
     pinned: `${image.name}@${top.digest}`,
     labels,
     layers: manifest.layers ?? [],
   };
 }
 
-/** GETs a blob; redirects (to a CDN) are followed without the Authorization header. */
-export async function fetchBlob(ref: string, digest: string): Promise<Response> {
-  const image = parseImageRef(ref);
-  const path = `blobs/${digest}`;
-  // Layers can be large: allow time to stream the body, not only for the headers.
-  const response = await registryRequest(image, path, {}, { timeoutMs: 600_000 });
-  if (!response.ok) {
-    throw await remoteErrorOf(registryUrl(image, path), response);
-  }
-  return response;
+/**
+ * A stream that passes bytes through while hashing them, and errors at its end when they
+ * do not hash to `digest` (layers are too big to hold in memory before checking).
+ */
+function verifying(
+  digest: string,
+  url: string,
+  status: number,
+): TransformStream<Uint8Array, Uint8Array> {
+  const hash = createHash("sha256");
+  return new TransformStream({
+    transform(chunk, controller) {
+      hash.update(chunk);
+      controller.enqueue(chunk);
+    },
+    flush(controller) {
+      const actual = `sha256:${hash.digest("hex")}`;
+      if (actual !== digest) {
+        controller.error(
+          new RemoteError(url, status, `Blob content does not match ${digest} (got ${actual})`),
+        );
+      }
+    },
+  });
 }
 
-/** HEAD of a manifest: does the tag (or digest) exist, and its digest when the registry says. */
-export async function manifestExists(ref: string): Promise<{ exists: boolean; digest?: string }> {
+/**
+ * GETs a blob by digest; redirects (to a CDN) are followed without the Authorization header.
+ * The body is verified while it is read: reading it to the end errors when the bytes do not
+ * hash to `digest`. Each read waits at most the configured timeout (HTTP_TIMEOUT_MS).
+ */
+export async function fetchBlob(
+  ref: string,
+  digest: string,
+  options: RegistryOptions = {},
+): Promise<Response> {
   const image = parseImageRef(ref);
-  const path = `manifests/${image.digest ?? image.tag!}`;
-  const response = await registryRequest(image, path, {
-    method: "HEAD",
-    headers: { Accept: ACCEPT },
+  checkDigest(digest, ref);
+  const path = `blobs/${digest}`;
+  const url = registryUrl(image, path);
+  const response = await registryRequest(image, path, {}, options.retry);
+  if (!response.ok) throw await registryError(url, response);
+  if (!response.body) throw new RemoteError(url, response.status, "Empty blob answer");
+  return new Response(response.body.pipeThrough(verifying(digest, url, response.status)), {
+    status: response.status,
+    headers: response.headers,
   });
-  await response.body?.cancel();
-  if (response.status === 404) return { exists: false };
-  if (!response.ok) {
-    throw await remoteErrorOf(registryUrl(image, path), response);
+}
+
+/**
+ * Does the tag (or digest) exist, and its digest: the manifest is read and hashed (a HEAD's
+ * Docker-Content-Digest alone is not trusted). 401/403 throw "Cannot read the registry".
+ */
+export async function manifestExists(
+  ref: string,
+  options: RegistryOptions = {},
+): Promise<{ exists: boolean; digest?: string }> {
+  const image = parseImageRef(ref);
+  try {
+    const { digest } = await getManifest(image, image.digest ?? image.tag!, options.retry);
+    return { exists: true, digest };
+  } catch (error) {
+    if (error instanceof RemoteError && error.status === 404) return { exists: false };
+    throw error;
   }
-  return { exists: true, digest: response.headers.get("docker-content-digest") ?? image.digest };
 }

@@ -33,7 +33,9 @@ export function groupRpms(paths: string[]): RpmGroup[] {
     const slash = path.lastIndexOf("/");
     const folder = slash < 0 ? "/" : path.slice(0, slash);
     const name = path.slice(slash + 1);
-    groups.set(folder, [...(groups.get(folder) ?? []), name]);
+    const group = groups.get(folder);
+    if (group) group.push(name);
+    else groups.set(folder, [name]);
   }
   const rank = (folder: string) => {
     const index = (FOLDERS as readonly string[]).indexOf(folder);
@@ -42,4 +44,17 @@ export function groupRpms(paths: string[]): RpmGroup[] {
   return [...groups.entries()]
     .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
     .map(([folder, rpms]) => ({ folder, rpms: rpms.sort() }));
+}
+
+/**
+ * A path from an image's tar stream made relative and safe to join under a folder: leading
+ * `./` and `/` dropped; undefined when a part is `..`, `.` or empty, or has a control character.
+ */
+export function safeArchivePath(name: string): string | undefined {
+  const path = name.replace(/^(?:\.\/|\/)+/, "");
+  const parts = path.split("/");
+  const bad = (part: string) =>
+    part === "" || part === "." || part === ".." || /[\p{Cc}]/u.test(part);
+  if (path === "" || parts.some(bad)) return undefined;
+  return path;
 }

@@ -20,16 +20,17 @@ import {
   parseWith,
   stderrLogger,
   taskCommand,
+  textTable,
+  userPath,
   writeGithubOutput,
   writeStepSummary,
   zfsOption,
 } from "../lib/cli.ts";
-import { checkCompatibility } from "../lib/compat.ts";
 import { discoverVersions } from "../lib/discover.ts";
-import { CheckError, InputError } from "../lib/errors.ts";
+import { CheckError, InputError, UsageError } from "../lib/errors.ts";
 import { findRelease, loadMatrix } from "../lib/matrix.ts";
 import { type Arch, imageRef } from "../lib/patterns.ts";
-import { BuildProgress, progressMode } from "../lib/progress.ts";
+import { BuildProgress, progressMode, stageSummaryRows } from "../lib/progress.ts";
 import { pushImage, requirePodman, runBuild } from "../lib/podman.ts";
 import { zfsSourceBaseUrl } from "../lib/tarball.ts";
 
@@ -48,18 +49,24 @@ export function buildCommand(name: string, description: string) {
       "tag the image as this (a zfs-…_kernel-… tag or a full reference)",
       parseWith(tagOption),
     )
-    .option(
-      "--containerfile <path>",
-      "Containerfile to build (its folder is the context)",
-      CONTAINERFILE,
+    .addOption(
+      new Option("--containerfile <path>", "Containerfile to build (its folder is the context)")
+        .argParser(userPath)
+        .default(CONTAINERFILE, "the project's Containerfile"),
     )
-    .option("--secret-key <path>", "Secure Boot signing key (PEM), passed as a build secret")
+    .option(
+      "--secret-key <path>",
+      "Secure Boot signing key (PEM), passed as a build secret",
+      userPath,
+    )
     .option(
       "--secret-cert <path>",
       "Secure Boot signing certificate (x509), passed as a build secret",
+      userPath,
     )
     .addOption(
       new Option("--isolation <mode>", "podman build isolation (chroot where no OCI runtime works)")
+        .choices(["chroot", "oci", "rootless"] as const)
         .env("BUILD_ISOLATION"),
     )
     .option(
@@ -104,6 +111,13 @@ export async function prepareBuild(
   options: BuildOptions,
   logger: Logger,
 ): Promise<{ versions: BuildVersions & { kernelSource?: string }; plan: BuildPlan }> {
+  // Signing needs both halves; refuse before any discovery or download.
+  if ((options.secretKey === undefined) !== (options.secretCert === undefined)) {
+    const [given, missing] = options.secretKey === undefined
+      ? ["--secret-cert", "--secret-key"]
+      : ["--secret-key", "--secret-cert"];
+    throw new UsageError(`${given} needs ${missing} too (sign with both or neither)`);
+  }
   const matrix = await loadMatrix();
   await requireFile(options.containerfile, "--containerfile");
   await requireFile(options.secretKey, "--secret-key");
@@ -115,8 +129,8 @@ export async function prepareBuild(
     zfsTag: options.zfs,
     logger,
   });
-  const compatibility = checkCompatibility(matrix, versions.zfsTag, versions.kernelVersion);
-  if (!compatibility.compatible) throw new CheckError(compatibility.message);
+  // The same choice as `versions` (chooseZfsRelease): the two never disagree.
+  if (!versions.compatible) throw new CheckError(versions.message);
   const sha256 = findRelease(matrix, versions.zfsTag)?.sha256;
   if (!sha256) {
     throw new CheckError(
@@ -141,6 +155,9 @@ export async function prepareBuild(
     cacheTo: options.cacheTo,
     secretKey: options.secretKey,
     secretCert: options.secretCert,
+    secretCertContent: options.secretCert === undefined
+      ? undefined
+      : await Deno.readFile(options.secretCert),
   });
   return { versions, plan };
 }
@@ -180,9 +197,18 @@ export async function executeBuild(plan: BuildPlan, logger: Logger): Promise<voi
   );
   logger.info(`Building ${plan.image}; full log: ${logFile}`);
   const result = await runBuild(plan.argv, logFile, progress);
+  if (result.interrupted) throw new CheckError(`Build interrupted; full log: ${logFile}`);
   if (!result.success) {
     logger.info(`--- last ${result.tail.length} lines of ${logFile} ---`);
     for (const line of result.tail) logger.info(line);
+  }
+  // Per-stage times: a kernel-only update shows its userland stages as "cached".
+  const rows = stageSummaryRows(result.stages, result.elapsed);
+  for (const line of textTable(["stage", "result", "time"], rows).split("\n")) logger.info(line);
+  if (inGithubActions()) {
+    writeStepSummary(`### Build stages\n\n${markdownTable(["stage", "result", "time"], rows)}`);
+  }
+  if (!result.success) {
     throw new CheckError(`podman build failed (exit ${result.code}); full log: ${logFile}`);
   }
   logger.info(`Built ${plan.image} in ${result.elapsed}; log: ${logFile}`);

@@ -1,26 +1,44 @@
 // Checks that a ZFS release supports a kernel: exit 0 compatible, 1 not (or unknown release).
 // deno task check-compatibility [--zfs zfs-2.4.2] [--kernel 6.18] [--image REF --arch A --series 2.4] [--json]
+// Without --zfs the release is the one `versions` and `build` choose (chooseZfsRelease).
 import {
   archOption,
   imageOption,
   main,
   parseWith,
-  printJson,
   seriesOption,
   stderrLogger,
   taskCommand,
   zfsOption,
 } from "../lib/cli.ts";
-import { checkCompatibility } from "../lib/compat.ts";
+import { checkCompatibility, type Compatibility } from "../lib/compat.ts";
 import { discoverImage, resolveTarget } from "../lib/discover.ts";
 import { loadMatrix } from "../lib/matrix.ts";
 import { kernelMajorMinor } from "../lib/patterns.ts";
-import { newestZfsRelease } from "../lib/zfs_releases.ts";
+import { render, type TaskResult } from "../lib/render.ts";
+import { chooseZfsRelease, publishedZfsReleases } from "../lib/zfs_releases.ts";
 
 /** Accepts a full kernel version or a major.minor, unchanged. */
 function kernelArg(value: string): string {
   kernelMajorMinor(value);
   return value;
+}
+
+/** The verdict: the message on stdout when compatible, else as the error (exit 1). */
+export function compatibilityResult(result: Compatibility): TaskResult {
+  return {
+    values: {
+      "zfs-tag": result.zfsTag,
+      "kernel-major-minor": result.kernelMajorMinor,
+      "max-kernel": result.maxKernel ?? "",
+      known: result.known,
+      compatible: result.compatible,
+      "newest-supporting": result.newestSupporting ?? "",
+      message: result.message,
+    },
+    lines: result.compatible ? [result.message] : [],
+    errors: result.compatible ? [] : [{ message: result.message, title: "Kernel not supported" }],
+  };
 }
 
 if (import.meta.main) {
@@ -29,10 +47,10 @@ if (import.meta.main) {
       "check-compatibility",
       "Check that a ZFS release supports a kernel (discovered, or given with --zfs/--kernel)",
     )
-      .addOption(zfsOption())
+      .addOption(zfsOption("ZFS release, e.g. zfs-2.4.2 (default: the one `build` would use)"))
       .option(
         "--kernel <version>",
-        "kernel, e.g. 6.18 or 6.17.7-300.fc43.x86_64 (default: the image's)",
+        "kernel, e.g. 6.18 or 6.17.7-300.fc43.x86_64 (default: the target image's)",
         parseWith(kernelArg),
       )
       .addOption(imageOption())
@@ -43,27 +61,22 @@ if (import.meta.main) {
     const matrix = await loadMatrix();
     const { series } = resolveTarget(matrix, options);
     // Only what was not given is looked up, in parallel.
-    const [zfsTag, kernel] = await Promise.all([
-      options.zfs ?? newestZfsRelease(series),
+    const [published, kernel] = await Promise.all([
+      options.zfs ? undefined : publishedZfsReleases(series),
       options.kernel ??
         discoverImage({ matrix, ...options, logger: stderrLogger }).then((v) => v.kernelVersion),
     ]);
-    const result = checkCompatibility(matrix, zfsTag, kernel);
-    if (options.json) {
-      printJson({
-        "zfs-tag": result.zfsTag,
-        "kernel-major-minor": result.kernelMajorMinor,
-        "max-kernel": result.maxKernel ?? "",
-        known: result.known,
-        compatible: result.compatible,
-        "newest-supporting": result.newestSupporting ?? "",
-        message: result.message,
-      });
-    } else if (result.compatible) {
-      console.log(result.message);
-    } else {
-      console.error(`error: ${result.message}`);
-    }
+    // The same choice as versions and build: the newest pinned release that supports the kernel.
+    const choice = options.zfs
+      ? undefined
+      : chooseZfsRelease(matrix, { series, published, kernel });
+    const result = checkCompatibility(matrix, options.zfs ?? choice!.zfsTag, kernel);
+    const verdict = compatibilityResult(result);
+    verdict.warnings = choice?.warnings.map((message) => ({
+      message,
+      title: "ZFS release not pinned",
+    }));
+    render(verdict, { json: options.json });
     return result.compatible ? 0 : 1;
   });
 }

@@ -1,20 +1,25 @@
-// Checks whether the image tag for the target is already published (HEAD of its manifest), and
-// with --require-attestations that its build provenance verifies. deno task check-container
-// [--image REF --arch A | --tag TAG] [--require-attestations] [--repo OWNER/REPO] [--github-output]
+// Checks whether the image tag for the target is already published (its manifest, read and
+// hashed), and with --require-attestations that its build provenance verifies. A private
+// package is read with GH_TOKEN/GITHUB_TOKEN (docs/registry-auth.md); a registry that still
+// refuses is an error (exit 1, "Cannot read the registry"), never "not published".
+// deno task check-container [--image REF --arch A | --tag TAG] [--require-attestations]
+//   [--repo OWNER/REPO] [--github-output] [--json]
 import { tagOption } from "../lib/build.ts";
 import {
   archOption,
+  assertOutputsWritable,
   imageOption,
   main,
   parseWith,
+  sanitizeTerminal,
   stderrLogger,
   taskCommand,
-  writeGithubOutput,
   zfsOption,
 } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { runGh } from "../lib/gh.ts";
 import { manifestExists } from "../lib/registry.ts";
+import { render } from "../lib/render.ts";
 import { kmodsImageOf } from "./build.ts";
 
 export const OUTPUTS = ["container-exists", "target-tag"] as const;
@@ -44,6 +49,7 @@ if (import.meta.main) {
         "repository the attestation must come from (default: $GITHUB_REPOSITORY)",
       )
       .option("--github-output", "write container-exists and target-tag to $GITHUB_OUTPUT")
+      .option("--json", "print the result as one JSON document")
       .parse(Deno.args, { from: "user" }).opts();
     const repo = options.repo ?? Deno.env.get("GITHUB_REPOSITORY");
     if (options.requireAttestations && !(repo && REPO.test(repo))) {
@@ -53,6 +59,8 @@ if (import.meta.main) {
         })`,
       );
     }
+    // Refuse an unwritable $GITHUB_OUTPUT before asking anything.
+    if (options.githubOutput) assertOutputsWritable();
     const { image, imageTag } = await kmodsImageOf(
       { target: options.image, arch: options.arch, zfs: options.zfs, tag: options.tag },
       stderrLogger,
@@ -69,7 +77,7 @@ if (import.meta.main) {
           await runGh(["attestation", "verify", `oci://${name}@${found.digest}`], { repo });
           stderrLogger.info(`Attestation of ${name}@${found.digest} verified for ${repo}`);
         } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
+          const message = sanitizeTerminal(error instanceof Error ? error.message : String(error));
           const hint = /unknown command "attestation"/.test(message)
             ? " (gh attestation needs gh 2.47 or newer)"
             : "";
@@ -80,10 +88,17 @@ if (import.meta.main) {
         }
       }
     }
-    console.log(exists ? `exists: ${image}` : `not found: ${image}`);
-    if (options.githubOutput) {
-      writeGithubOutput({ "container-exists": exists, "target-tag": imageTag });
-    }
+    render({
+      values: {
+        "container-exists": exists,
+        "target-tag": imageTag,
+        image,
+        digest: found.digest ?? null,
+      },
+      outputs: OUTPUTS,
+      lines: [exists ? `exists: ${image}` : `not found: ${image}`],
+      summary: false,
+    }, options);
     return exists ? 0 : 1;
   });
 }

@@ -1,19 +1,25 @@
-// Deletes old versions of the published image package, keeping the newest and their attestations.
-// deno task cleanup [--dry-run] <retention-days> <min-versions> [--yes] [--json] [--github-output]
+// Deletes old versions of the published image package, keeping the newest, their attestations
+// and everything a kept version references.
+// deno task cleanup [--dry-run] <retention-days> <min-versions> [--yes] [--json] [--verbose] [--github-output]
 import {
-  type CleanupPlan,
+  type CleanupResult,
   formatPlan,
-  planCleanup,
+  formatResult,
+  minVersionsOf,
+  planJson,
   planMarkdown,
+  RETAINED_NOTE,
+  retentionDaysOf,
   toDelete,
 } from "../lib/cleanup.ts";
+import { planWithReferences } from "../lib/cleanup_refs.ts";
 import {
+  assertOutputsWritable,
   main,
   parseWith,
   printJson,
   stderrLogger,
   taskCommand,
-  wholeNumber,
   writeGithubOutput,
   writeStepSummary,
 } from "../lib/cli.ts";
@@ -27,10 +33,18 @@ import {
   type OwnerType,
   packageName,
   packageOfImage,
+  packageRepository,
   resolvePackage,
 } from "../lib/packages.ts";
+import { readManifest } from "../lib/registry.ts";
 
-export const OUTPUTS = ["delete-versions", "delete-count", "keep-count"] as const;
+export const OUTPUTS = [
+  "delete-versions",
+  "delete-count",
+  "keep-count",
+  "retained-versions",
+  "retained-count",
+] as const;
 
 function ownerType(value: string): OwnerType {
   if (value !== "user" && value !== "org") {
@@ -56,22 +70,27 @@ async function confirm(question: string): Promise<boolean> {
 export async function cleanup(args: string[]): Promise<number> {
   const program = taskCommand(
     "cleanup",
-    "Delete old image versions from the registry, keeping the newest versioned tags and their attestations",
+    "Delete old image versions from the registry, keeping the newest versioned tags, their " +
+      "attestations and every manifest a kept version references",
   )
     .argument(
       "<retention-days>",
-      "keep versions created within this many days",
-      wholeNumber("retention days", 0),
+      "keep versions created within this many days (0 to 36500)",
+      parseWith(retentionDaysOf),
     )
     .argument(
       "<min-versions>",
       "keep this many newest zfs-*_kernel-* tags whatever their age",
-      wholeNumber("min-versions", 1),
+      parseWith(minVersionsOf),
     )
     .option("--dry-run", "print the plan, delete nothing")
     .option("--yes", "delete without asking (needed without a terminal)")
     .option("--json", "print the plan (and what was deleted) as one JSON document")
-    .option("--github-output", "write delete-versions, delete-count, keep-count and a summary")
+    .option("--verbose", "list every kept untagged version instead of a count per reason")
+    .option(
+      "--github-output",
+      "write delete-versions, delete-count, keep-count, retained-versions, retained-count and a summary",
+    )
     .option(
       "--package <name>",
       "container package (default: from matrix.yaml publish.image)",
@@ -90,13 +109,21 @@ export async function cleanup(args: string[]): Promise<number> {
   await program.parseAsync(args, { from: "user" });
   const [retentionDays, minVersions] = program.processedArgs;
   const options = program.opts();
+  // A summary that cannot be written must stop the run before anything is deleted.
+  if (options.githubOutput) assertOutputsWritable();
 
+  const publish = (await loadMatrix()).publish.image;
+  let registry = "ghcr.io";
   let owner = options.owner;
   let name = options.package;
-  if (!owner || !name) {
-    const fromMatrix = packageOfImage((await loadMatrix()).publish.image);
+  try {
+    const fromMatrix = packageOfImage(publish);
+    registry = fromMatrix.registry;
     owner ??= fromMatrix.owner;
     name ??= fromMatrix.packageName;
+  } catch (error) {
+    // --owner and --package name a ghcr.io package whatever matrix.yaml publishes to
+    if (!owner || !name) throw error;
   }
   const token = await githubToken();
   if (!token) {
@@ -108,33 +135,57 @@ export async function cleanup(args: string[]): Promise<number> {
   const endpoint = await resolvePackage(owner, name, { ...client, ownerType: options.ownerType });
   // Every page is read (and validated) before anything is decided.
   const { versions } = await listPackageVersions(endpoint, client);
-  const plan: CleanupPlan = planCleanup(versions, { retentionDays, minVersions }, new Date());
+  const repository = packageRepository(registry, owner, name);
+  const { plan } = await planWithReferences(
+    versions,
+    { retentionDays, minVersions },
+    new Date(),
+    async (digest) => (await readManifest(repository, digest)).manifest,
+  );
   const doomed = toDelete(plan);
-  const where = `${endpoint.path} (${endpoint.ownerType} ${endpoint.owner})`;
+  const where =
+    `${endpoint.path} (${endpoint.ownerType} ${endpoint.owner}), registry ${repository}`;
+  const colour = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
+  const planText = () => formatPlan(plan, { verbose: options.verbose, colour });
 
-  if (!options.json) console.log(`${where}\n${formatPlan(plan)}`);
-  const finish = (deleted: number[], failed: unknown[]) => {
+  if (!options.json) console.log(`${where}\n${planText()}`);
+  const finish = (result: CleanupResult) => {
+    const dryRun = Boolean(options.dryRun);
     if (options.json) {
-      printJson({ endpoint, dryRun: Boolean(options.dryRun), ...plan, deleted, failed });
+      printJson(planJson(plan, {
+        dryRun,
+        endpoint: {
+          owner: endpoint.owner,
+          "package-name": endpoint.packageName,
+          "owner-type": endpoint.ownerType,
+          path: endpoint.path,
+          repository,
+        },
+        result,
+      }));
     }
     if (options.githubOutput) {
-      const ids = options.dryRun ? doomed.map((v) => v.id) : deleted;
+      const ids = dryRun ? doomed.map((v) => v.id) : result.deleted;
       writeGithubOutput({
         "delete-versions": ids.join(","),
         "delete-count": ids.length,
         "keep-count": plan.versions.length - ids.length,
+        "retained-versions": result.retained.join(","),
+        "retained-count": result.retained.length,
       });
       writeStepSummary(
-        planMarkdown(plan) + (options.dryRun ? "\nDry run: nothing deleted.\n" : ""),
+        planMarkdown(plan, dryRun ? undefined : result) +
+          (dryRun ? "\nDry run: nothing deleted.\n" : ""),
       );
     }
   };
+  const nothing: CleanupResult = { deleted: [], retained: [], failed: [] };
 
   if (options.dryRun || doomed.length === 0) {
     if (!options.json) {
       console.log(options.dryRun ? "Dry run: nothing deleted" : "Nothing to delete");
     }
-    finish([], []);
+    finish(nothing);
     return 0;
   }
   if (!options.yes) {
@@ -143,26 +194,28 @@ export async function cleanup(args: string[]): Promise<number> {
         `Refusing to delete ${doomed.length} versions without a terminal to confirm: add --yes`,
       );
     }
-    if (options.json) console.error(formatPlan(plan));
+    if (options.json) console.error(planText());
     if (!await confirm(`Delete ${doomed.length} versions? [y/N] `)) {
       console.error("Nothing deleted");
-      finish([], []);
+      finish(nothing);
       return 0;
     }
   }
 
-  const { deleted, failed } = await deleteVersions(endpoint, doomed, {
-    ...client,
-    logger: stderrLogger,
-  });
-  finish(deleted, failed);
-  if (failed.length) {
+  const result = await deleteVersions(endpoint, doomed, { ...client, logger: stderrLogger });
+  finish(result);
+  if (!options.json) console.log(`\n${formatResult(plan, result)}`);
+  const retained = result.retained.length
+    ? `; ${result.retained.length} ${RETAINED_NOTE}, not a failure`
+    : "";
+  if (result.failed.length) {
     console.error(
-      `error: ${failed.length} of ${doomed.length} deletes failed (listed above); running again is safe`,
+      `error: ${result.failed.length} of ${doomed.length} deletes failed (listed above); ` +
+        `running again is safe${retained}`,
     );
     return 1;
   }
-  console.error(`Deleted ${deleted.length} versions`);
+  console.error(`Deleted ${result.deleted.length} versions${retained}`);
   return 0;
 }
 

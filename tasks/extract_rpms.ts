@@ -1,36 +1,58 @@
 // Copies the RPMs out of a kmods image (local, else pulled) into a folder; no container runs.
-// deno task extract-rpms [--image REF] [--dest ./rpms]
-import { main, stderrLogger, taskCommand } from "../lib/cli.ts";
-import { CheckError, InputError } from "../lib/errors.ts";
-import { copyOut, withContainer } from "../lib/podman.ts";
+// deno task extract-rpms [KMODS-IMAGE | --image TARGET --arch A --zfs TAG] [--dest ./rpms] [--json]
+import { main, taskCommand, userPath } from "../lib/cli.ts";
+import { UsageError } from "../lib/errors.ts";
+import { copyRegularFiles, withContainer } from "../lib/podman.ts";
+import { render } from "../lib/render.ts";
 import { groupRpms } from "../lib/rpms.ts";
-import { formatGroups, imageOptions, resolveKmodsImage } from "./list_rpms.ts";
+import { kmodsImageArguments, resolveKmodsImage, rpmsResult } from "./list_rpms.ts";
 
-async function rpmPaths(dir: string, prefix = ""): Promise<string[]> {
-  const paths: string[] = [];
-  for await (const entry of Deno.readDir(`${dir}/${prefix}`)) {
-    if (entry.isDirectory) paths.push(...await rpmPaths(dir, `${prefix}${entry.name}/`));
-    else if (entry.name.endsWith(".rpm")) paths.push(`${prefix}${entry.name}`);
+/** Creates the --dest folder (before any pull, so a bad path fails at once) and returns it. */
+async function prepareDest(raw: string): Promise<string> {
+  if (raw.trim() === "") throw new UsageError("Invalid --dest: empty (expected a folder path)");
+  // Relative to where `deno task` was started, not the project folder.
+  const dest = userPath(raw);
+  const existing = await Deno.stat(dest).catch(() => undefined);
+  if (existing && !existing.isDirectory) throw new UsageError(`--dest is not a folder: ${dest}`);
+  try {
+    await Deno.mkdir(dest, { recursive: true });
+    const info = await Deno.stat(dest);
+    if (!info.isDirectory) throw new Error("not a folder");
+    // A folder we can list and write, on a real file system (not /proc or /sys).
+    const probe = `${dest}/.extract-rpms-${crypto.randomUUID()}`;
+    await Deno.writeFile(probe, new Uint8Array(), { createNew: true });
+    await Deno.remove(probe);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new UsageError(`Invalid --dest: cannot write the folder ${dest} (${reason})`);
   }
-  return paths;
+  return dest;
 }
 
 if (import.meta.main) {
   main(async () => {
-    const options = imageOptions(
+    const command = kmodsImageArguments(
       taskCommand("extract-rpms", "Copy the RPMs out of a kmods image into a folder"),
     )
-      .option("--dest <dir>", "folder to copy into (created if missing)", "./rpms")
-      .parse(Deno.args, { from: "user" }).opts();
-    const info = await Deno.stat(options.dest).catch(() => undefined);
-    if (info && !info.isDirectory) throw new InputError(`--dest is not a folder: ${options.dest}`);
-    const image = await resolveKmodsImage(options);
-    await Deno.mkdir(options.dest, { recursive: true });
-    await withContainer(image, (id) => copyOut(id, options.dest));
-    const groups = groupRpms(await rpmPaths(options.dest));
-    if (groups.length === 0) throw new CheckError(`No RPMs in ${image}`);
-    stderrLogger.info(`Copied the RPMs of ${image} into ${options.dest}:`);
-    console.log(formatGroups(groups));
+      .option(
+        "--dest <dir>",
+        "folder to copy into, relative to where deno task was started (created if missing)",
+        "./rpms",
+      )
+      .option("--json", "print the image, the folder and the copied RPMs as JSON")
+      .parse(Deno.args, { from: "user" });
+    const options = command.opts();
+    const dest = await prepareDest(options.dest);
+    const image = await resolveKmodsImage(command.processedArgs[0], options);
+    // Only regular files: a symlink named like an RPM in the image is neither copied nor listed.
+    const copied = await withContainer(
+      image,
+      (id) => copyRegularFiles(id, dest, (path) => path.endsWith(".rpm")),
+    );
+    const result = rpmsResult(image, groupRpms(copied));
+    result.values.dest = dest;
+    result.notes = [`Copied the RPMs of ${image} into ${dest}`];
+    render(result, { json: options.json });
     return 0;
   });
 }

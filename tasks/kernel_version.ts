@@ -1,8 +1,9 @@
 // Prints the kernel version of the target image (label, Fedora CoreOS build metadata, or modules).
 // deno task kernel-version [--image REF] [--arch x86_64|aarch64] [--json]
-import { archOption, imageOption, main, printJson, stderrLogger, taskCommand } from "../lib/cli.ts";
+import { archOption, imageOption, main, stderrLogger, taskCommand } from "../lib/cli.ts";
 import { discoverImage, type ImageVersions } from "../lib/discover.ts";
 import { loadMatrix } from "../lib/matrix.ts";
+import { render } from "../lib/render.ts";
 
 /** A task that discovers the target image and prints one value of it (shared by three tasks). */
 export function imageValueTask(
@@ -19,8 +20,11 @@ export function imageValueTask(
       .parse(Deno.args, { from: "user" }).opts();
     const matrix = await loadMatrix();
     const found = await discoverImage({ matrix, ...options, logger: stderrLogger });
-    if (options.json) printJson({ [key]: pick(found), "kernel-source": found.kernelSource });
-    else console.log(pick(found));
+    const value = pick(found);
+    render(
+      { values: { [key]: value, "kernel-source": found.kernelSource }, lines: [value] },
+      options,
+    );
     return 0;
   };
 }

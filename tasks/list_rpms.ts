@@ -1,40 +1,48 @@
 // Lists the RPMs inside a kmods image (local, else pulled), grouped by folder; no container runs.
-// deno task list-rpms [--image REF] [--json]
-import { type Arch } from "../lib/patterns.ts";
+// deno task list-rpms [KMODS-IMAGE | --image TARGET --arch A --zfs TAG] [--json]
 import {
   archOption,
   imageOption,
+  kmodsImageArgument,
   main,
-  parseWith,
-  printJson,
   stderrLogger,
   taskCommand,
   zfsOption,
 } from "../lib/cli.ts";
 import { CheckError } from "../lib/errors.ts";
-import { imageRef } from "../lib/patterns.ts";
+import { type Arch } from "../lib/patterns.ts";
 import { containerFiles, ensureImage, withContainer } from "../lib/podman.ts";
+import { render, type TaskResult } from "../lib/render.ts";
 import { groupRpms, type RpmGroup } from "../lib/rpms.ts";
 import { kmodsImageOf } from "./build.ts";
 
-/** The options list-rpms and extract-rpms share to name the kmods image. */
-export function imageOptions<T extends ReturnType<typeof taskCommand>>(command: T) {
+/**
+ * The arguments list-rpms and extract-rpms share: the kmods image as a positional argument,
+ * or the target (`--image`, as in every task) whose kmods image `build` would produce.
+ */
+export function kmodsImageArguments<T extends ReturnType<typeof taskCommand>>(command: T) {
   return command
-    .addOption(imageOption("kmods image (default: the tag `build` would produce)"))
-    .option(
-      "--target <ref>",
-      "target image for the default tag (default: matrix.yaml)",
-      parseWith(imageRef),
+    .argument(
+      "[kmods-image]",
+      "kmods image, tagged zfs-…_kernel-… (default: the one `build` would produce for the target)",
+      kmodsImageArgument,
     )
-    .addOption(archOption("x86_64 or aarch64, for the default tag"))
-    .addOption(zfsOption("ZFS release for the default tag, e.g. zfs-2.4.2"));
+    .addOption(imageOption("target image whose kmods image to use (default: matrix.yaml)"))
+    .addOption(archOption("x86_64 or aarch64, for the default kmods image"))
+    .addOption(zfsOption("ZFS release for the default kmods image, e.g. zfs-2.4.2"));
 }
 
-/** The kmods image named by --image, else the one this build would produce; made local. */
+/** The kmods image given, else the one a build for the target would produce; made local. */
 export async function resolveKmodsImage(
-  options: { image?: string; target?: string; arch?: Arch; zfs?: string },
+  kmodsImage: string | undefined,
+  options: { image?: string; arch?: Arch; zfs?: string },
 ): Promise<string> {
-  const image = options.image ?? (await kmodsImageOf(options, stderrLogger)).image;
+  const image = kmodsImage ??
+    (await kmodsImageOf(
+      { target: options.image, arch: options.arch, zfs: options.zfs },
+      stderrLogger,
+    ))
+      .image;
   await ensureImage(image);
   return image;
 }
@@ -47,18 +55,23 @@ export function formatGroups(groups: RpmGroup[]): string {
     .join("\n");
 }
 
+/** The RPMs of an image, grouped by folder; an image without RPMs is a failed check. */
+export function rpmsResult(image: string, groups: RpmGroup[]): TaskResult {
+  if (groups.length === 0) throw new CheckError(`No RPMs in ${image}`);
+  return { values: { image, groups }, lines: [formatGroups(groups)] };
+}
+
 if (import.meta.main) {
   main(async () => {
-    const options = imageOptions(
+    const command = kmodsImageArguments(
       taskCommand("list-rpms", "List the RPMs inside a kmods image, grouped by folder"),
     )
       .option("--json", "print the groups as JSON")
-      .parse(Deno.args, { from: "user" }).opts();
-    const image = await resolveKmodsImage(options);
+      .parse(Deno.args, { from: "user" });
+    const options = command.opts();
+    const image = await resolveKmodsImage(command.processedArgs[0], options);
     const groups = groupRpms(await withContainer(image, containerFiles));
-    if (groups.length === 0) throw new CheckError(`No RPMs in ${image}`);
-    if (options.json) printJson({ image, groups });
-    else console.log(formatGroups(groups));
+    render(rpmsResult(image, groups), { json: options.json });
     return 0;
   });
 }

@@ -1,23 +1,16 @@
 // Maintains matrix.yaml: `add` pins a ZFS release from its own source tarball, `check` lists what is missing.
 // deno task matrix add zfs-2.4.4 [--sha256 HEX] [--force] [--json] · deno task matrix check [--json] [--github-output]
-import {
-  main,
-  markdownTable,
-  parseWith,
-  printJson,
-  stderrLogger,
-  taskCommand,
-  writeGithubOutput,
-  writeStepSummary,
-} from "../lib/cli.ts";
+import { assertOutputsWritable, main, parseWith, stderrLogger, taskCommand } from "../lib/cli.ts";
 import { InputError } from "../lib/errors.ts";
-import { loadMatrix } from "../lib/matrix.ts";
+import { loadMatrix, type Matrix } from "../lib/matrix.ts";
 import {
   addReleaseFromSource,
   type AddResult,
   describeDifferences,
+  type MatrixReport,
   matrixReport,
 } from "../lib/matrix_edit.ts";
+import { render, type TaskResult } from "../lib/render.ts";
 import { SHA256, zfsTag } from "../lib/patterns.ts";
 import { listZfsReleases } from "../lib/zfs_releases.ts";
 
@@ -31,44 +24,73 @@ function sha256Arg(value: string): string {
   return hex;
 }
 
-function printAdd(result: AddResult, json: boolean): void {
+/** The result of `matrix add`: the entry and what changed; a conflict is the error. */
+function addResult(result: AddResult): TaskResult {
   const { entry, change, path } = result;
-  if (json) {
-    printJson({
-      "zfs-tag": entry.tag,
-      url: result.url,
-      bytes: result.bytes,
-      sha256: entry.sha256,
-      "max-kernel": entry["max-kernel"],
-      "min-kernel": entry["min-kernel"] ?? null,
-      change,
-      differences: result.differences,
-    });
-    return;
-  }
   const summary = `max kernel ${entry["max-kernel"]}, min kernel ${
     entry["min-kernel"] ?? "?"
   }, sha256 ${entry.sha256}`;
   const lines = describeDifferences(result.differences).map((line) => `  ${line}`);
-  switch (change) {
-    case "added":
-      console.log(`Added ${entry.tag} to ${path}: ${summary}`);
-      break;
-    case "completed":
-      console.log(`Completed ${entry.tag} in ${path}:\n${lines.join("\n")}`);
-      break;
-    case "replaced":
-      console.log(`Replaced the values of ${entry.tag} in ${path} (--force):\n${lines.join("\n")}`);
-      break;
-    case "unchanged":
-      console.log(`${entry.tag} is already in ${path} with the same values: ${summary}`);
-      break;
-    case "conflict":
-      console.error(
-        `error: ${entry.tag} is already in ${path} with different values ` +
-          `(nothing written; add --force to replace them):\n${lines.join("\n")}`,
-      );
+  const text = {
+    added: [`Added ${entry.tag} to ${path}: ${summary}`],
+    completed: [`Completed ${entry.tag} in ${path}:`, ...lines],
+    replaced: [`Replaced the values of ${entry.tag} in ${path} (--force):`, ...lines],
+    unchanged: [`${entry.tag} is already in ${path} with the same values: ${summary}`],
+    conflict: [],
+  }[change];
+  return {
+    values: {
+      "zfs-tag": entry.tag,
+      url: result.url,
+      bytes: result.bytes,
+      sha256: entry.sha256 ?? null,
+      "max-kernel": entry["max-kernel"],
+      "min-kernel": entry["min-kernel"] ?? null,
+      change,
+      differences: result.differences,
+    },
+    lines: text,
+    errors: change === "conflict"
+      ? [
+        `${entry.tag} is already in ${path} with different values ` +
+        `(nothing written; add --force to replace them):\n${lines.join("\n")}`,
+      ]
+      : [],
+  };
+}
+
+/** The result of `matrix check`: what matrix.yaml lacks, as a report (never an error). */
+function checkResult(matrix: Matrix, report: MatrixReport): TaskResult {
+  const lines = [
+    `matrix.yaml is valid: ${matrix.zfs.releases.length} releases, ` +
+    `tracked series ${report.series.join(", ")}`,
+    report.missing.length
+      ? `Missing (published on GitHub): ${report.missing.join(", ")}`
+      : "Missing: none, every published release of the tracked series is listed",
+    report.unpinned.length
+      ? `Without a pinned sha256: ${report.unpinned.join(", ")}`
+      : "Without a pinned sha256: none",
+  ];
+  if (report.missing.length || report.unpinned.length) {
+    lines.push("Add or pin one with: deno task matrix add <tag>");
   }
+  return {
+    values: {
+      missing: report.missing,
+      "missing-count": report.missing.length,
+      unpinned: report.unpinned,
+    },
+    json: report,
+    lines,
+    summaryTable: {
+      header: ["release", "state"],
+      rows: [
+        ...report.missing.map((tag) => [tag, "missing from matrix.yaml"]),
+        ...report.unpinned.map((tag) => [tag, "no sha256 pinned"]),
+      ],
+    },
+    summaryTitle: `### matrix.yaml (series ${report.series.join(", ")})`,
+  };
 }
 
 if (import.meta.main) {
@@ -93,7 +115,7 @@ if (import.meta.main) {
           force: options.force,
           logger: stderrLogger,
         });
-        printAdd(result, options.json ?? false);
+        render(addResult(result), options);
         code = result.change === "conflict" ? 1 : 0;
       });
     program.command("check")
@@ -104,43 +126,9 @@ if (import.meta.main) {
       .option("--json", "print {series, missing, unpinned} as JSON")
       .option("--github-output", "write missing, missing-count and unpinned to $GITHUB_OUTPUT")
       .action(async (options) => {
+        if (options.githubOutput) assertOutputsWritable();
         const matrix = await loadMatrix();
-        const report = matrixReport(matrix, await listZfsReleases());
-        if (options.githubOutput) {
-          writeGithubOutput({
-            missing: JSON.stringify(report.missing),
-            "missing-count": report.missing.length,
-            unpinned: JSON.stringify(report.unpinned),
-          });
-          writeStepSummary(
-            `### matrix.yaml (series ${report.series.join(", ")})\n\n` +
-              markdownTable(["release", "state"], [
-                ...report.missing.map((tag) => [tag, "missing from matrix.yaml"]),
-                ...report.unpinned.map((tag) => [tag, "no sha256 pinned"]),
-              ]),
-          );
-        }
-        if (options.json) {
-          printJson(report);
-          return;
-        }
-        console.log(
-          `matrix.yaml is valid: ${matrix.zfs.releases.length} releases, ` +
-            `tracked series ${report.series.join(", ")}`,
-        );
-        console.log(
-          report.missing.length
-            ? `Missing (published on GitHub): ${report.missing.join(", ")}`
-            : "Missing: none, every published release of the tracked series is listed",
-        );
-        console.log(
-          report.unpinned.length
-            ? `Without a pinned sha256: ${report.unpinned.join(", ")}`
-            : "Without a pinned sha256: none",
-        );
-        if (report.missing.length || report.unpinned.length) {
-          console.log("Add or pin one with: deno task matrix add <tag>");
-        }
+        render(checkResult(matrix, matrixReport(matrix, await listZfsReleases())), options);
       });
     await program.parseAsync(Deno.args, { from: "user" });
     return code;

@@ -3,9 +3,13 @@
 import { main, parseWith, taskCommand } from "../lib/cli.ts";
 import { BUILD_WORKFLOW, runWorkflow } from "../lib/gh.ts";
 import { githubRepo, gitRef } from "../lib/patterns.ts";
+import { render } from "../lib/render.ts";
 
 async function runWorkflowTask(args: string[]): Promise<number> {
-  const options = taskCommand("run-workflow", `Start the ${BUILD_WORKFLOW} workflow with gh`)
+  const options = taskCommand(
+    "run-workflow",
+    `Start the build workflow (${BUILD_WORKFLOW}) on GitHub with gh`,
+  )
     .option("--force-rebuild", "rebuild and push even when the image tag already exists", false)
     .option("--ref <ref>", "the branch or tag whose workflow file runs", parseWith(gitRef), "main")
     .option(
@@ -16,10 +20,13 @@ async function runWorkflowTask(args: string[]): Promise<number> {
     .parse(args, { from: "user" })
     .opts();
   await runWorkflow(options.ref, options.forceRebuild, { repo: options.repo });
-  console.log(
-    `Started ${BUILD_WORKFLOW} on ${options.ref} (force_rebuild=${options.forceRebuild}); ` +
+  render({
+    values: { workflow: BUILD_WORKFLOW, ref: options.ref, "force-rebuild": options.forceRebuild },
+    lines: [
+      `Started ${BUILD_WORKFLOW} on ${options.ref} (force_rebuild=${options.forceRebuild}); ` +
       "follow it with: deno task workflow-status",
-  );
+    ],
+  });
   return 0;
 }
 

@@ -1,52 +1,130 @@
 // Discovers the ZFS release, kernel and Fedora version of the target image and whether they fit.
-// deno task versions [--image REF] [--arch A] [--series 2.4] [--json] [--github-output] [--all-targets]
+// deno task versions [--image REF] [--arch A] [--series 2.4] [--zfs TAG] [--json] [--github-output] [--all-targets]
+// A build uses zfs-tag: the newest release of the series that is pinned and supports the
+// kernel; when none does, fallback-* name the stream's last release that one supports.
 import {
   archOption,
+  assertOutputsWritable,
   imageOption,
   main,
-  markdownTable,
-  printJson,
   seriesOption,
   stderrLogger,
   taskCommand,
-  textTable,
-  writeGithubOutput,
-  writeStepSummary,
   zfsOption,
 } from "../lib/cli.ts";
-import { checkCompatibility } from "../lib/compat.ts";
 import {
   discoverAllTargets,
   discoverVersions,
+  FALLBACK_KEYS,
+  fallbackMessage,
   VERSION_KEYS,
   type Versions,
   versionsOutput,
 } from "../lib/discover.ts";
 import { UsageError } from "../lib/errors.ts";
-import { loadMatrix, type Matrix } from "../lib/matrix.ts";
+import { findRelease, loadMatrix, type Matrix } from "../lib/matrix.ts";
+import { render, type TaskResult, valueText, verdictLine } from "../lib/render.ts";
 
-export const OUTPUTS = [...VERSION_KEYS, "targets"] as const;
+export const OUTPUTS = [...VERSION_KEYS, ...FALLBACK_KEYS, "targets"] as const;
 
-function warnIfIncompatible(matrix: Matrix, v: Versions) {
-  if (!v.compatible) {
-    stderrLogger.warn(checkCompatibility(matrix, v.zfsTag, v.kernelVersion).message);
+export const DESCRIPTION =
+  "Discover the ZFS release, kernel and Fedora version of the target image and whether they fit";
+
+/** The columns of the --all-targets table (terminal and step summary). */
+const TARGET_COLUMNS = [
+  "name",
+  "zfs-tag",
+  "zfs-latest",
+  "kernel-version",
+  "max-kernel",
+  "compatible",
+  "image-tag",
+  "fallback-release",
+] as const;
+
+/** The result of one target: a verdict line, then what was found, one fact a row. */
+export function versionsResult(versions: Versions, matrix: Matrix): TaskResult {
+  const values = {
+    image: versions.image,
+    "pinned-image": versions.pinnedImage,
+    arch: versions.arch,
+    ...versionsOutput(versions),
+  };
+  const latest = versions.zfsLatest
+    ? `${versions.zfsLatest} (${versions.zfsPinned ? "pinned" : "not pinned"})`
+    : "not looked up (--zfs)";
+  const rows = [
+    ["target image", `${versions.image} (${versions.arch})`],
+    ["digest", versions.imageDigest],
+    ["fedora", versions.fedoraVersion],
+    [
+      "kernel",
+      `${versions.kernelVersion} (${versions.kernelMajorMinor}, from the ${versions.kernelSource})`,
+    ],
+    ["zfs release", `${versions.zfsTag} (max kernel ${versions.maxKernel ?? "unknown"})`],
+    ["newest of series", latest],
+    ["kmods tag", versions.imageTag],
+  ];
+  if (versions.fallback) {
+    rows.push(
+      ["fallback release", `${versions.fallback.release} (${versions.fallback.kernelVersion})`],
+      ["fallback image", versions.fallback.image],
+      ["fallback kmods tag", versions.fallback.imageTag],
+    );
   }
+  const verdict = verdictLine({
+    zfsTag: versions.zfsTag,
+    kernel: versions.kernelVersion,
+    kernelMajorMinor: versions.kernelMajorMinor,
+    maxKernel: versions.maxKernel,
+    minKernel: findRelease(matrix, versions.zfsTag)?.["min-kernel"],
+    compatible: versions.compatible,
+  });
+  const fallback = fallbackMessage(versions);
+  return {
+    values,
+    outputs: Object.keys(versionsOutput(versions)),
+    lines: [verdict],
+    table: { header: ["", ""], rows },
+    summaryTitle: `### ${verdict}`,
+    notes: fallback ? [fallback] : [],
+    warnings: versions.compatible
+      ? []
+      : [{ message: versions.message, title: "Kernel not supported" }],
+  };
+}
+
+/** The result of --all-targets: the nightly plan, one row a target. */
+export function allTargetsResult(targets: Record<string, string | boolean>[]): TaskResult {
+  return {
+    values: { targets },
+    json: targets,
+    table: {
+      header: [...TARGET_COLUMNS],
+      rows: targets.map((t) => TARGET_COLUMNS.map((c) => valueText(t[c] ?? ""))),
+    },
+    warnings: targets.filter((t) => t.compatible === false).map((t) => ({
+      title: "Kernel not supported yet",
+      message: `${t.name}: no pinned release supports ${t["kernel-version"]}` +
+        (t["fallback-release"]
+          ? `; the nightly build uses ${t["fallback-release"]} instead (${t["fallback-image-tag"]})`
+          : ""),
+    })),
+  };
 }
 
 if (import.meta.main) {
   main(async () => {
-    const options = taskCommand(
-      "versions",
-      "Discover the ZFS release, kernel and Fedora version of the target image and whether they fit",
-    )
+    const options = taskCommand("versions", DESCRIPTION)
       .addOption(imageOption())
       .addOption(archOption())
       .addOption(seriesOption())
-      .addOption(zfsOption("use this ZFS release instead of the newest"))
+      .addOption(zfsOption("use this ZFS release instead of choosing one (skips GitHub)"))
       .option("--all-targets", "every enabled target of matrix.yaml (output: targets)")
       .option("--json", "print one JSON object")
       .option("--github-output", "write the values to $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY")
       .parse(Deno.args, { from: "user" }).opts();
+    if (options.githubOutput) assertOutputsWritable();
     const matrix = await loadMatrix();
 
     if (options.allTargets) {
@@ -57,34 +135,7 @@ if (import.meta.main) {
         zfsTag: options.zfs,
         logger: stderrLogger,
       });
-      for (const t of targets) {
-        if (t.compatible === false) {
-          stderrLogger.warn(`${t.name}: ${t["zfs-tag"]} does not support ${t["kernel-version"]}`);
-        }
-      }
-      if (options.githubOutput) {
-        writeGithubOutput({ targets: JSON.stringify(targets) });
-        const columns = [
-          "name",
-          "zfs-tag",
-          "kernel-version",
-          "max-kernel",
-          "compatible",
-          "image-tag",
-        ];
-        writeStepSummary(markdownTable(
-          columns,
-          targets.map((t) => columns.map((c) => String(t[c]))),
-        ));
-      }
-      if (options.json) printJson(targets);
-      else if (!options.githubOutput) {
-        const columns = ["name", "zfs-tag", "kernel-version", "compatible", "kernel-source"];
-        console.log(textTable(
-          columns,
-          targets.map((t) => columns.map((c) => String(t[c]))),
-        ));
-      }
+      render(allTargetsResult(targets), options);
       return 0;
     }
 
@@ -94,26 +145,7 @@ if (import.meta.main) {
       zfsTag: options.zfs,
       logger: stderrLogger,
     });
-    warnIfIncompatible(matrix, versions);
-    const values = versionsOutput(versions);
-    const rows = [
-      ["image", versions.image],
-      ["pinned-image", versions.pinnedImage],
-      ["arch", versions.arch],
-      ...Object.entries(values).map(([k, v]) => [k, String(v)]),
-    ];
-    if (options.githubOutput) {
-      writeGithubOutput(values);
-      writeStepSummary(markdownTable(["", "value"], rows));
-    }
-    if (options.json) {
-      printJson({
-        image: versions.image,
-        "pinned-image": versions.pinnedImage,
-        arch: versions.arch,
-        ...values,
-      });
-    } else if (!options.githubOutput) console.log(textTable(["", "value"], rows));
+    render(versionsResult(versions, matrix), options);
     return 0;
   });
 }

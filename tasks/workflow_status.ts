@@ -1,15 +1,28 @@
 // Shows the latest runs of the build workflow with gh: status, conclusion, event, started, title, url.
 // deno task workflow-status [--limit 5] [--json] [--repo OWNER/REPO]
-import { main, parseWith, printJson, taskCommand, textTable, wholeNumber } from "../lib/cli.ts";
+import { main, parseWith, taskCommand, wholeNumber } from "../lib/cli.ts";
 import { BUILD_WORKFLOW, listRuns, runsTable } from "../lib/gh.ts";
 import { githubRepo } from "../lib/patterns.ts";
+import { render, type ResultTable, timeText } from "../lib/render.ts";
+
+/** More runs than this is not a status: ask the web UI. */
+const MAX_RUNS = 1000;
+
+/** The runs table with its start times printed the one way (timeText). */
+function withTimes(table: ResultTable): ResultTable {
+  const column = table.header.indexOf("started");
+  return {
+    header: table.header,
+    rows: table.rows.map((row) => row.map((cell, i) => i === column ? timeText(cell) : cell)),
+  };
+}
 
 async function workflowStatusTask(args: string[]): Promise<number> {
   const options = taskCommand(
     "workflow-status",
-    `Show the latest runs of ${BUILD_WORKFLOW} with gh`,
+    `Show the latest runs of the build workflow (${BUILD_WORKFLOW}) with gh`,
   )
-    .option("--limit <n>", "how many runs", wholeNumber("limit", 1), 5)
+    .option("--limit <n>", `how many runs (1-${MAX_RUNS})`, wholeNumber("limit", 1, MAX_RUNS), 5)
     .option("--json", "print the runs as one JSON document", false)
     .option(
       "--repo <owner/repo>",
@@ -19,14 +32,12 @@ async function workflowStatusTask(args: string[]): Promise<number> {
     .parse(args, { from: "user" })
     .opts();
   const runs = await listRuns(options.limit, { repo: options.repo });
-  if (options.json) {
-    printJson(runs);
-  } else if (runs.length === 0) {
-    console.log(`No runs of ${BUILD_WORKFLOW} yet`);
-  } else {
-    const { header, rows } = runsTable(runs);
-    console.log(textTable(header, rows));
-  }
+  render(
+    runs.length === 0
+      ? { values: { runs }, json: runs, lines: [`No runs of ${BUILD_WORKFLOW} yet`] }
+      : { values: { runs }, json: runs, table: withTimes(runsTable(runs)) },
+    options,
+  );
   return 0;
 }
 

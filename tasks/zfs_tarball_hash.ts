@@ -1,7 +1,8 @@
 // Downloads the source tarball of a ZFS release (the one the build verifies) and prints its sha256.
 // deno task zfs-tarball-hash zfs-2.4.4 [--json]     (ZFS_SOURCE_URL overrides the base URL)
-import { main, parseWith, printJson, stderrLogger, taskCommand } from "../lib/cli.ts";
+import { main, parseWith, stderrLogger, taskCommand } from "../lib/cli.ts";
 import { zfsTag } from "../lib/patterns.ts";
+import { render } from "../lib/render.ts";
 import { hashTarball } from "../lib/tarball.ts";
 
 if (import.meta.main) {
@@ -15,17 +16,16 @@ if (import.meta.main) {
       .parse(Deno.args, { from: "user" });
     const [tag] = command.processedArgs;
     const result = await hashTarball(tag, { logger: stderrLogger });
-    if (command.opts().json) {
-      printJson({
+    render({
+      values: {
         "zfs-tag": tag,
         url: result.url,
         sha256: result.sha256,
         bytes: result.bytes,
         "max-kernel": result.meta?.linuxMaximum ?? null,
         "min-kernel": result.meta?.linuxMinimum ?? null,
-      });
-    } else {
-      console.log(result.sha256);
-    }
+      },
+      lines: [result.sha256],
+    }, command.opts());
   });
 }

@@ -7,12 +7,17 @@ import {
   isLoopbackRegistry,
   planBuild,
   resolveImageName,
+  signingCertSha256,
   sourceUrlOf,
 } from "../lib/build.ts";
 import { InputError, UsageError } from "../lib/errors.ts";
-import { BuildProgress, formatElapsed, parseStep, progressMode } from "../lib/progress.ts";
+import { formatElapsed, parseStep, progressMode } from "../lib/progress.ts";
 import { buildAndPush, startRegistry } from "./helpers/registry.ts";
 import { integrationTest } from "./helpers/tools.ts";
+
+const CERT = new TextEncoder().encode(
+  "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n",
+);
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 const SHA = "d03c3edd320993bb04d6ec2c8c7300b87487c7b10ff5742f13a437a5164ba718";
@@ -66,6 +71,7 @@ Deno.test("planBuild() adds isolation, secrets, cache and plain http only when a
     isolation: "chroot",
     secretKey: "/keys/key.pem",
     secretCert: "/keys/cert.der",
+    secretCertContent: CERT,
     cacheFrom: "ghcr.io/owner/cache",
     cacheTo: "ghcr.io/owner/cache",
   }));
@@ -121,6 +127,22 @@ Deno.test("planBuild() refuses values that must never reach podman", async (t) =
     ["a tag that is neither", { tag: "latest" }, InputError],
     ["a key without a certificate", { secretKey: "/k.pem" }, UsageError],
     [
+      "a certificate file that is a private key",
+      {
+        secretKey: "/k.pem",
+        secretCert: "/k.pem",
+        secretCertContent: new TextEncoder().encode(
+          "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n",
+        ),
+      },
+      InputError,
+    ],
+    [
+      "an empty certificate file",
+      { secretKey: "/k.pem", secretCert: "/c", secretCertContent: new Uint8Array() },
+      InputError,
+    ],
+    [
       "a secret path with a comma",
       { secretKey: "/a,src=/etc/shadow", secretCert: "/c" },
       UsageError,
@@ -131,6 +153,29 @@ Deno.test("planBuild() refuses values that must never reach podman", async (t) =
   for (const [name, overrides, error] of cases) {
     await t.step(name, () => assert.throws(() => planBuild(input(overrides)), error));
   }
+});
+
+Deno.test("planBuild() keys the kmod layer on the signing certificate: its sha256, else unsigned", async () => {
+  assert.equal(planBuild(input()).buildArgs.SIGNING_CERT_SHA256, "unsigned");
+  const expected = [...new Uint8Array(await crypto.subtle.digest("SHA-256", CERT))]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+  const signed = planBuild(input({ secretKey: "/k", secretCert: "/c", secretCertContent: CERT }));
+  assert.equal(signed.buildArgs.SIGNING_CERT_SHA256, expected);
+  assert.ok(signed.argv.includes(`SIGNING_CERT_SHA256=${expected}`));
+  const der = Uint8Array.from([0x30, 0x82, 0x01, 0xb3]);
+  assert.match(
+    signingCertSha256({ secretKey: "/k", secretCert: "/c", secretCertContent: der }),
+    /^[0-9a-f]{64}$/,
+  );
+  assert.throws(
+    () =>
+      signingCertSha256({
+        secretKey: "/k",
+        secretCert: "/c",
+        secretCertContent: new TextEncoder().encode("hello"),
+      }),
+    /Signing certificate is not an x509 certificate \(PEM or DER\): \/c/,
+  );
 });
 
 Deno.test("resolveImageName() takes a bare tag or a full reference", () => {
@@ -185,46 +230,6 @@ Deno.test("parseStep() and formatElapsed() read podman's step lines", () => {
   assert.equal(formatElapsed(5_400), "5s");
   assert.equal(formatElapsed(83_000), "1m23s");
   assert.equal(formatElapsed(3_723_000), "1h02m03s");
-});
-
-Deno.test("BuildProgress shows a live line on a TTY, plain steps without, groups on GitHub", () => {
-  let clock = 0;
-  const feed = (mode: "tty" | "plain" | "github") => {
-    let out = "";
-    clock = 0;
-    const progress = new BuildProgress(mode, (text) => out += text, () => clock, 60, 3);
-    for (const line of ["[1/2] STEP 1/2: FROM scratch AS a", "noise", "[1/2] STEP 2/2: COPY x /"]) {
-      clock += 83_000;
-      progress.line(line);
-    }
-    progress.line("[2/2] STEP 1/1: FROM scratch");
-    progress.line("last");
-    progress.finish();
-    return { out, tail: progress.tail };
-  };
-  const tty = feed("tty");
-  assert.ok(tty.out.includes("\r\x1b[2K[1/2] STEP 2/2 COPY x / 4m09s"), tty.out);
-  assert.doesNotMatch(tty.out, /noise/);
-  assert.deepEqual(tty.tail, ["[1/2] STEP 2/2: COPY x /", "[2/2] STEP 1/1: FROM scratch", "last"]);
-  const plain = feed("plain");
-  assert.equal(plain.out.split("\n")[0], "1m23s [1/2] STEP 1/2: FROM scratch AS a");
-  assert.ok(!plain.out.includes("\x1b") && !plain.out.includes("noise"), plain.out);
-  const github = feed("github");
-  assert.equal(
-    github.out,
-    [
-      "::group::[1/2] FROM scratch AS a",
-      "[1/2] STEP 1/2: FROM scratch AS a",
-      "noise",
-      "[1/2] STEP 2/2: COPY x /",
-      "::endgroup::",
-      "::group::[2/2] FROM scratch",
-      "[2/2] STEP 1/1: FROM scratch",
-      "last",
-      "::endgroup::",
-      "",
-    ].join("\n"),
-  );
   assert.equal(progressMode({ GITHUB_ACTIONS: "true" }, true), "github");
   assert.equal(progressMode({}, true), "tty");
   assert.equal(progressMode({}, false), "plain");
@@ -301,6 +306,10 @@ async function buildFixtureRpms(dir: string): Promise<string[]> {
       placed.push(folder === "/" ? entry.name : `${folder}/${entry.name}`);
     }
   }
+  // the installer sits beside the main RPMs, as in the real image: never listed as an RPM
+  const installer = (await Deno.readTextFile(`${ROOT}install-zfs.sh`))
+    .replaceAll("@KERNEL_VERSION@", KERNEL).replaceAll("@ZFS_TAG@", "zfs-2.4.2");
+  await Deno.writeTextFile(`${dir}/layout/install-zfs.sh`, installer, { mode: 0o755 });
   return placed.sort();
 }
 
@@ -331,7 +340,10 @@ integrationTest(
           "image: ghcr.io/fedora-zfs-kmods/fedora-zfs-kmods\n",
           `image: ${registry.host}/kmods\n`,
         )
-        .replaceAll("quay.io/fedora/fedora-coreos:stable", target);
+        .replaceAll("quay.io/fedora/fedora-coreos:stable", target)
+        // zfs-2.4.3 unpinned, for the refusal below
+        .replace(/(- tag: zfs-2\.4\.3\n(?: {6}[a-z-]+: .*\n)*?) {6}sha256: [0-9a-f]{64}\n/, "$1");
+      assert.doesNotMatch(matrix, /- tag: zfs-2\.4\.3\n(?: {6}[a-z-]+: .*\n)*? {6}sha256:/);
       await Deno.writeTextFile(`${dir}/matrix.yaml`, matrix);
       // BUILDAH_LAYERS=false: no intermediate layer images are left behind after rmi
       const env = {
@@ -403,7 +415,7 @@ integrationTest(
       });
 
       await t.step("list-rpms groups the RPMs by folder", async () => {
-        const ran = await task("list_rpms.ts", ["--image", image, "--json"], { env });
+        const ran = await task("list_rpms.ts", [image, "--json"], { env });
         assert.equal(ran.code, 0, ran.stderr);
         const { groups } = JSON.parse(ran.stdout) as {
           groups: { folder: string; rpms: string[] }[];
@@ -416,17 +428,19 @@ integrationTest(
         assert.ok(groups[0]!.rpms.includes(`kmod-zfs-${KERNEL}-2.4.2-1.x86_64.rpm`));
       });
 
-      await t.step("list-rpms without --image lists the tag this build produces", async () => {
-        const ran = await task("list_rpms.ts", ["--target", target, "--zfs", "zfs-2.4.2"], { env });
+      await t.step("list-rpms without a kmods image lists the one built for --image", async () => {
+        const ran = await task("list_rpms.ts", ["--image", target, "--zfs", "zfs-2.4.2"], { env });
         assert.equal(ran.code, 0, ran.stderr);
         assert.match(ran.stdout, /^other\/\n {2}zfs-dracut-2\.4\.2-1\.x86_64\.rpm$/m);
       });
 
       await t.step("extract-rpms copies them into the folders", async () => {
         const dest = `${dir}/out/rpms`;
-        const ran = await task("extract_rpms.ts", ["--image", image, "--dest", dest], { env });
+        const ran = await task("extract_rpms.ts", [image, "--dest", dest], { env });
         assert.equal(ran.code, 0, ran.stderr);
         for (const rpm of rpms) assert.ok(Deno.statSync(`${dest}/${rpm}`).isFile, rpm);
+        assert.doesNotMatch(ran.stdout, /install-zfs/);
+        assert.equal(await Deno.stat(`${dest}/install-zfs.sh`).catch(() => undefined), undefined);
       });
 
       await t.step("check-container finds the pushed tag, and not an absent one", async () => {
@@ -578,7 +592,6 @@ integrationTest(
       await t.step("an image that does not exist → exit 1 naming it", async () => {
         for (const file of ["list_rpms.ts", "extract_rpms.ts"]) {
           const ran = await task(file, [
-            "--image",
             absent,
             ...(file === "extract_rpms.ts" ? ["--dest", `${dir}/d`] : []),
           ]);
@@ -591,12 +604,12 @@ integrationTest(
       });
       await t.step("--dest that is a file → exit 2", async () => {
         await Deno.writeTextFile(`${dir}/file`, "");
-        const ran = await task("extract_rpms.ts", ["--image", absent, "--dest", `${dir}/file`]);
+        const ran = await task("extract_rpms.ts", [absent, "--dest", `${dir}/file`]);
         assert.equal(ran.code, 2, ran.stderr);
         assert.match(ran.stderr, /--dest is not a folder/);
       });
       await t.step("no podman on PATH → exit 1 with how to install it", async () => {
-        const ran = await task("list_rpms.ts", ["--image", absent], {
+        const ran = await task("list_rpms.ts", [absent], {
           env: await withoutPodman(dir),
           clearEnv: true,
         });
@@ -637,12 +650,112 @@ Deno.test("a tag or version with shell characters exits 2 before anything runs",
   }
 });
 
-Deno.test("BuildProgress keeps plain step lines short; the full line stays in the tail", () => {
-  let out = "";
-  const progress = new BuildProgress("plain", (text) => out += text, () => 0);
-  const long = `[4/7] STEP 1/1: RUN ${"x".repeat(300)}`;
-  progress.line(long);
-  assert.ok(out.length < 160, out);
-  assert.ok(out.endsWith("…\n"));
-  assert.deepEqual(progress.tail, [long]);
-});
+/** Runs `podman build` in `context`; returns its combined output and the image ids it made. */
+async function podmanBuild(
+  context: string,
+  args: string[],
+): Promise<{ success: boolean; output: string; ids: string[] }> {
+  const result = await new Deno.Command("podman", {
+    args: ["build", "--isolation", "chroot", ...args, context],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const output = new TextDecoder().decode(result.stdout) +
+    new TextDecoder().decode(result.stderr);
+  const ids = [...output.matchAll(/^--> (?:Using cache )?([0-9a-f]{11,64})$/gm)].map((m) => m[1]!);
+  return { success: result.success, output, ids };
+}
+
+/** The output lines of one step of a podman build: its STEP line up to the next STEP or COMMIT. */
+function stepOutput(output: string, instruction: RegExp): string {
+  const steps = output.split(/^(?=STEP \d+\/\d+: |COMMIT)/m);
+  return steps.find((step) => instruction.test(step.split("\n")[0]!)) ?? "";
+}
+
+integrationTest(
+  "a signed build does not reuse the cached unsigned layer of the signing RUN (podman --layers)",
+  ["podman", "busybox"],
+  async (t) => {
+    const dir = await Deno.makeTempDir({ prefix: "signing-cache-" });
+    const ids = new Set<string>();
+    const image = `localhost/signing-cache-test-${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      await Deno.copyFile(
+        `${ROOT}tests/fixtures/signing-cache.Containerfile`,
+        `${dir}/Containerfile`,
+      );
+      await Deno.copyFile(
+        await Deno.realPath("/bin/busybox").catch(() => "/usr/bin/busybox"),
+        `${dir}/busybox`,
+      );
+      await Deno.writeTextFile(`${dir}/nonce`, crypto.randomUUID());
+      await Deno.writeTextFile(`${dir}/cert.pem`, new TextDecoder().decode(CERT));
+      const sha = signingCertSha256({
+        secretKey: "k",
+        secretCert: `${dir}/cert.pem`,
+        secretCertContent: CERT,
+      });
+      const signingStep = /^STEP \d+\/\d+: RUN --mount=type=secret,id=signing_cert/;
+      const build = async (tag: string, args: string[]) => {
+        const built = await podmanBuild(dir, ["--layers", "--tag", `${image}:${tag}`, ...args]);
+        built.ids.forEach((id) => ids.add(id));
+        assert.ok(built.success, built.output);
+        return stepOutput(built.output, signingStep);
+      };
+
+      await t.step("first build, unsigned: the signing RUN runs", async () => {
+        const step = await build("unsigned", ["--build-arg", "SIGNING_CERT_SHA256=unsigned"]);
+        assert.ok(step !== "" && !step.includes("Using cache"), step);
+      });
+      await t.step(
+        "control: a secret alone is not part of the cache key, the unsigned layer is reused",
+        async () => {
+          const step = await build("secret-only", [
+            "--secret",
+            `id=signing_cert,src=${dir}/cert.pem`,
+            "--build-arg",
+            "SIGNING_CERT_SHA256=unsigned",
+          ]);
+          assert.match(step, /--> Using cache [0-9a-f]{64}/);
+        },
+      );
+      await t.step(
+        "signed with the certificate's sha256: the cached step is not taken",
+        async () => {
+          const step = await build("signed", [
+            "--secret",
+            `id=signing_cert,src=${dir}/cert.pem`,
+            "--build-arg",
+            `SIGNING_CERT_SHA256=${sha}`,
+          ]);
+          assert.ok(step !== "", "no signing step in the output");
+          assert.doesNotMatch(step, /Using cache/);
+          const signed = await new Deno.Command("podman", {
+            args: ["create", `${image}:signed`, "/bin/sh"],
+            stdout: "piped",
+            stderr: "null",
+          }).output();
+          const container = new TextDecoder().decode(signed.stdout).trim();
+          try {
+            const copied = await new Deno.Command("podman", {
+              args: ["cp", `${container}:/signed`, `${dir}/signed`],
+              stderr: "piped",
+            }).output();
+            assert.ok(copied.success, new TextDecoder().decode(copied.stderr));
+            assert.equal((await Deno.readTextFile(`${dir}/signed`)).trim(), `signed ${sha}`);
+          } finally {
+            await podmanQuiet("rm", "--force", container);
+          }
+        },
+      );
+    } finally {
+      await podmanQuiet(
+        "rmi",
+        "--force",
+        ...["unsigned", "secret-only", "signed"].map((t) => `${image}:${t}`),
+      );
+      for (const id of ids) await podmanQuiet("rmi", id);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

@@ -1,114 +1,12 @@
 // `deno task cleanup` run as a user would, against a local stand-in for the GitHub
-// Packages REST API that answers with payloads of the documented shape.
+// Packages REST API and the package's registry repository, answering with payloads of the
+// documented shape (tests/helpers/github_packages.ts).
 import assert from "node:assert/strict";
+import { type FakeGithub, history, PACKAGE, withPackages } from "./helpers/github_packages.ts";
 import { json, type TestServer, withServer } from "./helpers/server.ts";
 import { integrationTest } from "./helpers/tools.ts";
 
-const DAY_MS = 86_400_000;
 const TASK = new URL("../tasks/cleanup.ts", import.meta.url).pathname;
-const PACKAGE = "fedora-zfs-kmods";
-
-const hex = (id: number) => id.toString(16).padStart(64, "0");
-
-interface VersionJson {
-  id: number;
-  name: string;
-  url: string;
-  package_html_url: string;
-  created_at: string;
-  updated_at: string;
-  html_url: string;
-  metadata: { package_type: "container"; container: { tags: string[] } };
-}
-
-function versionJson(id: number, ageDays: number, tags: string[]): VersionJson {
-  const created = new Date(Date.now() - ageDays * DAY_MS).toISOString().replace(/\.\d+Z$/, "Z");
-  return {
-    id,
-    name: `sha256:${hex(id)}`,
-    url: `https://api.github.com/orgs/acme/packages/container/${PACKAGE}/versions/${id}`,
-    package_html_url: `https://github.com/orgs/acme/packages/container/package/${PACKAGE}`,
-    created_at: created,
-    updated_at: created,
-    html_url: `https://github.com/orgs/acme/packages/container/${PACKAGE}/${id}`,
-    metadata: { package_type: "container", container: { tags } },
-  };
-}
-
-/**
- * 260 versions, one a day (ages 0.5 … 259.5 days): every tenth has a versioned tag, the
- * one after it is that image's attestation (`sha256-<digest>`), the rest are untagged.
- */
-function history(count = 260): VersionJson[] {
-  return Array.from({ length: count }, (_, i) => {
-    const id = 5000 + i;
-    const tags = i % 10 === 0
-      ? [`zfs-2.4.${i % 7}_kernel-6.${i % 20}.${i}-200.fc42.x86_64`]
-      : i % 10 === 1
-      ? [`sha256-${hex(id - 1)}`]
-      : [];
-    return versionJson(id, i + 0.5, tags);
-  });
-}
-
-interface FakeGithub {
-  owner: string;
-  ownerType: "User" | "Organization";
-  /** The login of the token's user; undefined → GET /user answers 403 like an Actions token. */
-  login?: string;
-  orgId?: number;
-  versions: VersionJson[];
-  /** Answers to send, in order, before the normal one, keyed by "GET page N" or "DELETE id". */
-  script?: Record<string, (() => Response | Promise<Response>)[]>;
-}
-
-/** The GitHub REST routes the task uses, with pages of 100 and `Link` headers. */
-function github(fake: FakeGithub) {
-  const pkg = `/packages/container/${PACKAGE}/versions`;
-  return (request: Request, server: TestServer): Response | Promise<Response> => {
-    const url = new URL(request.url);
-    const path = url.pathname;
-    const scripted = (key: string) => fake.script?.[key]?.shift()?.();
-    if (path === `/users/${fake.owner}`) {
-      return json({ login: fake.owner, id: 4242, type: fake.ownerType });
-    }
-    if (path === "/user") {
-      return fake.login
-        ? json({ login: fake.login, id: 1, type: "User" })
-        : json({ message: "Resource not accessible by integration" }, { status: 403 });
-    }
-    const prefixes = fake.ownerType === "Organization"
-      ? [`/orgs/${fake.owner}`, `/organizations/${fake.orgId}`]
-      : [`/users/${fake.owner}`, `/user`];
-    const prefix = prefixes.find((p) => path.startsWith(`${p}${pkg}`));
-    if (!prefix) return json({ message: "Not Found" }, { status: 404 });
-    if (request.method === "GET" && path === `${prefix}${pkg}`) {
-      const page = Number(url.searchParams.get("page") ?? 1);
-      const perPage = Number(url.searchParams.get("per_page") ?? 30);
-      const answer = scripted(`GET page ${page}`);
-      if (answer) return answer;
-      const items = fake.versions.slice((page - 1) * perPage, page * perPage);
-      const headers: Record<string, string> = {};
-      if (page * perPage < fake.versions.length) {
-        // GitHub's next links for an organisation point at /organizations/<id>/…
-        const next = fake.ownerType === "Organization" ? `/organizations/${fake.orgId}` : prefix;
-        headers.link = `<${server.url}${next}${pkg}?per_page=${perPage}&page=${page + 1}>; ` +
-          `rel="next", <${server.url}${next}${pkg}?per_page=${perPage}&page=9>; rel="last"`;
-      }
-      return json(items, { headers });
-    }
-    const id = Number(path.slice(`${prefix}${pkg}/`.length));
-    if (request.method === "DELETE" && id) {
-      const answer = scripted(`DELETE ${id}`);
-      if (answer) return answer;
-      const index = fake.versions.findIndex((v) => v.id === id);
-      if (index < 0) return json({ message: "Package version not found." }, { status: 404 });
-      fake.versions.splice(index, 1);
-      return new Response(null, { status: 204 });
-    }
-    return json({ message: "Not Found" }, { status: 404 });
-  };
-}
 
 interface Run {
   code: number;
@@ -116,11 +14,10 @@ interface Run {
   stderr: string;
 }
 
-async function runCleanup(server: TestServer, args: string[], env: Record<string, string> = {}) {
+async function runCleanup(args: string[], env: Record<string, string> = {}): Promise<Run> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", TASK, ...args],
     env: {
-      GITHUB_API_URL: server.url,
       GH_TOKEN: "test",
       HTTP_BACKOFF_MS: "1",
       HTTP_RETRIES: "2",
@@ -134,58 +31,87 @@ async function runCleanup(server: TestServer, args: string[], env: Record<string
     stderr: "piped",
   }).output();
   const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) } as Run;
+  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
 }
 
 const deletes = (server: TestServer) => server.requests.filter((r) => r.method === "DELETE");
+const deletedIds = (server: TestServer) =>
+  deletes(server).map((r) => Number(r.path.split("/").pop())).toSorted((a, b) => a - b);
+const manifestReads = (server: TestServer) =>
+  server.requests.filter((r) => r.path.includes("/manifests/"));
 const org = ["--owner", "acme", "--package", PACKAGE];
+const orgFake = (versions = history(), extra: Partial<FakeGithub> = {}): FakeGithub => ({
+  owner: "acme",
+  ownerType: "Organization",
+  orgId: 4242,
+  versions: versions.versions,
+  manifests: versions.manifests,
+  ...extra,
+});
 
 /** Ids the rules delete from history() at 90 days / keep 12: ages ≥ 90 except the
  * 10th to 12th newest versioned images (i = 90, 100, 110) and their attestations. */
 const expectedDeleted = Array.from({ length: 170 }, (_, k) => 5090 + k)
   .filter((id) => ![5090, 5091, 5100, 5101, 5110, 5111].includes(id));
 
-Deno.test("cleanup --dry-run reads every page of an organisation and sends no DELETE", async () => {
-  const fake: FakeGithub = {
-    owner: "acme",
-    ownerType: "Organization",
-    orgId: 4242,
-    versions: history(),
-  };
-  await withServer(github(fake), async (server) => {
+const short = (digest: string) => `${digest.slice(0, 11)}…${digest.slice(-4)}`;
+
+Deno.test("cleanup --dry-run reads every page concurrently, reads kept manifests and sends no DELETE", async () => {
+  const fake = orgFake();
+  await withPackages(fake, async (server, env) => {
     const outputFile = await Deno.makeTempFile();
     const summaryFile = await Deno.makeTempFile();
     try {
-      const run = await runCleanup(server, ["--dry-run", "90", "12", ...org, "--github-output"], {
+      const run = await runCleanup(["--dry-run", "90", "12", ...org, "--github-output"], {
+        ...env,
         GITHUB_OUTPUT: outputFile,
         GITHUB_STEP_SUMMARY: summaryFile,
       });
       assert.equal(run.code, 0, run.stderr);
       assert.equal(deletes(server).length, 0);
       const pages = server.requests.filter((r) => r.path.includes("/versions"));
-      assert.deepEqual(pages.map((r) => r.path.replace(/\/packages.*\?/, " ?")), [
-        "/orgs/acme ?per_page=100",
+      assert.deepEqual(pages.map((r) => r.path.replace(/\/packages.*\?/, " ?")).toSorted(), [
         "/organizations/4242 ?per_page=100&page=2",
         "/organizations/4242 ?per_page=100&page=3",
+        "/orgs/acme ?per_page=100",
       ]);
+      // every kept version's manifest was read once, by digest
+      assert.equal(manifestReads(server).length, 96);
       assert.match(run.stdout, /\/orgs\/acme\/packages\/container\/fedora-zfs-kmods \(org acme\)/);
+      // the counts come first, then the deletions, then the kept versions
+      const lines = run.stdout.split("\n");
+      assert.match(lines[1]!, /^260 versions: keep 96, delete 164 \(retention 90 days/);
+      assert.ok(run.stdout.indexOf("Delete (164):") < run.stdout.indexOf("Keep (96):"));
+      const v5110 = fake.versions.find((v) => v.id === 5110)!;
       assert.match(
         run.stdout,
-        /^5110 +zfs-2\.4\.5_kernel-6\.10\.110-200\.fc42\.x86_64 .* keep +newest-12$/m,
+        new RegExp(
+          `^5110 +${short(v5110.name)} +zfs-2\\.4\\.5_kernel-6\\.10\\.110-200\\.fc42\\.x86_64 ` +
+            `+\\S+ +newest-12$`,
+          "m",
+        ),
       );
-      assert.match(run.stdout, /^5111 +sha256-0+13f6 .* keep +attestation of kept image$/m);
-      assert.match(run.stdout, /^5002 +<untagged> .* keep +inside retention$/m);
-      assert.match(run.stdout, /^5259 +<untagged> .* delete +expired$/m);
-      assert.match(run.stdout, /260 versions: keep 96, delete 164/);
+      assert.match(
+        run.stdout,
+        new RegExp(
+          `^5111 +\\S+ +sha256-${v5110.name.slice(7, 11)}…\\S{4} .* attestation of kept image$`,
+          "m",
+        ),
+      );
+      assert.match(run.stdout, /^5259 +sha256:[0-9a-f]{4}…[0-9a-f]{4} +<untagged> .* expired$/m);
+      // kept untagged versions are one line per reason; no full digest anywhere
+      assert.match(run.stdout, /^\+ 72 untagged versions: inside retention$/m);
+      assert.doesNotMatch(run.stdout, /^5002 /m);
+      assert.doesNotMatch(run.stdout, /[0-9a-f]{64}/);
       assert.match(run.stdout, /Dry run: nothing deleted/);
       const outputs = await Deno.readTextFile(outputFile);
-      assert.match(
-        outputs,
-        new RegExp(`^delete-versions=${expectedDeleted.join(",")}$`, "m"),
-      );
+      assert.match(outputs, new RegExp(`^delete-versions=${expectedDeleted.join(",")}$`, "m"));
       assert.match(outputs, /^delete-count=164$/m);
       assert.match(outputs, /^keep-count=96$/m);
-      assert.match(await Deno.readTextFile(summaryFile), /\| 5259 \| <untagged> \|/);
+      assert.match(outputs, /^retained-count=0$/m);
+      const summary = await Deno.readTextFile(summaryFile);
+      assert.match(summary, /^260 versions: keep 96, delete 164/m);
+      assert.match(summary, /\| 5259 \| sha256:[0-9a-f]{4}…[0-9a-f]{4} \| \\<untagged\\> \|/);
     } finally {
       await Deno.remove(outputFile);
       await Deno.remove(summaryFile);
@@ -193,51 +119,91 @@ Deno.test("cleanup --dry-run reads every page of an organisation and sends no DE
   });
 });
 
-Deno.test("cleanup --dry-run --json prints the plan as one JSON document", async () => {
-  const fake: FakeGithub = {
-    owner: "acme",
-    ownerType: "Organization",
-    orgId: 7,
-    versions: history(30),
-  };
-  await withServer(github(fake), async (server) => {
-    const run = await runCleanup(server, ["--dry-run", "10", "2", ...org, "--json"]);
+Deno.test("cleanup reads at most 8 pages at once, and page after page without a last link", async (t) => {
+  await t.step("rel=last: concurrent, at most 8 in flight", async () => {
+    const fake = orgFake(history(1_500), { delayMs: 30 });
+    await withPackages(fake, async (server, env) => {
+      const run = await runCleanup(["--dry-run", "--json", "0", "1", ...org], env);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(JSON.parse(run.stdout).versions.length, 1_500);
+      assert.equal(server.requests.filter((r) => r.path.includes("/versions")).length, 15);
+      assert.ok(fake.stats!.maxInFlight > 1, "pages were read one at a time");
+      assert.ok(fake.stats!.maxInFlight <= 8, `${fake.stats!.maxInFlight} pages at once`);
+    });
+  });
+  await t.step("no rel=last: one page at a time, in order", async () => {
+    const fake = orgFake(history(1_500), { delayMs: 5, noLast: true });
+    await withPackages(fake, async (server, env) => {
+      const run = await runCleanup(["--dry-run", "--json", "0", "1", ...org], env);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(JSON.parse(run.stdout).versions.length, 1_500);
+      const pages = server.requests.filter((r) => r.path.includes("/versions"))
+        .map((r) => Number(new URL(r.path, server.url).searchParams.get("page") ?? 1));
+      assert.deepEqual(pages, Array.from({ length: 15 }, (_, i) => i + 1));
+      assert.equal(fake.stats!.maxInFlight, 1);
+    });
+  });
+});
+
+Deno.test("cleanup --verbose lists every kept untagged version", async () => {
+  await withPackages(orgFake(), async (_server, env) => {
+    const run = await runCleanup(["--dry-run", "--verbose", "90", "12", ...org], env);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^5002 +sha256:\S+ +<untagged> +\S+ +inside retention$/m);
+    assert.doesNotMatch(run.stdout, /untagged versions:/);
+  });
+});
+
+Deno.test("cleanup --dry-run --json prints the plan as one JSON document with kebab-case keys", async () => {
+  const fake = orgFake(history(30), { orgId: 7 });
+  await withPackages(fake, async (server, env) => {
+    const run = await runCleanup(["--dry-run", "10", "2", ...org, "--json"], env);
     assert.equal(run.code, 0, run.stderr);
     const plan = JSON.parse(run.stdout);
-    assert.equal(plan.dryRun, true);
+    assert.equal(plan["dry-run"], true);
+    assert.equal(plan["retention-days"], 10);
+    assert.equal(plan["min-versions"], 2);
     assert.equal(plan.versions.length, 30);
-    assert.equal(plan.deleteCount, 20 - 2); // ages 10.5 … 29.5, less zfs tag 10 and its attestation
+    assert.equal(plan["delete-count"], 20 - 2); // ages 10.5 … 29.5, less zfs tag 10 and its attestation
+    assert.equal(plan["retained-count"], 0);
+    assert.deepEqual(plan.endpoint, {
+      owner: "acme",
+      "package-name": PACKAGE,
+      "owner-type": "org",
+      path: `/orgs/acme/packages/container/${PACKAGE}`,
+      repository: `127.0.0.1:${server.port}/acme/${PACKAGE}`,
+    });
     assert.deepEqual(plan.versions[0], {
       id: 5000,
-      name: `sha256:${hex(5000)}`,
-      createdAt: fake.versions[0]!.created_at,
+      name: fake.versions[0]!.name, // the full digest
+      "created-at": fake.versions[0]!.created_at,
       tags: ["zfs-2.4.0_kernel-6.0.0-200.fc42.x86_64"],
       action: "keep",
       reason: "newest-2",
     });
+    const keys = JSON.stringify(plan).match(/"[a-zA-Z-]+":/g) ?? [];
+    assert.ok(keys.every((k) => !/[A-Z]/.test(k)), `camelCase key in ${keys}`);
     assert.equal(deletes(server).length, 0);
   });
 });
 
 Deno.test("cleanup --yes deletes exactly the plan with progress, and a second run deletes nothing", async () => {
-  const fake: FakeGithub = {
-    owner: "acme",
-    ownerType: "Organization",
-    orgId: 4242,
-    versions: history(),
-  };
-  await withServer(github(fake), async (server) => {
-    const run = await runCleanup(server, ["90", "12", ...org, "--yes"]);
+  const fake = orgFake();
+  await withPackages(fake, async (server, env) => {
+    const run = await runCleanup(["90", "12", ...org, "--yes"], env);
     assert.equal(run.code, 0, run.stderr);
-    const deleted = deletes(server).map((r) => Number(r.path.split("/").pop()));
-    assert.deepEqual(deleted.toSorted(), expectedDeleted);
+    assert.deepEqual(deletedIds(server), expectedDeleted);
     assert.ok(deletes(server).every((r) => r.path.startsWith("/orgs/acme/packages/container/")));
     assert.match(run.stderr, /\[1 of 164\] deleted 5092 \(<untagged>\)/);
     assert.match(run.stderr, /\[164 of 164\] deleted 5259 \(<untagged>\)/);
+    assert.match(
+      run.stdout,
+      /260 versions: keep 96, delete 164, deleted 164, retained by GitHub 0/,
+    );
     assert.equal(fake.versions.length, 96);
 
     server.requests.length = 0;
-    const again = await runCleanup(server, ["90", "12", ...org, "--yes"]);
+    const again = await runCleanup(["90", "12", ...org, "--yes"], env);
     assert.equal(again.code, 0, again.stderr);
     assert.equal(deletes(server).length, 0);
     assert.match(again.stdout, /96 versions: keep 96, delete 0/);
@@ -257,40 +223,75 @@ Deno.test("cleanup deletes nothing when a read fails mid-listing", async (t) => 
     "an object instead of a list": () => json({ message: "ok" }),
     "an item of the wrong shape": () =>
       json([{ id: 9, name: "sha256:x", created_at: "yesterday" }]),
+    "a tag no registry could hold": () =>
+      json([{
+        ...history(1).versions[0],
+        metadata: { package_type: "container", container: { tags: ["\x1b[31mred"] } },
+      }]),
   };
   for (const [name, failure] of Object.entries(failures)) {
     await t.step(name, async () => {
-      const fake: FakeGithub = {
-        owner: "acme",
-        ownerType: "Organization",
-        orgId: 4242,
-        versions: history(),
-        script: { "GET page 2": [failure, failure, failure] },
-      };
-      await withServer(github(fake), async (server) => {
-        const run = await runCleanup(server, ["90", "12", ...org, "--yes"], {
+      const fake = orgFake(history(), { script: { "GET page 2": [failure, failure, failure] } });
+      await withPackages(fake, async (server, env) => {
+        const run = await runCleanup(["90", "12", ...org, "--yes"], {
+          ...env,
           HTTP_TIMEOUT_MS: "200",
         });
         assert.equal(run.code, 1, run.stderr);
         assert.equal(deletes(server).length, 0);
         assert.match(run.stderr, /^error: .*\/versions\?per_page=100/m);
         assert.doesNotMatch(run.stderr, /\n\s+at /); // no stack trace
+        // deno-lint-ignore no-control-regex -- looking for escape sequences is the point
+        assert.doesNotMatch(run.stderr, /\x1b/);
         assert.equal(run.stdout, "");
       });
     });
   }
 });
 
-Deno.test("cleanup retries a delete that answers 500 and succeeds on 204", async () => {
-  const fake: FakeGithub = {
-    owner: "acme",
-    ownerType: "Organization",
-    orgId: 1,
-    versions: history(100),
-    script: { "DELETE 5095": [() => json({ message: "Server Error" }, { status: 500 })] },
+Deno.test("cleanup deletes nothing when the manifest of a kept version cannot be read", async (t) => {
+  const cases: Record<string, (() => Response)[]> = {
+    "404 manifest unknown": [
+      () => json({ errors: [{ code: "MANIFEST_UNKNOWN" }] }, { status: 404 }),
+    ],
+    "a 500 that persists": [
+      () => json({}, { status: 500 }),
+      () => json({}, { status: 500 }),
+      () => json({}, { status: 500 }),
+    ],
+    "content that does not match the digest": [
+      () =>
+        new Response('{"schemaVersion":2,"manifests":[]}', {
+          headers: { "content-type": "application/vnd.oci.image.index.v1+json" },
+        }),
+    ],
   };
-  await withServer(github(fake), async (server) => {
-    const run = await runCleanup(server, ["90", "3", ...org, "--yes"]);
+  for (const [name, answers] of Object.entries(cases)) {
+    await t.step(name, async () => {
+      const h = history(100);
+      const kept = h.versions.find((v) => v.id === 5010)!; // newest-3, old enough to matter
+      const fake = orgFake(h, { script: { [`MANIFEST ${kept.name}`]: answers } });
+      await withPackages(fake, async (server, env) => {
+        const run = await runCleanup(["0", "3", ...org, "--yes"], env);
+        assert.equal(run.code, 1, run.stderr);
+        assert.equal(deletes(server).length, 0);
+        assert.match(
+          run.stderr,
+          /^error: Cannot read the manifest of kept version 5010 \(zfs-2\.4\.3_kernel-6\.10\.10-200\.fc42\.x86_64\), so nothing was deleted: /m,
+        );
+        assert.equal(run.stderr.trim().split("\n").length, 1);
+      });
+    });
+  }
+});
+
+Deno.test("cleanup retries a delete that answers 500 and succeeds on 204", async () => {
+  const fake = orgFake(history(100), {
+    orgId: 1,
+    script: { "DELETE 5095": [() => json({ message: "Server Error" }, { status: 500 })] },
+  });
+  await withPackages(fake, async (server, env) => {
+    const run = await runCleanup(["90", "3", ...org, "--yes"], env);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(deletes(server).filter((r) => r.path.endsWith("/5095")).length, 2);
     assert.ok(!fake.versions.some((v) => v.id === 5095));
@@ -298,18 +299,53 @@ Deno.test("cleanup retries a delete that answers 500 and succeeds on 204", async
   });
 });
 
-Deno.test("cleanup reports a delete that answers 403, goes on with the rest and exits 1", async () => {
+Deno.test("cleanup reports what GitHub retains for its downloads without failing", async () => {
+  const fake = orgFake(history(100), { orgId: 1, popular: new Set([5093, 5097]) });
+  await withPackages(fake, async (server, env) => {
+    const summaryFile = await Deno.makeTempFile();
+    const outputFile = await Deno.makeTempFile();
+    try {
+      const run = await runCleanup(["90", "3", ...org, "--yes", "--github-output"], {
+        ...env,
+        GITHUB_STEP_SUMMARY: summaryFile,
+        GITHUB_OUTPUT: outputFile,
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(deletes(server).length, 10); // each tried once: a refusal is not retried
+      assert.equal(fake.versions.length, 92);
+      assert.match(
+        run.stderr,
+        /\[4 of 10\] 5093 \(<untagged>\) retained by GitHub \(over 5,000 downloads\)/,
+      );
+      assert.match(run.stdout, /^Retained by GitHub \(2\):$/m);
+      assert.match(run.stdout, /^5093 .* retained by GitHub \(over 5,000 downloads\)$/m);
+      assert.match(run.stdout, /delete 10, deleted 8, retained by GitHub 2/);
+      assert.doesNotMatch(run.stderr, /^error:/m);
+      const summary = await Deno.readTextFile(summaryFile);
+      assert.match(summary, /deleted 8, retained by GitHub 2/);
+      assert.match(summary, /#### Retained by GitHub \(2\)/);
+      assert.match(summary, /\| 5097 \| .* \| retained by GitHub \(over 5,000 downloads\) \|/);
+      const outputs = await Deno.readTextFile(outputFile);
+      assert.match(outputs, /^retained-versions=5093,5097$/m);
+      assert.match(outputs, /^retained-count=2$/m);
+      assert.match(outputs, /^delete-count=8$/m);
+    } finally {
+      await Deno.remove(summaryFile);
+      await Deno.remove(outputFile);
+    }
+  });
+});
+
+Deno.test("cleanup reports another refusal, goes on with the rest and exits 1", async () => {
   const forbidden = () =>
     json({ message: "Must have admin rights to Repository." }, { status: 403 });
-  const fake: FakeGithub = {
-    owner: "acme",
-    ownerType: "Organization",
+  const fake = orgFake(history(100), {
     orgId: 1,
-    versions: history(100),
+    popular: new Set([5097]),
     script: { "DELETE 5093": [forbidden] },
-  };
-  await withServer(github(fake), async (server) => {
-    const run = await runCleanup(server, ["90", "3", ...org, "--yes"]);
+  });
+  await withPackages(fake, async (server, env) => {
+    const run = await runCleanup(["90", "3", ...org, "--yes"], env);
     assert.equal(run.code, 1);
     assert.match(
       run.stderr,
@@ -317,17 +353,42 @@ Deno.test("cleanup reports a delete that answers 403, goes on with the rest and 
     );
     assert.match(run.stderr, /versions\/5093 \(HTTP 403\)/);
     assert.match(run.stderr, /1 of 10 deletes failed/);
+    assert.match(run.stdout, /retained by GitHub 1, failed 1/);
     assert.equal(deletes(server).length, 10); // the 403 is not retried; the other nine went on
-    assert.equal(fake.versions.length, 91);
+    assert.equal(fake.versions.length, 92);
+  });
+});
+
+Deno.test("cleanup strips control characters from server text on the terminal and escapes it in the summary", async () => {
+  const hostile = () =>
+    json({ message: "\x1b[2J\x1b]0;pwned\x07Nope [click](https://evil.example) <img src=x>" }, {
+      status: 422,
+    });
+  const fake = orgFake(history(100), { orgId: 1, script: { "DELETE 5093": [hostile] } });
+  await withPackages(fake, async (_server, env) => {
+    const summaryFile = await Deno.makeTempFile();
+    try {
+      const run = await runCleanup(["90", "3", ...org, "--yes", "--github-output"], {
+        ...env,
+        GITHUB_STEP_SUMMARY: summaryFile,
+      });
+      assert.equal(run.code, 1);
+      // deno-lint-ignore no-control-regex -- looking for escape sequences is the point
+      assert.doesNotMatch(run.stderr + run.stdout, /\x1b|\x07/);
+      assert.match(run.stderr, /Nope \[click\]/);
+      const summary = await Deno.readTextFile(summaryFile);
+      assert.match(summary, /Nope \\\[click\\\]\(https:\/\/evil\.example\) \\<img src=x\\>/);
+      // deno-lint-ignore no-control-regex -- looking for escape sequences is the point
+      assert.doesNotMatch(summary, /\x1b|\x07/);
+    } finally {
+      await Deno.remove(summaryFile);
+    }
   });
 });
 
 Deno.test("cleanup waits out rate limits (429 and 403 with retry-after)", async () => {
-  const fake: FakeGithub = {
-    owner: "acme",
-    ownerType: "Organization",
+  const fake = orgFake(history(100), {
     orgId: 1,
-    versions: history(100),
     script: {
       "GET page 1": [
         () => json({ message: "slow down" }, { status: 429, headers: { "retry-after": "0" } }),
@@ -338,10 +399,10 @@ Deno.test("cleanup waits out rate limits (429 and 403 with retry-after)", async 
           headers: { "retry-after": "1", "x-ratelimit-remaining": "0" },
         })],
     },
-  };
-  await withServer(github(fake), async (server) => {
+  });
+  await withPackages(fake, async (server, env) => {
     const started = Date.now();
-    const run = await runCleanup(server, ["90", "3", ...org, "--yes"]);
+    const run = await runCleanup(["90", "3", ...org, "--yes"], env);
     assert.equal(run.code, 0, run.stderr);
     assert.ok(Date.now() - started >= 1000, "retry-after: 1 was not waited for");
     assert.equal(deletes(server).filter((r) => r.path.endsWith("/5099")).length, 2);
@@ -351,24 +412,19 @@ Deno.test("cleanup waits out rate limits (429 and 403 with retry-after)", async 
 
 Deno.test("cleanup names the fix when /user/… answers 403 Resource not accessible by integration", async (t) => {
   const refuse = () => json({ message: "Resource not accessible by integration" }, { status: 403 });
+  const args = (owner: string) => ["--dry-run", "90", "2", "--owner", owner, "--package", PACKAGE];
   await t.step("the owner is the token's user: /user/… is used and refused", async () => {
+    const h = history(20);
     const fake: FakeGithub = {
       owner: "me",
       ownerType: "User",
       login: "me",
-      versions: history(20),
+      versions: h.versions,
+      manifests: h.manifests,
       script: { "GET page 1": [refuse] },
     };
-    await withServer(github(fake), async (server) => {
-      const run = await runCleanup(server, [
-        "--dry-run",
-        "90",
-        "2",
-        "--owner",
-        "me",
-        "--package",
-        PACKAGE,
-      ]);
+    await withPackages(fake, async (server, env) => {
+      const run = await runCleanup(args("me"), env);
       assert.equal(run.code, 1);
       assert.ok(server.requests.some((r) => r.path.startsWith("/user/packages/container/")));
       assert.match(run.stderr, /Resource not accessible by integration/);
@@ -378,36 +434,31 @@ Deno.test("cleanup names the fix when /user/… answers 403 Resource not accessi
     });
   });
   await t.step("--owner-type user uses /users/<owner>/… and never /user", async () => {
-    const fake: FakeGithub = { owner: "me", ownerType: "User", login: "me", versions: history(20) };
-    await withServer(github(fake), async (server) => {
-      const run = await runCleanup(server, [
-        "--dry-run",
-        "90",
-        "2",
-        "--owner",
-        "me",
-        "--package",
-        PACKAGE,
-        "--owner-type",
-        "user",
-      ]);
+    const h = history(20);
+    const fake: FakeGithub = {
+      owner: "me",
+      ownerType: "User",
+      login: "me",
+      versions: h.versions,
+      manifests: h.manifests,
+    };
+    await withPackages(fake, async (server, env) => {
+      const run = await runCleanup([...args("me"), "--owner-type", "user"], env);
       assert.equal(run.code, 0, run.stderr);
       assert.ok(server.requests.every((r) => r.path !== "/user" && !r.path.startsWith("/user/")));
       assert.ok(server.requests.some((r) => r.path.startsWith("/users/me/packages/container/")));
     });
   });
   await t.step("another user's package (or an Actions token) uses /users/<owner>/…", async () => {
-    const fake: FakeGithub = { owner: "someone", ownerType: "User", versions: history(20) };
-    await withServer(github(fake), async (server) => {
-      const run = await runCleanup(server, [
-        "--dry-run",
-        "90",
-        "2",
-        "--owner",
-        "someone",
-        "--package",
-        PACKAGE,
-      ]);
+    const h = history(20);
+    const fake: FakeGithub = {
+      owner: "someone",
+      ownerType: "User",
+      versions: h.versions,
+      manifests: h.manifests,
+    };
+    await withPackages(fake, async (server, env) => {
+      const run = await runCleanup(args("someone"), env);
       assert.equal(run.code, 0, run.stderr);
       assert.ok(
         server.requests.some((r) => r.path.startsWith("/users/someone/packages/container/")),
@@ -418,14 +469,8 @@ Deno.test("cleanup names the fix when /user/… answers 403 Resource not accessi
 });
 
 Deno.test("cleanup without a terminal and without --yes refuses with exit 2 and deletes nothing", async () => {
-  const fake: FakeGithub = {
-    owner: "acme",
-    ownerType: "Organization",
-    orgId: 1,
-    versions: history(100),
-  };
-  await withServer(github(fake), async (server) => {
-    const run = await runCleanup(server, ["90", "3", ...org]);
+  await withPackages(orgFake(history(100), { orgId: 1 }), async (server, env) => {
+    const run = await runCleanup(["90", "3", ...org], env);
     assert.equal(run.code, 2);
     assert.match(
       run.stderr,
@@ -436,59 +481,99 @@ Deno.test("cleanup without a terminal and without --yes refuses with exit 2 and 
 });
 
 Deno.test("cleanup refuses (exit 1) when fewer versioned tags exist than min-versions", async () => {
-  const fake: FakeGithub = {
-    owner: "acme",
-    ownerType: "Organization",
-    orgId: 1,
-    versions: history(100),
-  };
-  await withServer(github(fake), async (server) => {
-    const run = await runCleanup(server, ["0", "11", ...org, "--yes"]);
+  await withPackages(orgFake(history(100), { orgId: 1 }), async (server, env) => {
+    const run = await runCleanup(["0", "11", ...org, "--yes"], env);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /10 versioned \(zfs-\*_kernel-\*\) tags, fewer than the 11 to keep/);
     assert.equal(deletes(server).length, 0);
   });
 });
 
-Deno.test("cleanup takes owner and package from matrix.yaml's publish image", async () => {
+Deno.test("cleanup takes registry, owner and package from matrix.yaml's publish image", async () => {
+  const h = history(5);
   const fake: FakeGithub = {
     owner: "fedora-zfs-kmods",
     ownerType: "Organization",
     orgId: 3,
-    versions: history(5),
+    versions: h.versions,
+    manifests: h.manifests,
   };
-  await withServer(github(fake), async (server) => {
-    const run = await runCleanup(server, ["--dry-run", "90", "1"]);
+  await withPackages(fake, async (server, env) => {
+    const run = await runCleanup(["--dry-run", "90", "1"], env);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(server.requests[0]?.path, "/users/fedora-zfs-kmods");
     assert.match(run.stdout, /\/orgs\/fedora-zfs-kmods\/packages\/container\/fedora-zfs-kmods/);
+    assert.ok(
+      manifestReads(server).every((r) =>
+        r.path.startsWith(`/v2/fedora-zfs-kmods/${PACKAGE}/manifests/sha256:`)
+      ),
+    );
+    assert.equal(manifestReads(server).length, 5);
   });
 });
 
 Deno.test("cleanup rejects bad numbers with exit 2 before any request", async (t) => {
-  for (const args of [["90", "0"], ["-1", "3"], ["1.5", "3"], ["ninety", "3"], ["90"]]) {
+  const cases = [
+    ["90", "0"],
+    ["-1", "3"],
+    ["1.5", "3"],
+    ["ninety", "3"],
+    ["90"],
+    ["200000000", "1"], // a cutoff before any date
+    ["36501", "1"],
+    ["90", "99999999999999999999999"],
+  ];
+  for (const args of cases) {
     await t.step(args.join(" "), async () => {
       await withServer(() => json({}), async (server) => {
-        const run = await runCleanup(server, ["--dry-run", ...args, ...org]);
+        const run = await runCleanup(["--dry-run", ...args, ...org], {
+          GITHUB_API_URL: server.url,
+        });
         assert.equal(run.code, 2, run.stderr);
+        assert.equal(run.stderr.trim().split("\n")[0]!.startsWith("error: "), true, run.stderr);
+        assert.doesNotMatch(run.stderr, /unexpected failure|\n\s+at /);
         assert.equal(server.requests.length, 0);
       });
     });
   }
 });
 
+Deno.test("cleanup refuses an unwritable $GITHUB_OUTPUT or $GITHUB_STEP_SUMMARY before any request", async (t) => {
+  for (const variable of ["GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"]) {
+    await t.step(variable, async () => {
+      await withPackages(orgFake(history(100), { orgId: 1 }), async (server, env) => {
+        const run = await runCleanup(["90", "3", ...org, "--yes", "--github-output"], {
+          ...env,
+          [variable]: "/proc/cannot/write/here",
+        });
+        assert.equal(run.code, 2, run.stderr);
+        assert.match(run.stderr, new RegExp(`^error: Cannot write \\$${variable}: `, "m"));
+        assert.equal(server.requests.length, 0);
+      });
+    });
+  }
+});
+
+/** The variables a child process needs to run deno at all (PATH, HOME, DENO_DIR). */
+function baseEnv(): Record<string, string> {
+  const keep = ["PATH", "HOME", "DENO_DIR", "TMPDIR"];
+  return Object.fromEntries(
+    keep.flatMap((k) => (Deno.env.get(k) ? [[k, Deno.env.get(k)!]] : [])),
+  );
+}
+
 integrationTest(
-  "cleanup on a terminal asks before deleting: n deletes nothing, y deletes the plan",
-  [
-    "script",
-  ],
+  "cleanup on a terminal asks before deleting: n deletes nothing, y deletes the plan in colour",
+  ["script"],
   async (t) => {
     // `script` gives the task a pseudo-terminal as stdin and forwards our answer to it.
-    const onTerminal = async (server: TestServer, answer: string) => {
+    const onTerminal = async (env: Record<string, string>, answer: string) => {
       const command = [Deno.execPath(), "run", "-A", TASK, "90", "12", ...org].join(" ");
       const child = new Deno.Command("script", {
         args: ["-qec", command, "/dev/null"],
-        env: { GITHUB_API_URL: server.url, GH_TOKEN: "test", HTTP_BACKOFF_MS: "1", NO_COLOR: "1" },
+        // A clean environment: an inherited NO_COLOR (CI sets it) would hide the colour.
+        clearEnv: true,
+        env: { ...baseEnv(), GH_TOKEN: "test", HTTP_BACKOFF_MS: "1", ...env },
         stdin: "piped",
         stdout: "piped",
         stderr: "piped",
@@ -499,31 +584,41 @@ integrationTest(
       const output = await child.output();
       return { code: output.code, text: new TextDecoder().decode(output.stdout) };
     };
-    const fake: FakeGithub = {
-      owner: "acme",
-      ownerType: "Organization",
-      orgId: 7,
-      versions: history(),
-    };
-    await withServer(github(fake), async (server) => {
-      await t.step("n", async () => {
-        const run = await onTerminal(server, "n");
+    await withPackages(orgFake(history(), { orgId: 7 }), async (server, env) => {
+      await t.step("n, with NO_COLOR", async () => {
+        const run = await onTerminal({ ...env, NO_COLOR: "1" }, "n");
         assert.match(
           run.text,
           new RegExp(`Delete ${expectedDeleted.length} versions\\? \\[y/N\\]`),
         );
         assert.match(run.text, /Nothing deleted/);
+        // deno-lint-ignore no-control-regex -- looking for escape sequences is the point
+        assert.doesNotMatch(run.text, /\x1b\[31m/);
         assert.equal(run.code, 0);
         assert.equal(deletes(server).length, 0);
       });
-      await t.step("y", async () => {
-        const run = await onTerminal(server, "y");
+      await t.step("y, delete rows in red", async () => {
+        const run = await onTerminal(env, "y");
         assert.equal(run.code, 0, run.text);
-        assert.deepEqual(
-          deletes(server).map((r) => Number(r.path.split("/").pop())).sort(),
-          expectedDeleted,
-        );
+        // deno-lint-ignore no-control-regex -- looking for escape sequences is the point
+        assert.match(run.text, /\x1b\[31m5259 +sha256:\S+ +<untagged> .* expired\x1b\[0m/);
+        // deno-lint-ignore no-control-regex -- looking for escape sequences is the point
+        assert.doesNotMatch(run.text, /\x1b\[31m5110 /); // kept rows stay plain
+        assert.deepEqual(deletedIds(server), expectedDeleted);
       });
     });
   },
 );
+
+Deno.test("cleanup plans and prints 150,001 versions (1,501 pages) without a crash", async () => {
+  const fake = orgFake(history(150_001));
+  await withPackages(fake, async (server, env) => {
+    const run = await runCleanup(["--dry-run", "0", "1", ...org], env);
+    assert.equal(run.code, 0, run.stderr.slice(0, 2000));
+    assert.equal(server.requests.filter((r) => r.path.includes("/versions")).length, 1_501);
+    assert.match(run.stdout, /^150001 versions: keep 2, delete 149999 /m);
+    // the oldest version is the last delete row (checked without printing 20 MB on failure)
+    assert.ok(/^155000 +sha256:\S+ +zfs-2\.4\.\d_kernel-\S+ +\S+ +expired$/m.test(run.stdout));
+    assert.doesNotMatch(run.stderr, /RangeError|unexpected failure/);
+  });
+});

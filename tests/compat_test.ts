@@ -35,8 +35,21 @@ Deno.test("checkCompatibility() names both versions, the max and the newest supp
   for (const part of ["zfs-2.4.0", "6.19.2-200.fc43.x86_64", "6.18", "zfs-2.4.4"]) {
     assert.ok(result.message.includes(part), `${part} in ${result.message}`);
   }
-  // zfs-2.4.4 has no pinned sha256 in matrix.yaml, so build would refuse it: say how to pin it.
-  assert.match(result.message, /no sha256 pinned yet: `deno task matrix add zfs-2\.4\.4`/);
+  assert.doesNotMatch(result.message, /no sha256 pinned yet/);
+  // Without a pinned sha256 a build would refuse zfs-2.4.4: the message says how to pin it.
+  const unpinned = {
+    ...matrix,
+    zfs: {
+      ...matrix.zfs,
+      releases: matrix.zfs.releases.map((r) =>
+        r.tag === "zfs-2.4.4" ? { tag: r.tag, "max-kernel": r["max-kernel"] } : r
+      ),
+    },
+  };
+  assert.match(
+    checkCompatibility(unpinned, "zfs-2.4.0", "6.19").message,
+    /no sha256 pinned yet: `deno task matrix add zfs-2\.4\.4`/,
+  );
   const pinned = checkCompatibility(matrix, "zfs-2.3.5", "6.19");
   assert.match(pinned.message, /supports it is zfs-2\.4\.4/);
 });
@@ -75,4 +88,18 @@ publish: {image: "ghcr.io/o/i", cache: "ghcr.io/o/c"}
 Deno.test("checkCompatibility() rejects malformed tags and kernels", () => {
   assert.throws(() => checkCompatibility(matrix, "zfs-2.x; rm -rf /", "6.1"), InputError);
   assert.throws(() => checkCompatibility(matrix, "zfs-2.4.2", "six"), InputError);
+});
+
+Deno.test("checkCompatibility() refuses a kernel below the release's min-kernel", () => {
+  const result = checkCompatibility(matrix, "zfs-2.4.2", "4.14");
+  assert.equal(result.compatible, false);
+  assert.match(result.message, /supports kernels from 4\.18, but the kernel is 4\.14/);
+  assert.equal(checkCompatibility(matrix, "zfs-2.4.2", "4.18").compatible, true);
+});
+
+Deno.test("matrix.yaml pins every release with its min-kernel", () => {
+  for (const release of matrix.zfs.releases) {
+    assert.match(release.sha256 ?? "", /^[0-9a-f]{64}$/, `${release.tag} is pinned`);
+    assert.equal(release["min-kernel"], "4.18", release.tag);
+  }
 });

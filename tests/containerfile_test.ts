@@ -35,11 +35,51 @@ Deno.test("parseContainerfile() joins continuations and skips comments inside th
   const instructions = parseContainerfile(
     "# comment\nARG A\n\nRUN one \\\n  # inside\n  two \\\n  three\nlabel x=1\n",
   );
-  assert.deepEqual(instructions, [
-    { line: 2, keyword: "ARG", args: "A" },
-    { line: 4, keyword: "RUN", args: "one  two  three" },
-    { line: 8, keyword: "LABEL", args: "x=1" },
-  ]);
+  assert.deepEqual(
+    instructions.map(({ line, keyword, args }) => ({ line, keyword, args })),
+    [
+      { line: 2, keyword: "ARG", args: "A" },
+      { line: 4, keyword: "RUN", args: "one  two  three" },
+      { line: 8, keyword: "LABEL", args: "x=1" },
+    ],
+  );
+  assert.deepEqual(instructions[2]!.labelKeys, ["x"]);
+});
+
+Deno.test("parseContainerfile() reads what the old tokeniser misread", async (t) => {
+  await t.step("a RUN <<EOF heredoc is one instruction, its lines kept as written", () => {
+    const instructions = parseContainerfile(
+      "FROM scratch AS a\nRUN <<EOF\nset -eu\n# not a comment\nFROM x\nEOF\nCOPY a /b\n",
+    );
+    assert.deepEqual(instructions.map((i) => i.keyword), ["FROM", "RUN", "COPY"]);
+    assert.equal(instructions[1]!.args, "<<EOF\nset -eu\n# not a comment\nFROM x\nEOF");
+    assert.equal(instructions[2]!.line, 7);
+  });
+  await t.step("FROM --platform=… names the image and the stage, not the flag", () => {
+    const [from] = parseContainerfile("FROM --platform=$BUILDPLATFORM quay.io/x:1 AS b\n");
+    assert.deepEqual(from!.from, { image: "quay.io/x:1", stage: "b" });
+    assert.deepEqual(from!.flags, [{ name: "platform", value: "$BUILDPLATFORM" }]);
+  });
+  await t.step("# escape=` makes the backtick the continuation character", () => {
+    const instructions = parseContainerfile(
+      '# escape=`\nFROM scratch\nRUN one `\n  two\nLABEL a="c:\\\\d"\n',
+    );
+    assert.deepEqual(instructions.map((i) => [i.keyword, i.args]), [
+      ["FROM", "scratch"],
+      ["RUN", "one  two"],
+      ["LABEL", 'a="c:\\\\d"'],
+    ]);
+  });
+  await t.step("the checker sees through them", () => {
+    const text = mutate(
+      "FROM source AS userland\n",
+      "FROM --platform=linux/amd64 source AS userland\nRUN <<EOF\necho ${KERNEL_VERSION}\nEOF\n",
+    );
+    assertProblem(text, /stage userland .* sees kernel argument KERNEL_VERSION/);
+    assertProblem(text, /RUN uses KERNEL_VERSION, not declared with ARG in stage userland/);
+    // the stage is still found as userland's base, so no "never used" for source
+    assert.ok(!checkContainerfile(text).some((p) => /stage source is never used/.test(p)));
+  });
 });
 
 Deno.test("checkContainerfile() catches an argument used in a stage that does not declare it", async (t) => {
@@ -64,7 +104,7 @@ Deno.test("checkContainerfile() catches an argument used in a stage that does no
   await t.step("an ARG used before its declaration", () => {
     assertProblem(
       mutate(
-        "FROM source AS kmod\nARG KERNEL_VERSION\nCOPY --from=target-check /target-check.ok /tmp/target-check.ok\n",
+        "FROM source AS kmod\nARG KERNEL_VERSION\n",
         "FROM source AS kmod\nCOPY --from=target-check /target-check.ok /tmp/${KERNEL_VERSION}\nARG KERNEL_VERSION\n",
       ),
       /COPY uses KERNEL_VERSION/,
@@ -188,4 +228,347 @@ Deno.test("the test fixture's final stage is the real final stage, RPMs from the
       line === "COPY --from=verify /layout/ /" ? "COPY layout/ /" : line
     ),
   );
+});
+
+// ---- the new rules: signing cache key, verified Koji download -----------------------------
+
+Deno.test("checkContainerfile() wants SIGNING_CERT_SHA256 in the RUN that reads the signing secrets", () => {
+  const text = mutate(
+    '      [ "$cert_sha256" = "${SIGNING_CERT_SHA256}" ] \\\n' +
+      '        || fail "the signing certificate\'s sha256 is $cert_sha256, SIGNING_CERT_SHA256 is ${SIGNING_CERT_SHA256}"; \\\n',
+    "",
+  ).replace(
+    '      [ "${SIGNING_CERT_SHA256}" = unsigned ] \\\n' +
+      '        || fail "SIGNING_CERT_SHA256 is ${SIGNING_CERT_SHA256} but the signing secrets are missing"; \\\n',
+    "",
+  );
+  assertProblem(
+    text,
+    /RUN mounts the signing secrets but does not use \$\{SIGNING_CERT_SHA256\}: a signed build could reuse an unsigned cached layer/,
+  );
+  assertProblem(
+    mutate("ARG KERNEL_VERSION\nARG SIGNING_CERT_SHA256\n", "ARG KERNEL_VERSION\n"),
+    /RUN uses SIGNING_CERT_SHA256, not declared with ARG in stage kmod/,
+  );
+  assertProblem(
+    mutate("FROM source AS userland\n", "FROM source AS userland\nARG SIGNING_CERT_SHA256\n"),
+    /stage userland .* sees kernel argument SIGNING_CERT_SHA256/,
+  );
+});
+
+Deno.test("checkContainerfile() wants the Koji download signature-checked before it is installed", async (t) => {
+  const check =
+    "      rpmkeys --checksig --define '_pkgverify_level signature' /tmp/kernel-devel.rpm \\\n" +
+    '        || fail "the signature of $url does not verify against the Fedora keys of the builder image"; \\\n';
+  await t.step("no check", () => {
+    assertProblem(mutate(check, ""), /RPM downloaded from Koji is never signature-checked/);
+  });
+  await t.step("the check after the install", () => {
+    const install =
+      "      dnf install -y --setopt=keepcache=1 --setopt=install_weak_deps=False \\\n" +
+      "        /tmp/kernel-devel.rpm kernel-rpm-macros; \\\n";
+    assertProblem(
+      mutate(check, "").replace(install, install + check),
+      /RPM downloaded from Koji is installed before its signature is checked/,
+    );
+  });
+  await t.step("rpm -i before the check", () => {
+    assertProblem(
+      mutate(check, "      rpm -i /tmp/kernel-devel.rpm; \\\n" + check),
+      /installed before its signature is checked/,
+    );
+  });
+});
+
+Deno.test("the builder installs systemd (zfs.spec BuildRequires it on Fedora)", () => {
+  const [install] = runsIn("builder");
+  assert.match(install!.args, /\sdnf install\s[^;]*\ssystemd\s/);
+});
+
+Deno.test("the kmod stage installs kernel-devel of the exact kernel, not kernel or kernel-modules", () => {
+  const run = runsIn("kmod").find((r) => r.args.includes("kernel-devel"))!;
+  assert.doesNotMatch(
+    run.args,
+    /\bkernel-(?:modules-|core-|modules-core-)?(?:\$\{?KERNEL_VERSION|\$\{?kernel\b)/,
+  );
+  assert.match(run.args, /"kernel-devel-\$kernel" kernel-rpm-macros/);
+});
+
+// ---- the RUN scripts themselves, run with sh against stub commands that record their calls -
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const KERNEL = "6.17.7-300.fc43.x86_64";
+
+/** The RUN instructions of one stage of the real Containerfile. */
+function runsIn(stage: string) {
+  let current: string | undefined;
+  const runs = [];
+  for (const instruction of parseContainerfile(CONTAINERFILE)) {
+    if (instruction.keyword === "FROM") current = instruction.from?.stage;
+    else if (instruction.keyword === "RUN" && current === stage) runs.push(instruction);
+  }
+  return runs;
+}
+
+/** The shell command of a RUN, without its `--mount=…` flags. */
+function shellOf(run: { args: string }): string {
+  return run.args.replace(/^(?:--\S+\s+)+/, "");
+}
+
+interface Sandbox {
+  dir: string;
+  run(script: string, env?: Record<string, string>, cwd?: string): Promise<{
+    code: number;
+    output: string;
+    calls: string[];
+  }>;
+}
+
+/** A temp folder with stub commands in bin/ that append `name args…` to a log, then `body`. */
+async function sandbox(
+  stubs: Record<string, string>,
+  fn: (box: Sandbox) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "containerfile-run-" });
+  try {
+    await Deno.mkdir(`${dir}/bin`);
+    for (const [name, body] of Object.entries(stubs)) {
+      await Deno.writeTextFile(
+        `${dir}/bin/${name}`,
+        `#!/bin/sh\necho "${name} $*" >> "$STUB_LOG"\n${body}\n`,
+        { mode: 0o755 },
+      );
+    }
+    await fn({
+      dir,
+      async run(script, env = {}, cwd = dir) {
+        const log = `${dir}/calls.log`;
+        await Deno.writeTextFile(log, "");
+        const result = await new Deno.Command("sh", {
+          args: ["-c", script],
+          cwd,
+          env: { PATH: `${dir}/bin:/usr/bin:/bin`, STUB_LOG: log, ...env },
+          clearEnv: true,
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+        return {
+          code: result.code,
+          output: decode(result.stdout) + decode(result.stderr),
+          calls: (await Deno.readTextFile(log)).split("\n").filter(Boolean),
+        };
+      },
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("kmod: kernel-devel comes from the repositories, else from Koji after its signature verifies", async (t) => {
+  const run = runsIn("kmod").find((r) => r.args.includes("kojipkgs.fedoraproject.org"));
+  assert.ok(run, "no kmod RUN downloads from Koji");
+  const stubs = {
+    dnf:
+      '[ "$1" = repoquery ] && [ -n "${STUB_IN_REPO:-}" ] && echo "kernel-devel-$KERNEL_VERSION"; exit 0',
+    curl: 'while [ $# -gt 0 ]; do [ "$1" = --output ] && echo rpm > "$2"; shift; done; exit 0',
+    rpmkeys: 'case "$*" in *--checksig*) exit "${STUB_CHECKSIG_EXIT:-0}";; esac',
+  };
+  await sandbox(stubs, async ({ dir, run: sh }) => {
+    const script = shellOf(run).replaceAll("/tmp/kernel-devel.rpm", `${dir}/kernel-devel.rpm`);
+    const koji =
+      "https://kojipkgs.fedoraproject.org/packages/kernel/6.17.7/300.fc43/x86_64/kernel-devel-6.17.7-300.fc43.x86_64.rpm";
+
+    await t.step("in a repository: dnf installs it, nothing is downloaded", async () => {
+      const ran = await sh(script, { KERNEL_VERSION: KERNEL, STUB_IN_REPO: "1" });
+      assert.equal(ran.code, 0, ran.output);
+      assert.match(
+        ran.output,
+        /kernel-devel-6\.17\.7-300\.fc43\.x86_64: from the Fedora repositories/,
+      );
+      assert.ok(!ran.calls.some((c) => c.startsWith("curl")), ran.calls.join("\n"));
+      assert.match(
+        ran.calls.at(-1)!,
+        /^dnf install .* kernel-devel-6\.17\.7-300\.fc43\.x86_64 kernel-rpm-macros$/,
+      );
+    });
+
+    await t.step(
+      "in no repository: the Koji URL, the signature check, then the install",
+      async () => {
+        const ran = await sh(script, { KERNEL_VERSION: KERNEL });
+        assert.equal(ran.code, 0, ran.output);
+        assert.match(
+          ran.output,
+          new RegExp(`downloading it from Koji, ${koji.replaceAll(".", "\\.")}`),
+        );
+        assert.match(ran.output, /from Koji, signature verified against the Fedora keys/);
+        const order = ran.calls.map((c) => c.split(" ").slice(0, 2).join(" "));
+        assert.deepEqual(order, [
+          "dnf repoquery",
+          "curl --fail",
+          "rpmkeys --import",
+          "rpmkeys --checksig",
+          "dnf install",
+        ]);
+        assert.ok(ran.calls[1]!.endsWith(` ${koji}`), ran.calls[1]);
+        assert.match(ran.calls[2]!, /^rpmkeys --import \/etc\/pki\/rpm-gpg\/RPM-GPG-KEY-fedora-/);
+        assert.match(ran.calls[3]!, /--define _pkgverify_level signature .*kernel-devel\.rpm$/);
+        assert.match(ran.calls[4]!, /kernel-devel\.rpm kernel-rpm-macros$/);
+      },
+    );
+
+    await t.step("a signature that does not verify stops before the install", async () => {
+      const ran = await sh(script, { KERNEL_VERSION: KERNEL, STUB_CHECKSIG_EXIT: "1" });
+      assert.notEqual(ran.code, 0);
+      assert.match(ran.output, /error: the signature of https:\/\/kojipkgs\..* does not verify/);
+      assert.ok(!ran.calls.some((c) => c.startsWith("dnf install")), ran.calls.join("\n"));
+    });
+
+    await t.step("a malformed kernel version never reaches the URL", async () => {
+      for (
+        const bad of ["6.17.7-300.fc43/../x.x86_64", "6.17.7-300.fc43.x86_64;id", "6.x-1.x86_64"]
+      ) {
+        const ran = await sh(script, { KERNEL_VERSION: bad });
+        assert.notEqual(ran.code, 0, bad);
+        assert.match(ran.output, /error: kernel (?:version|release|arch) part/, bad);
+        assert.ok(!ran.calls.some((c) => c.startsWith("curl")), `${bad}: ${ran.calls}`);
+      }
+    });
+  });
+});
+
+Deno.test("kmod: the signing RUN creates certs/, checks SIGNING_CERT_SHA256 and deletes the key", async (t) => {
+  const run = runsIn("kmod").find((r) => r.args.includes("id=signing_key"));
+  assert.ok(run, "no kmod RUN mounts the signing key");
+  const stubs = {
+    make:
+      'echo "certs at make time: $(ls "$KERNEL_DIR/certs" 2>/dev/null | tr \'\\n\' \' \')" >> "$STUB_LOG"; touch kmod-zfs-1.rpm',
+    configure: "",
+  };
+  await sandbox(stubs, async ({ dir, run: sh }) => {
+    const script = shellOf(run).replaceAll("/run/secrets/", `${dir}/secrets/`)
+      .replaceAll("/usr/src/kernels/", `${dir}/kernels/`).replaceAll(" /out", ` ${dir}/out`);
+    const kernelDir = `${dir}/kernels/${KERNEL}`;
+    const env = (sha: string) => ({
+      KERNEL_VERSION: KERNEL,
+      SIGNING_CERT_SHA256: sha,
+      KERNEL_DIR: kernelDir,
+    });
+    await Deno.mkdir(`${dir}/src`);
+    await Deno.rename(`${dir}/bin/configure`, `${dir}/src/configure`);
+    const cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    const certSha = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(cert))
+      .then((d) => [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join(""));
+    const reset = async (secrets: boolean) => {
+      for (const path of [`${dir}/kernels`, `${dir}/out`, `${dir}/secrets`]) {
+        await Deno.remove(path, { recursive: true }).catch(() => {});
+      }
+      await Deno.mkdir(kernelDir, { recursive: true }); // kernel-devel has no certs/ folder
+      await Deno.mkdir(`${dir}/secrets`);
+      if (secrets) {
+        await Deno.writeTextFile(`${dir}/secrets/signing_key`, "KEY");
+        await Deno.writeTextFile(`${dir}/secrets/signing_cert`, cert);
+      }
+    };
+
+    await t.step(
+      "signed: certs/ is created, the key is there for make and gone after",
+      async () => {
+        await reset(true);
+        const ran = await sh(script, env(certSha), `${dir}/src`);
+        assert.equal(ran.code, 0, ran.output);
+        assert.match(
+          ran.output,
+          new RegExp(`signing the modules with the certificate of sha256 ${certSha}`),
+        );
+        assert.ok(
+          ran.calls.includes("certs at make time: signing_key.pem signing_key.x509 "),
+          ran.calls.join("\n"),
+        );
+        assert.deepEqual([...Deno.readDirSync(`${kernelDir}/certs`)].map((e) => e.name), [
+          "signing_key.x509",
+        ]);
+        assert.equal(Deno.readTextFileSync(`${dir}/out/signing_cert.x509`), cert);
+      },
+    );
+    await t.step("signed with a SIGNING_CERT_SHA256 of another certificate: refused", async () => {
+      await reset(true);
+      const ran = await sh(script, env("unsigned"), `${dir}/src`);
+      assert.notEqual(ran.code, 0);
+      assert.match(
+        ran.output,
+        /error: the signing certificate's sha256 is [0-9a-f]{64}, SIGNING_CERT_SHA256 is unsigned/,
+      );
+      assert.ok(!ran.calls.some((c) => c.startsWith("make")));
+    });
+    await t.step(
+      "unsigned: no certs/, and a certificate sha256 without secrets is refused",
+      async () => {
+        await reset(false);
+        const unsigned = await sh(script, env("unsigned"), `${dir}/src`);
+        assert.equal(unsigned.code, 0, unsigned.output);
+        assert.match(unsigned.output, /building unsigned modules/);
+        assert.ok(unsigned.calls.includes("certs at make time: "), unsigned.calls.join("\n"));
+        await reset(false);
+        const missing = await sh(script, env(certSha), `${dir}/src`);
+        assert.notEqual(missing.code, 0);
+        assert.match(
+          missing.output,
+          /SIGNING_CERT_SHA256 is [0-9a-f]{64} but the signing secrets are missing/,
+        );
+      },
+    );
+  });
+});
+
+Deno.test("verify: the zfs RPM check is not satisfied by zfs-*.src.rpm", async () => {
+  const run = runsIn("verify").find((r) => r.args.includes("for name in zfs "));
+  const loop = /for name in zfs .*?fail "expected RPM \$name was not built: \$\(ls\)"; \s*done;/
+    .exec(run?.args ?? "")?.[0];
+  assert.ok(loop, "the verify stage has no `for name in zfs … done;` loop");
+  const others = [
+    "libnvpair3-2.4.2-1.fc43.x86_64.rpm",
+    "libuutil3-2.4.2-1.fc43.x86_64.rpm",
+    "libzfs7-2.4.2-1.fc43.x86_64.rpm",
+    "libzpool7-2.4.2-1.fc43.x86_64.rpm",
+    "zfs-dracut-2.4.2-1.fc43.noarch.rpm",
+    `kmod-zfs-devel-2.4.2-1.fc43.x86_64.rpm`,
+  ];
+  await sandbox({}, async ({ dir, run: sh }) => {
+    const script = `set -eu; fail() { echo "error: $*" >&2; exit 1; }; ${loop}`;
+    for (const name of [...others, "zfs-2.4.2-1.src.rpm"]) {
+      await Deno.writeTextFile(`${dir}/${name}`, "");
+    }
+    const srcOnly = await sh(script);
+    assert.notEqual(srcOnly.code, 0);
+    assert.match(srcOnly.output, /error: expected RPM zfs was not built/);
+    await Deno.writeTextFile(`${dir}/zfs-2.4.2-1.fc43.x86_64.rpm`, "");
+    const built = await sh(script);
+    assert.equal(built.code, 0, built.output);
+  });
+});
+
+Deno.test("verify: install-zfs.sh lands at the image root with the kernel and release baked in", async () => {
+  const run = runsIn("verify").find((r) => r.args.includes("/layout/install-zfs.sh"));
+  const bake = /sed [^;]*\/tmp\/install-zfs\.sh > \/layout\/install-zfs\.sh;.*?fi;/.exec(
+    run?.args ?? "",
+  )?.[0];
+  assert.ok(bake, "the verify stage does not bake install-zfs.sh into /layout");
+  assert.match(CONTAINERFILE, /^COPY install-zfs\.sh \/tmp\/install-zfs\.sh$/m);
+  await sandbox({}, async ({ dir, run: sh }) => {
+    await Deno.mkdir(`${dir}/layout`);
+    const script = `set -eu; fail() { echo "error: $*" >&2; exit 1; }; ${
+      bake.replaceAll("/tmp/install-zfs.sh", `${ROOT}install-zfs.sh`).replaceAll(
+        "/layout/",
+        `${dir}/layout/`,
+      )
+    }`;
+    const ran = await sh(script, { KERNEL_VERSION: KERNEL, ZFS_TAG: "zfs-2.4.2" });
+    assert.equal(ran.code, 0, ran.output);
+    const baked = await Deno.readTextFile(`${dir}/layout/install-zfs.sh`);
+    assert.match(baked, new RegExp(`^kernel_version='${KERNEL.replaceAll(".", "\\.")}'$`, "m"));
+    assert.match(baked, /^zfs_tag='zfs-2\.4\.2'$/m);
+    assert.equal((await Deno.stat(`${dir}/layout/install-zfs.sh`)).mode! & 0o777, 0o755);
+  });
 });

@@ -3,24 +3,35 @@ import {
   discoverImage,
   discoverVersions,
   fedoraVersionOf,
+  mergeModulesChanges,
   resolveTarget,
+  streamOf,
   type Versions,
   versionsOutput,
+  warnWithAnnotation,
 } from "../lib/discover.ts";
+import { inspectImage } from "../lib/registry.ts";
 import { CheckError } from "../lib/errors.ts";
 import { loadMatrix } from "../lib/matrix.ts";
 import { withAuthProxy } from "./helpers/auth_proxy.ts";
 import {
   ARM_KERNEL,
-  commitmeta,
+  BASE_KERNEL,
+  BASE_VERSION,
+  DERIVED_KERNEL,
   FCOS42_KERNEL,
-  FCOS43,
   FCOS43_KERNEL,
   FCOS43_VERSION,
+  fcosBuildsHandler,
+  LEGACY_KERNEL,
+  LEGACY_VERSION,
   MODULES_KERNEL,
+  OPAQUE_KERNEL,
+  pushDerivedImages,
   pushFixtureImages,
   RELEASES,
   releasesHandler,
+  type StandInRelease,
   X86_KERNEL,
 } from "./helpers/fcos_fixtures.ts";
 import { startRegistry } from "./helpers/registry.ts";
@@ -35,11 +46,13 @@ Deno.test("resolveTarget() takes options first, then the matching target, then m
     image: "quay.io/fedora/fedora-coreos:stable",
     arch: "x86_64",
     series: "2.4",
+    stream: "stable",
   });
   assert.deepEqual(resolveTarget(matrix, { image: "127.0.0.1:5000/x:1", series: "2.3" }), {
     image: "127.0.0.1:5000/x:1",
     arch: "x86_64",
     series: "2.3",
+    stream: undefined,
   });
   assert.equal(resolveTarget(matrix, { arch: "aarch64" }).arch, "aarch64");
 });
@@ -56,12 +69,14 @@ Deno.test("fedoraVersionOf() reads the version label, else the .fcNN of the kern
   );
 });
 
-Deno.test("versionsOutput() uses the kebab-case keys everywhere", () => {
+Deno.test("versionsOutput() uses the kebab-case keys everywhere, fallback keys only with one", () => {
   const v: Versions = {
     image: "quay.io/fedora/fedora-coreos:stable",
     arch: "x86_64",
     zfsTag: "zfs-2.4.4",
     zfsVersion: "2.4.4",
+    zfsLatest: "zfs-2.4.5",
+    zfsPinned: false,
     kernelVersion: FCOS43_KERNEL,
     kernelMajorMinor: "6.17",
     fedoraVersion: "43",
@@ -71,10 +86,14 @@ Deno.test("versionsOutput() uses the kebab-case keys everywhere", () => {
     pinnedImage: `quay.io/fedora/fedora-coreos@sha256:${"1".repeat(64)}`,
     imageTag: `zfs-2.4.4_kernel-${FCOS43_KERNEL}`,
     kernelSource: "coreos build metadata",
+    message: "",
+    warnings: [],
   };
-  assert.deepEqual(Object.keys(versionsOutput(v)), [
+  const keys = [
     "zfs-tag",
     "zfs-version",
+    "zfs-latest",
+    "zfs-pinned",
     "kernel-version",
     "kernel-major-minor",
     "fedora-version",
@@ -83,19 +102,50 @@ Deno.test("versionsOutput() uses the kebab-case keys everywhere", () => {
     "image-digest",
     "image-tag",
     "kernel-source",
-  ]);
+  ];
+  assert.deepEqual(Object.keys(versionsOutput(v)), keys);
   assert.equal(versionsOutput(v)["max-kernel"], "");
   assert.equal(versionsOutput(v).compatible, false);
+  assert.equal(versionsOutput(v)["zfs-pinned"], false);
+  const fallback = {
+    release: "43.20251110.3.1",
+    image: `quay.io/fedora/fedora-coreos@sha256:${"2".repeat(64)}`,
+    kernelVersion: FCOS43_KERNEL,
+    zfsTag: "zfs-2.4.2",
+    imageTag: `zfs-2.4.2_kernel-${FCOS43_KERNEL}`,
+  };
+  assert.deepEqual(Object.keys(versionsOutput({ ...v, fallback })), [
+    ...keys,
+    "fallback-release",
+    "fallback-image",
+    "fallback-kernel-version",
+    "fallback-zfs-tag",
+    "fallback-image-tag",
+  ]);
 });
 
-/** A Fedora CoreOS build-metadata server knowing one build. */
-function fcosMetadata(request: Request): Response {
-  const path = new URL(request.url).pathname;
-  if (path === `/stable/builds/${FCOS43_VERSION}/x86_64/commitmeta.json`) {
-    return Response.json(commitmeta(FCOS43));
-  }
-  return new Response("Not Found", { status: 404 });
-}
+Deno.test("streamOf() accepts the legacy fedora-coreos.stream label", () => {
+  assert.equal(streamOf({ "com.coreos.stream": "stable" }), "stable");
+  assert.equal(streamOf({ "fedora-coreos.stream": "testing" }), "testing");
+  assert.equal(
+    streamOf({ "com.coreos.stream": "next", "fedora-coreos.stream": "testing" }),
+    "next",
+  );
+  assert.equal(streamOf({}), undefined);
+});
+
+Deno.test("mergeModulesChanges(): later layers win, whiteouts and opaque markers hide earlier ones", () => {
+  const layer = (added: string[], removed: string[] = [], opaque = false) => ({
+    added: new Set(added),
+    removed: new Set(removed),
+    opaque,
+  });
+  assert.deepEqual([...mergeModulesChanges([layer(["a"]), layer(["b"], ["a"])])], ["b"]);
+  assert.deepEqual([...mergeModulesChanges([layer(["a", "x"]), layer(["c"], [], true)])], ["c"]);
+  // a whiteout hides only what is below it, not what its own layer adds
+  assert.deepEqual([...mergeModulesChanges([layer(["a"]), layer(["a"], ["a"])])], ["a"]);
+  assert.deepEqual([...mergeModulesChanges([layer(["a"]), layer(["b"])])].sort(), ["a", "b"]);
+});
 
 integrationTest(
   "version discovery against a real registry, FCOS metadata and GitHub servers",
@@ -104,9 +154,37 @@ integrationTest(
     const registry = await startRegistry();
     try {
       const name = `fcos-disc-${crypto.randomUUID().slice(0, 8)}`;
-      const refs = await pushFixtureImages(registry.host, name);
+      const [refs, derived] = await Promise.all([
+        pushFixtureImages(registry.host, name),
+        pushDerivedImages(registry.host, `${name}-derived`),
+      ]);
+      const digestOf = async (ref: string, arch: "x86_64" | "aarch64" = "x86_64") =>
+        (await inspectImage(ref, arch)).manifestDigest;
+      // The release index names the official images by their per-arch digests.
+      const streams: Record<string, StandInRelease[]> = {
+        stable: [
+          {
+            version: FCOS43_VERSION,
+            kernels: { x86_64: FCOS43_KERNEL, aarch64: "6.17.7-300.fc43.aarch64" },
+            digests: {
+              x86_64: await digestOf(refs.fcos43),
+              aarch64: await digestOf(refs.fcos43, "aarch64"),
+            },
+          },
+          {
+            version: BASE_VERSION,
+            kernels: { x86_64: BASE_KERNEL },
+            digests: { x86_64: await digestOf(derived.base) },
+          },
+        ],
+        testing: [{
+          version: LEGACY_VERSION,
+          kernels: { x86_64: LEGACY_KERNEL },
+          digests: { x86_64: await digestOf(derived.legacy) },
+        }],
+      };
       await withServer(
-        fcosMetadata,
+        fcosBuildsHandler(streams),
         (metadata) =>
           withServer(releasesHandler(RELEASES, 5), async (github) => {
             const env = {
@@ -118,7 +196,7 @@ integrationTest(
             for (const [key, value] of Object.entries(env)) Deno.env.set(key, value);
 
             await t.step(
-              "label ostree.linux answers first; ZFS is the newest 2.4 on GitHub",
+              "label ostree.linux answers first; ZFS is the newest pinned 2.4 on GitHub",
               async () => {
                 const v = await discoverVersions({ matrix, image: refs.ostree });
                 assert.equal(v.kernelSource, "ostree.linux label");
@@ -147,11 +225,50 @@ integrationTest(
                   assert.equal(v.fedoraVersion, "43");
                   assert.equal(proxy.cdnAuthorization.length, 1, "only the config blob is read");
                 });
-                assert.deepEqual(metadata.requests.slice(before).map((r) => r.path), [
+                assert.deepEqual(metadata.requests.slice(before).map((r) => r.path).sort(), [
                   `/stable/builds/${FCOS43_VERSION}/x86_64/commitmeta.json`,
+                  "/stable/releases.json",
                 ]);
               },
             );
+
+            await t.step("the official base image is answered by its build metadata", async () => {
+              const v = await discoverImage({ matrix, image: derived.base });
+              assert.equal(v.kernelSource, "coreos build metadata");
+              assert.equal(v.kernelVersion, BASE_KERNEL);
+            });
+
+            await t.step(
+              "a derived image with another kernel: the metadata is not trusted, the layers answer",
+              async (t) => {
+                for (
+                  const [what, ref, kernel] of [
+                    ["whiteout of the kernel directory", derived.derived, DERIVED_KERNEL],
+                    ["opaque usr/lib/modules", derived.opaque, OPAQUE_KERNEL],
+                  ] as const
+                ) {
+                  await t.step(what, async () => {
+                    const lines: string[] = [];
+                    const v = await discoverImage({
+                      matrix,
+                      image: ref,
+                      logger: { info: (l) => lines.push(l), warn: (l) => lines.push(l) },
+                    });
+                    assert.equal(v.kernelSource, "modules directory");
+                    assert.equal(v.kernelVersion, kernel);
+                    assert.equal(v.fcosRelease, BASE_VERSION, "the labels still name the base");
+                    assert.match(lines.join("\n"), /not release 43\.20251124\.3\.0 itself/);
+                  });
+                }
+              },
+            );
+
+            await t.step("the legacy fedora-coreos.stream label is read", async () => {
+              const v = await discoverImage({ matrix, image: derived.legacy });
+              assert.equal(v.kernelSource, "coreos build metadata");
+              assert.equal(v.kernelVersion, LEGACY_KERNEL);
+              assert.equal(v.stream, "testing");
+            });
 
             await t.step("a multi-arch index gives each arch its own kernel", async () => {
               const x86 = await discoverImage({ matrix, image: refs.multi, arch: "x86_64" });
@@ -215,17 +332,29 @@ integrationTest(
                 assert.equal(values.compatible, true);
                 assert.equal(values["image-tag"], `zfs-2.4.4_kernel-${FCOS43_KERNEL}`);
               });
-              await t.step("versions prints an aligned table", async () => {
-                const result = await runTaskFile("versions.ts", [
-                  "--image",
-                  refs.ostree,
-                  "--series",
-                  "2.2",
-                ], env);
-                assert.equal(result.code, 0, result.stderr);
-                assert.match(result.stdout, /^zfs-tag +zfs-2\.2\.11$/m);
-                assert.match(result.stdout, /^kernel-version +6\.15\.4-200\.fc42\.x86_64$/m);
-              });
+              await t.step(
+                "versions leads with a verdict line, then a readable table",
+                async () => {
+                  const result = await runTaskFile("versions.ts", [
+                    "--image",
+                    refs.ostree,
+                    "--series",
+                    "2.2",
+                  ], env);
+                  assert.equal(result.code, 0, result.stderr);
+                  const [verdict] = result.stdout.split("\n");
+                  assert.equal(
+                    verdict,
+                    "✓ zfs-2.2.11 supports 6.15.4-200.fc42.x86_64 (6.15 ≤ 6.17)",
+                  );
+                  assert.match(result.stdout, /^zfs release +zfs-2\.2\.11 \(max kernel 6\.17\)$/m);
+                  assert.match(
+                    result.stdout,
+                    /^kernel +6\.15\.4-200\.fc42\.x86_64 \(6\.15, from the ostree\.linux label\)$/m,
+                  );
+                  assert.equal(result.stdout.match(/sha256:/g)?.length, 1, "the digest once");
+                },
+              );
               await t.step(
                 "versions --github-output writes $GITHUB_OUTPUT and the step summary",
                 async () => {
@@ -246,7 +375,9 @@ integrationTest(
                     assert.match(text, new RegExp(`^kernel-version=${FCOS42_KERNEL}$`, "m"));
                     assert.match(text, /^compatible=true$/m);
                     assert.match(text, /^kernel-source=ostree.linux label$/m);
-                    assert.match(await Deno.readTextFile(summary), /\| zfs-tag \| zfs-2\.4\.4 \|/);
+                    const markdown = await Deno.readTextFile(summary);
+                    assert.match(markdown, /^### ✓ zfs-2\.4\.4 supports /m);
+                    assert.match(markdown, /\| zfs release \| zfs-2\.4\.4 \(max kernel 7\.2\) \|/);
                   } finally {
                     await Deno.remove(output);
                     await Deno.remove(summary);
@@ -305,3 +436,13 @@ integrationTest(
     }
   },
 );
+
+Deno.test("warnWithAnnotation() hands the logger the warning and its annotation title", () => {
+  const lines: string[] = [];
+  const logger = {
+    info: (l: string) => lines.push(`info ${l}`),
+    warn: (l: string, title?: string) => lines.push(`warn ${title}: ${l}`),
+  };
+  warnWithAnnotation(logger, "ZFS release not pinned", "zfs-2.4.5 is not pinned");
+  assert.deepEqual(lines, ["warn ZFS release not pinned: zfs-2.4.5 is not pinned"]);
+});

@@ -1,9 +1,18 @@
-// run-workflow and workflow-status drive the real gh against a local TLS server that
-// answers like the GitHub REST API (gh talks to GH_HOST=localhost:PORT under /api/v3/).
+// run-workflow, workflow-status and forecast --update-issue drive the real gh against a
+// local TLS server that answers like the GitHub REST API (gh talks to GH_HOST=localhost:PORT
+// under /api/v3/).
 import assert from "node:assert/strict";
 import { InputError } from "../lib/errors.ts";
-import { runsTable, type WorkflowRun } from "../lib/gh.ts";
+import { FORECAST_ISSUE } from "../lib/forecast.ts";
+import { planIssue, repoEndpoint, runsTable, type WorkflowRun } from "../lib/gh.ts";
 import { githubRepo, gitRef } from "../lib/patterns.ts";
+import {
+  CROSSING,
+  fcosBuilds,
+  kernel,
+  type StandInRelease,
+  testMatrix,
+} from "./helpers/release_index.ts";
 import { json, type TestServer, withServer } from "./helpers/server.ts";
 import { integrationTest } from "./helpers/tools.ts";
 
@@ -52,6 +61,131 @@ const RUNS = [
 interface Recorded {
   dispatches: unknown[];
   unknown: string[];
+  /** Issues and pull requests of owner/repo (they share numbers, as on GitHub). */
+  issues: StoredIssue[];
+  /** Every write to the issues API: method and path. */
+  writes: string[];
+}
+
+interface StoredIssue {
+  number: number;
+  title: string;
+  body: string | null;
+  labels: string[];
+  state: "open" | "closed";
+  stateReason: string | null;
+  comments: string[];
+  pullRequest?: boolean;
+}
+
+// An issue as GET/POST/PATCH /repos/{owner}/{repo}/issues answer it (GitHub REST docs).
+function issueJson(host: string, issue: StoredIssue) {
+  const api = `https://${host}/api/v3/repos/owner/repo`;
+  return {
+    url: `${api}/issues/${issue.number}`,
+    repository_url: api,
+    html_url: `https://${host}/owner/repo/${issue.pullRequest ? "pull" : "issues"}/${issue.number}`,
+    id: 7_000_000 + issue.number,
+    node_id: `I_kwDOtest${issue.number}`,
+    number: issue.number,
+    title: issue.title,
+    user: { login: "github-actions[bot]", id: 41898282, type: "Bot" },
+    labels: issue.labels.map((name, index) => ({
+      id: 9_000 + index,
+      node_id: `LA_test${index}`,
+      url: `${api}/labels/${name}`,
+      name,
+      color: "ededed",
+      default: false,
+      description: null,
+    })),
+    state: issue.state,
+    state_reason: issue.stateReason,
+    locked: false,
+    assignee: null,
+    assignees: [],
+    comments: issue.comments.length,
+    created_at: "2025-11-20T05:41:00Z",
+    updated_at: "2025-11-24T05:41:00Z",
+    closed_at: issue.state === "closed" ? "2025-11-25T05:41:00Z" : null,
+    author_association: "NONE",
+    body: issue.body,
+    ...(issue.pullRequest ? { pull_request: { url: `${api}/pulls/${issue.number}` } } : {}),
+  };
+}
+
+/** The issues endpoints of owner/repo; owner/readonly refuses writes like a token without issues: write. */
+async function issuesApi(request: Request, recorded: Recorded): Promise<Response | undefined> {
+  const { pathname, searchParams, host } = new URL(request.url);
+  const match = /^\/api\/v3\/repos\/owner\/(repo|readonly)\/issues(?:\/(\d+)(\/comments)?)?$/.exec(
+    pathname,
+  );
+  if (!match) return undefined;
+  const [, repo, number, comments] = match;
+  if (request.method !== "GET") recorded.writes.push(`${request.method} ${pathname}`);
+  if (repo === "readonly" && request.method !== "GET") {
+    return json({
+      message: "Resource not accessible by integration",
+      documentation_url: "https://docs.github.com/rest/issues/issues#create-an-issue",
+    }, { status: 403 });
+  }
+  const store = repo === "repo" ? recorded.issues : [];
+  if (request.method === "GET" && !number) {
+    const labels = (searchParams.get("labels") ?? "").split(",").filter(Boolean);
+    const state = searchParams.get("state") ?? "open";
+    const perPage = Number(searchParams.get("per_page") ?? 30);
+    return json(
+      store
+        .filter((i) => state === "all" || i.state === state)
+        .filter((i) => labels.every((label) => i.labels.includes(label)))
+        .sort((a, b) => b.number - a.number) // newest first, as GitHub lists them
+        .slice(0, perPage)
+        .map((i) => issueJson(host, i)),
+    );
+  }
+  if (request.method === "POST" && !number) {
+    const input = await request.json() as { title: string; body?: string; labels?: string[] };
+    const issue: StoredIssue = {
+      number: Math.max(0, ...store.map((i) => i.number)) + 1,
+      title: input.title,
+      body: input.body ?? null,
+      labels: input.labels ?? [],
+      state: "open",
+      stateReason: null,
+      comments: [],
+    };
+    store.push(issue);
+    return json(issueJson(host, issue), { status: 201 });
+  }
+  const issue = store.find((i) => i.number === Number(number));
+  if (!issue) {
+    return json({
+      message: "Not Found",
+      documentation_url: "https://docs.github.com/rest/issues/issues#update-an-issue",
+    }, { status: 404 });
+  }
+  if (request.method === "POST" && comments) {
+    const input = await request.json() as { body: string };
+    issue.comments.push(input.body);
+    return json({
+      id: 1,
+      body: input.body,
+      html_url: `https://${host}/owner/repo/issues/${issue.number}#issuecomment-1`,
+    }, {
+      status: 201,
+    });
+  }
+  if (request.method === "PATCH" && !comments) {
+    const input = await request.json() as Partial<
+      { title: string; body: string; state: "open" | "closed"; state_reason: string }
+    >;
+    if (input.title !== undefined) issue.title = input.title;
+    if (input.body !== undefined) issue.body = input.body;
+    if (input.state !== undefined) issue.state = input.state;
+    if (input.state_reason !== undefined) issue.stateReason = input.state_reason;
+    return json(issueJson(host, issue));
+  }
+  return undefined;
 }
 
 function githubApi(recorded: Recorded) {
@@ -63,6 +197,8 @@ function githubApi(recorded: Recorded) {
     if (pathname.startsWith("/api/v3/repos/owner/broken/")) {
       return json({ message: "Server Error" }, { status: 500 });
     }
+    const issues = await issuesApi(request, recorded);
+    if (issues) return issues;
     const base = "/api/v3/repos/owner/repo/actions/workflows";
     if (request.method === "GET" && pathname === `${base}/build.yaml`) return json(WORKFLOW);
     if (request.method === "POST" && pathname === `${base}/${WORKFLOW.id}/dispatches`) {
@@ -140,7 +276,7 @@ async function withGithub(
   const dir = await Deno.makeTempDir({ prefix: "gh_tasks_test_" });
   try {
     const { certFile, cert, key } = await selfSignedCert(dir);
-    const recorded: Recorded = { dispatches: [], unknown: [] };
+    const recorded: Recorded = { dispatches: [], unknown: [], issues: [], writes: [] };
     await withServer(githubApi(recorded), async (server) => {
       const host = `localhost:${server.port}`;
       const env: Record<string, string> = {
@@ -227,11 +363,11 @@ integrationTest("workflow-status shows the runs the API returned", ["gh", "opens
       assert.match(lines[0]!, /^status\s+conclusion\s+event\s+started\s+title\s+url$/);
       assert.match(
         lines[1]!,
-        /^completed\s+success\s+schedule\s+2025-11-20T04:05:06Z\s+Nightly build\s+https:\/\/github\.com\/owner\/repo\/actions\/runs\/901$/,
+        /^completed\s+success\s+schedule\s+2025-11-20 04:05 UTC\s+Nightly build\s+https:\/\/github\.com\/owner\/repo\/actions\/runs\/901$/,
       );
       assert.match(
         lines[2]!,
-        /^in_progress\s+-\s+workflow_dispatch\s+2025-11-21T10:00:00Z\s+Rebuild by hand\s+/,
+        /^in_progress\s+-\s+workflow_dispatch\s+2025-11-21 10:00 UTC\s+Rebuild by hand\s+/,
       );
       assert.ok(server.requests.some((r) => r.path.includes("/runs?per_page=5")));
     });
@@ -285,6 +421,189 @@ integrationTest("both tasks fail with one line when gh is missing or not logged 
         );
       });
     }
+  });
+});
+
+/** Streams whose kernels pinned zfs-2.4.2 (max 7.0) all supports. */
+const ALL_SUPPORTED: Record<string, StandInRelease[]> = {
+  stable: [{ version: "43.20251110.3.1", kernels: { x86_64: kernel("6.19.3") } }],
+  testing: [{ version: "43.20251124.2.0", kernels: { x86_64: kernel("7.0.5") } }],
+  next: [{ version: "43.20251124.1.0", kernels: { x86_64: kernel("7.0.6") } }],
+};
+
+integrationTest("forecast --update-issue keeps one issue: opens, edits, closes it", [
+  "gh",
+  "openssl",
+], async (t) => {
+  await withGithub(async ({ recorded, dir, env }) => {
+    // A pull request with the label and the title is listed by the issues API: never ours.
+    recorded.issues.push({
+      number: 1,
+      title: FORECAST_ISSUE.title,
+      body: "a pull request",
+      labels: [FORECAST_ISSUE.label],
+      state: "open",
+      stateReason: null,
+      comments: [],
+      pullRequest: true,
+    });
+    await Deno.writeTextFile(`${dir}/matrix.yaml`, testMatrix());
+    const streams: Record<string, StandInRelease[]> = structuredClone(CROSSING);
+    await withServer(fcosBuilds(streams), async (builds) => {
+      const forecastEnv = {
+        ...env,
+        FCOS_BUILDS_URL: builds.url,
+        MATRIX_FILE: `${dir}/matrix.yaml`,
+        HTTP_RETRIES: "0",
+      };
+      const forecast = (...args: string[]) =>
+        run(["tasks/forecast.ts", "--update-issue", ...args], forecastEnv);
+      const open = () => recorded.issues.filter((i) => !i.pullRequest && i.state === "open");
+
+      await t.step("opens the issue when a kernel is unsupported", async () => {
+        const result = await forecast();
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(open().length, 1);
+        const issue = open()[0]!;
+        assert.equal(issue.number, 2);
+        assert.equal(issue.title, FORECAST_ISSUE.title);
+        assert.deepEqual(issue.labels, [FORECAST_ISSUE.label]);
+        assert.ok(issue.body!.startsWith(FORECAST_ISSUE.marker));
+        assert.match(issue.body!, /Fix: `deno task matrix add zfs-2\.4\.4`/);
+        assert.match(issue.body!, /FROM quay\.io\/fedora\/fedora-coreos:43\.20251110\.2\.0/);
+        assert.match(
+          result.stderr,
+          /^Forecast issue #2 https:\/\/localhost:\d+\/owner\/repo\/issues\/2 created\n$/,
+        );
+        assert.deepEqual(recorded.writes, ["POST /api/v3/repos/owner/repo/issues"]);
+      });
+      await t.step("leaves it alone when the forecast did not change", async () => {
+        recorded.writes.length = 0;
+        const result = await forecast();
+        assert.equal(result.code, 0, result.stderr);
+        assert.deepEqual(recorded.writes, []);
+        assert.match(result.stderr, /^Forecast issue #2 .* unchanged\n$/);
+      });
+      await t.step("edits it when the forecast changes", async () => {
+        streams.next!.push({ version: "43.20251201.1.0", kernels: { x86_64: kernel("7.4.1") } });
+        const result = await forecast();
+        assert.equal(result.code, 0, result.stderr);
+        assert.deepEqual(recorded.writes, ["PATCH /api/v3/repos/owner/repo/issues/2"]);
+        assert.match(open()[0]!.body!, /### next \(x86_64\): kernel 7\.4/);
+        assert.equal(open().length, 1);
+      });
+      await t.step("closes a duplicate in favour of the oldest", async () => {
+        recorded.writes.length = 0;
+        recorded.issues.push({
+          number: 3,
+          title: FORECAST_ISSUE.title,
+          body: `${FORECAST_ISSUE.marker}\nan older forecast`,
+          labels: [FORECAST_ISSUE.label],
+          state: "open",
+          stateReason: null,
+          comments: [],
+        });
+        const result = await forecast();
+        assert.equal(result.code, 0, result.stderr);
+        assert.deepEqual(open().map((i) => i.number), [2]);
+        const duplicate = recorded.issues.find((i) => i.number === 3)!;
+        assert.deepEqual(duplicate.comments, [
+          "Duplicate of #2, which the same workflow keeps up to date.",
+        ]);
+        assert.equal(duplicate.stateReason, "not_planned");
+        assert.match(result.stderr, /unchanged \(closed duplicates #3\)\n$/);
+      });
+      await t.step("closes it when every kernel is supported again", async () => {
+        recorded.writes.length = 0;
+        for (const key of Object.keys(streams)) delete streams[key];
+        Object.assign(streams, structuredClone(ALL_SUPPORTED));
+        const result = await forecast();
+        assert.equal(result.code, 0, result.stderr);
+        assert.deepEqual(open(), []);
+        const closed = recorded.issues.find((i) => i.number === 2)!;
+        assert.equal(closed.stateReason, "completed");
+        assert.match(closed.comments.at(-1)!, /is supported by a pinned OpenZFS release again/);
+        assert.equal(result.stderr, "Forecast issue closed: #2\n");
+        // the pull request was never touched
+        assert.ok(recorded.writes.every((w) => !w.endsWith("/issues/1")));
+      });
+      await t.step("does nothing when nothing is open and nothing is unsupported", async () => {
+        recorded.writes.length = 0;
+        const result = await forecast();
+        assert.equal(result.code, 0, result.stderr);
+        assert.deepEqual(recorded.writes, []);
+        assert.equal(result.stderr, "Forecast issue: none open, nothing to report\n");
+      });
+      await t.step("a refused write is one line naming gh's error", async () => {
+        for (const key of Object.keys(streams)) delete streams[key];
+        Object.assign(streams, structuredClone(CROSSING));
+        const result = await forecast("--repo", `${env.GH_HOST}/owner/readonly`);
+        assert.equal(result.code, 1);
+        assert.match(
+          result.stderr,
+          /^error: gh api repos\/owner\/readonly\/issues failed: .*Resource not accessible by integration \(HTTP 403\)\n$/,
+        );
+      });
+    });
+  });
+});
+
+Deno.test("planIssue() leaves exactly one open issue with the forecast", async (t) => {
+  const identity = { title: "T", label: "l", marker: "<!-- m -->" };
+  const issue = (number: number, body: string, title = "T") => ({
+    number,
+    title,
+    body,
+    url: `u${number}`,
+  });
+  await t.step("none open: create", () => {
+    assert.deepEqual(planIssue([], identity, "<!-- m -->\nB", "bye"), [
+      { change: "create", title: "T", body: "<!-- m -->\nB" },
+    ]);
+  });
+  await t.step("same text, line ends aside: nothing", () => {
+    assert.deepEqual(
+      planIssue([issue(4, "<!-- m -->\r\nB\r\n")], identity, "<!-- m -->\nB", "bye"),
+      [],
+    );
+  });
+  await t.step("other text or a renamed title: edit the oldest, close the rest", () => {
+    assert.deepEqual(
+      planIssue(
+        [issue(9, "<!-- m -->\nA"), issue(4, "<!-- m -->\nA", "renamed")],
+        identity,
+        "<!-- m -->\nB",
+        "bye",
+      ),
+      [
+        { change: "edit", number: 4, title: "T", body: "<!-- m -->\nB" },
+        {
+          change: "close",
+          number: 9,
+          comment: "Duplicate of #4, which the same workflow keeps up to date.",
+        },
+      ],
+    );
+  });
+  await t.step("nothing to report: close every one of ours, and only ours", () => {
+    assert.deepEqual(
+      planIssue(
+        [issue(4, "<!-- m -->\nA"), issue(5, "someone else's", "Other")],
+        identity,
+        undefined,
+        "bye",
+      ),
+      [{ change: "close", number: 4, comment: "bye" }],
+    );
+  });
+});
+
+Deno.test("repoEndpoint() reads [HOST/]OWNER/REPO for gh api", () => {
+  assert.deepEqual(repoEndpoint(), { path: "repos/{owner}/{repo}" });
+  assert.deepEqual(repoEndpoint("o/r"), { path: "repos/o/r" });
+  assert.deepEqual(repoEndpoint("localhost:8443/o/r"), {
+    path: "repos/o/r",
+    hostname: "localhost:8443",
   });
 });
 

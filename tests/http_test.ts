@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { RemoteError } from "../lib/errors.ts";
 import { getJson } from "../lib/http.ts";
-import { githubPaginate, nextLink } from "../lib/github.ts";
+import { githubPaginate, githubToken, nextLink } from "../lib/github.ts";
 import { json, withServer } from "./helpers/server.ts";
 
 const fast = { backoffMs: 1, retries: 2, timeoutMs: 2_000 };
@@ -130,4 +130,155 @@ Deno.test("githubPaginate() fails whole when a page in the middle fails", async 
       );
     },
   );
+});
+
+Deno.test("getJson() refuses an answer larger than maxBytes", async () => {
+  await withServer(() => json("x".repeat(5000)), async (server) => {
+    await assert.rejects(
+      getJson(`${server.url}/big`, {}, { ...fast, maxBytes: 1000 }),
+      (e) => e instanceof RemoteError && /larger than 1000 bytes/.test(e.message),
+    );
+    const { body } = await getJson<string>(`${server.url}/big`, {}, { ...fast, maxBytes: 6000 });
+    assert.equal(body.length, 5000);
+  });
+});
+
+Deno.test("getJson() bounds each pause in a body, not the whole download", async () => {
+  // Five chunks 100 ms apart: 500 ms in all, but never 300 ms without a byte.
+  await withServer(() => {
+    let sent = 0;
+    const parts = ["[", "1,", "2,", "3", "]"];
+    return new Response(
+      new ReadableStream({
+        async pull(controller) {
+          await new Promise((resolve) => setTimeout(resolve, sent ? 100 : 0));
+          controller.enqueue(new TextEncoder().encode(parts[sent++]!));
+          if (sent === parts.length) controller.close();
+        },
+      }),
+    );
+  }, async (server) => {
+    const { body } = await getJson(`${server.url}/trickle`, {}, { ...fast, timeoutMs: 300 });
+    assert.deepEqual(body, [1, 2, 3]);
+  });
+});
+
+/** A paged list API: `pages` pages of 2 items, 30 ms per answer, counting requests in flight. */
+function pagedApi(pages: number, links: { last: boolean }) {
+  const state = { inFlight: 0, maxInFlight: 0 };
+  const handler = async (request: Request, server: { url: string }) => {
+    const page = Number(new URL(request.url).searchParams.get("page") ?? "1");
+    state.inFlight++;
+    state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    state.inFlight--;
+    const link = [];
+    if (page < pages) link.push(`<${server.url}/list?per_page=2&page=${page + 1}>; rel="next"`);
+    if (links.last) link.push(`<${server.url}/list?per_page=2&page=${pages}>; rel="last"`);
+    return json([page * 10, page * 10 + 1], {
+      headers: link.length ? { link: link.join(", ") } : {},
+    });
+  };
+  return { state, handler };
+}
+
+Deno.test("githubPaginate() reads pages concurrently when the first names the last", async () => {
+  const api = pagedApi(10, { last: true });
+  await withServer(api.handler, async (server) => {
+    const { items, requests } = await githubPaginate<number>("/list?per_page=2", {
+      baseUrl: server.url,
+      token: "secret",
+      concurrency: 4,
+      ...fast,
+    });
+    assert.equal(requests, 10);
+    assert.equal(items.length, 20);
+    assert.deepEqual(items.slice(0, 4), [10, 11, 20, 21]);
+    assert.deepEqual(items.slice(-2), [100, 101]);
+    assert.equal(api.state.maxInFlight, 4);
+    const pages = server.requests.map((r) => new URL(r.path, server.url).searchParams.get("page"));
+    assert.equal(new Set(pages).size, 10, "no page read twice");
+    assert.ok(server.requests.every((r) => r.headers.get("authorization") === "Bearer secret"));
+  });
+});
+
+Deno.test("githubPaginate() stays sequential without a rel=last link", async () => {
+  const api = pagedApi(5, { last: false });
+  await withServer(api.handler, async (server) => {
+    const { items, requests } = await githubPaginate<number>("/list?per_page=2", {
+      baseUrl: server.url,
+      concurrency: 4,
+      ...fast,
+    });
+    assert.equal(requests, 5);
+    assert.deepEqual(items, [10, 11, 20, 21, 30, 31, 40, 41, 50, 51]);
+    assert.equal(api.state.maxInFlight, 1);
+  });
+});
+
+Deno.test("githubPaginate() reads on past rel=last when the list grew meanwhile", async () => {
+  await withServer((request, server) => {
+    const page = Number(new URL(request.url).searchParams.get("page") ?? "1");
+    const link = page === 1
+      ? `<${server.url}/list?page=2>; rel="next", <${server.url}/list?page=3>; rel="last"`
+      : page < 4
+      ? `<${server.url}/list?page=${page + 1}>; rel="next"`
+      : "";
+    return json([page], { headers: link ? { link } : {} });
+  }, async (server) => {
+    const { items } = await githubPaginate<number>("/list", {
+      baseUrl: server.url,
+      concurrency: 4,
+      ...fast,
+    });
+    assert.deepEqual(items, [1, 2, 3, 4]);
+  });
+});
+
+Deno.test("githubToken() asks gh with a time limit and takes only a one-line token", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "fake-gh-" });
+  const saved = Object.fromEntries(
+    ["PATH", "GH_TOKEN", "GITHUB_TOKEN"].map((name) => [name, Deno.env.get(name)]),
+  );
+  const fakeGh = async (script: string) => {
+    await Deno.writeTextFile(`${dir}/gh`, `#!/bin/sh\n${script}\n`);
+    await Deno.chmod(`${dir}/gh`, 0o755);
+  };
+  try {
+    Deno.env.delete("GH_TOKEN");
+    Deno.env.delete("GITHUB_TOKEN");
+    Deno.env.set("PATH", `${dir}:/usr/bin:/bin`);
+    await t.step("prints a token: used", async () => {
+      await fakeGh('[ "$1 $2" = "auth token" ] && echo gho_abc123');
+      assert.equal(await githubToken(), "gho_abc123");
+    });
+    await t.step("not logged in (exit 1): none", async () => {
+      await fakeGh("echo 'not logged in' >&2; exit 1");
+      assert.equal(await githubToken(), undefined);
+    });
+    await t.step("hangs: none, after the time limit", async () => {
+      await fakeGh("exec sleep 30");
+      const started = Date.now();
+      assert.equal(await githubToken({ timeoutMs: 200 }), undefined);
+      assert.ok(Date.now() - started < 5_000);
+    });
+    await t.step("prints something that is not a token: none", async () => {
+      await fakeGh("printf 'two\\nlines\\n'");
+      assert.equal(await githubToken(), undefined);
+    });
+    await t.step("gh not installed: none", async () => {
+      Deno.env.set("PATH", `${dir}/nowhere`);
+      assert.equal(await githubToken(), undefined);
+    });
+    await t.step("GH_TOKEN wins without running gh", async () => {
+      Deno.env.set("GH_TOKEN", "from-env");
+      assert.equal(await githubToken(), "from-env");
+    });
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) Deno.env.delete(name);
+      else Deno.env.set(name, value);
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -13,7 +13,8 @@ import {
 import { compareZfsTags } from "../lib/patterns.ts";
 import { insertedLines } from "./helpers/zfs_tarballs.ts";
 
-const original = await Deno.readTextFile(new URL("../matrix.yaml", import.meta.url));
+// A fixed copy (unpinned entries, series comments): the repository's matrix.yaml changes.
+const original = await Deno.readTextFile(new URL("./fixtures/matrix_edit.yaml", import.meta.url));
 const SHA = "ab".repeat(32);
 
 function entry(tag: string, maxKernel = "7.3"): ReleaseEntry {
@@ -137,7 +138,7 @@ Deno.test("addRelease() keeps every original line, in order, whatever releases a
 
 Deno.test("releaseFromSource() takes the kernel range from META and rejects what is wrong", async (t) => {
   const url = "http://127.0.0.1:1/zfs-2.4.9.tar.gz";
-  const meta = { version: "2.4.9", linuxMinimum: "4.18", linuxMaximum: "7.3" };
+  const meta = { name: "zfs", version: "2.4.9", linuxMinimum: "4.18", linuxMaximum: "7.3" };
   assert.deepEqual(releaseFromSource("zfs-2.4.9", { url, sha256: SHA, meta }), entry("zfs-2.4.9"));
   const bad: [string, Parameters<typeof releaseFromSource>[1]["meta"], string][] = [
     ["no META", undefined, "No META file at the top of"],
@@ -145,6 +146,9 @@ Deno.test("releaseFromSource() takes the kernel range from META and rejects what
     ["malformed Linux-Maximum", { ...meta, linuxMaximum: "7.x" }, 'Linux-Maximum is "7.x"'],
     ["malformed Linux-Minimum", { ...meta, linuxMinimum: "four" }, 'Linux-Minimum is "four"'],
     ["another version", { ...meta, version: "2.4.8" }, 'Version "2.4.8", not 2.4.9'],
+    ["no Version", { ...meta, version: undefined }, "has no Version"],
+    ["another project's Name", { ...meta, name: "spl" }, 'Name "spl", not "zfs"'],
+    ["no Name", { ...meta, name: undefined }, 'Name null, not "zfs"'],
   ];
   for (const [name, m, message] of bad) {
     await t.step(name, () => {

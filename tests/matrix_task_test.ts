@@ -5,7 +5,8 @@ import { runTaskFile } from "./helpers/run_task.ts";
 import { json, withServer } from "./helpers/server.ts";
 import { gitArchiveTarball, gnuTar, insertedLines, metaText } from "./helpers/zfs_tarballs.ts";
 
-const original = await Deno.readTextFile(new URL("../matrix.yaml", import.meta.url));
+// A fixed copy (with unpinned entries): the repository's matrix.yaml changes over time.
+const original = await Deno.readTextFile(new URL("./fixtures/matrix_edit.yaml", import.meta.url));
 
 async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
@@ -296,4 +297,125 @@ Deno.test("matrix check: exit 2 for an invalid matrix.yaml, exit 1 when GitHub f
         }),
     );
   });
+});
+
+// A mirror that holds every answer until `count` downloads are waiting, then answers them all:
+// the runs then edit matrix.yaml at the same moment, the case a lost update needs.
+function barrierMirror(count: number) {
+  let waiting: (() => void)[] = [];
+  return async (request: Request): Promise<Response> => {
+    await new Promise<void>((resolve) => {
+      waiting.push(resolve);
+      if (waiting.length >= count) {
+        for (const release of waiting) release();
+        waiting = [];
+      }
+    });
+    return mirror(request);
+  };
+}
+
+Deno.test("matrix add: concurrent runs all land (matrix.yaml is locked for the edit)", async () => {
+  tarballs.set("zfs-2.4.9", await source("zfs-2.4.9"));
+  tarballs.set("zfs-2.4.10", await source("zfs-2.4.10"));
+  tarballs.set("zfs-2.3.10", await source("zfs-2.3.10"));
+  const tags = ["zfs-2.4.9", "zfs-2.4.10", "zfs-2.3.10"];
+  await withServer(barrierMirror(tags.length), (server) =>
+    withMatrixCopy(async (file) => {
+      const env = { ZFS_SOURCE_URL: server.url, MATRIX_FILE: file };
+      const results = await Promise.all(
+        tags.map((tag) => runTaskFile("matrix.ts", ["add", tag], env)),
+      );
+      for (const result of results) assert.equal(result.code, 0, result.stderr);
+      const known = parseMatrix(await Deno.readTextFile(file)).zfs.releases.map((r) => r.tag);
+      for (const tag of tags) assert.ok(known.includes(tag), `${tag} was lost`);
+    }));
+});
+
+Deno.test("matrix add through a symlinked MATRIX_FILE writes the target and keeps its mode", async () => {
+  await withServer(mirror, async (server) => {
+    const dir = await Deno.makeTempDir({ prefix: "matrix-link-" });
+    try {
+      const target = `${dir}/real.yaml`;
+      const link = `${dir}/matrix.yaml`;
+      await Deno.writeTextFile(target, original);
+      await Deno.chmod(target, 0o640);
+      await Deno.symlink(target, link);
+      const result = await matrixTask(["add", "zfs-2.4.9"], { ZFS_SOURCE_URL: server.url }, link);
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok((await Deno.lstat(link)).isSymlink, "the link is still a link");
+      assert.equal(await Deno.readLink(link), target);
+      assert.match(await Deno.readTextFile(target), /- tag: zfs-2\.4\.9\n/);
+      assert.equal((await Deno.stat(target)).mode! & 0o777, 0o640);
+      assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+        "matrix.yaml",
+        "real.yaml",
+      ]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
+
+Deno.test("matrix add refuses a META that is not OpenZFS's or has no Version", async (t) => {
+  const withMeta = (tag: string, meta: string) =>
+    gitArchiveTarball(tag, { META: meta, "module/zfs/spa.c": "x\n" });
+  tarballs.set(
+    "zfs-2.4.11",
+    await withMeta("zfs-2.4.11", metaText("2.4.11").replace("zfs", "spl")),
+  );
+  tarballs.set(
+    "zfs-2.4.12",
+    await withMeta("zfs-2.4.12", metaText("2.4.12").replace(/^Version:.*\n/m, "")),
+  );
+  await withServer(mirror, (server) =>
+    withMatrixCopy(async (file) => {
+      for (
+        const [tag, message] of [
+          ["zfs-2.4.11", /META in .* says Name "spl", not "zfs"/],
+          ["zfs-2.4.12", /META in .* has no Version/],
+        ] as const
+      ) {
+        await t.step(tag, async () => {
+          const result = await matrixTask(["add", tag], { ZFS_SOURCE_URL: server.url }, file);
+          assert.equal(result.code, 1, result.stderr);
+          assert.match(result.stderr, message);
+          assert.equal(result.stderr.match(/^error:/gm)?.length, 1, result.stderr);
+          assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
+          assert.equal(result.text, original);
+        });
+      }
+    }));
+});
+
+Deno.test("a MATRIX_FILE that is not a sane matrix file is refused at once (exit 2)", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "matrix-bad-" });
+  try {
+    const bomb = `${dir}/bomb.yaml`;
+    const lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 9; i++) lines.push(`a${i}: &a${i} [${`*a${i - 1},`.repeat(10)}]`);
+    await Deno.writeTextFile(bomb, lines.join("\n") + "\n");
+    const huge = `${dir}/huge.yaml`;
+    await Deno.writeTextFile(huge, `# ${"x".repeat(2 * 1024 * 1024)}\n${original}`);
+    const cases: [string, string, RegExp][] = [
+      ["/dev/zero", "/dev/zero", /Cannot read \/dev\/zero: not a regular file/],
+      ["a folder", dir, /not a regular file/],
+      ["a YAML alias bomb", bomb, /Cannot parse .*bomb\.yaml: Excessive alias count/],
+      ["a 2 MiB file", huge, /more than the 1048576 a matrix file may have/],
+      ["a missing file", `${dir}/none.yaml`, /Cannot read .*none\.yaml/],
+    ];
+    for (const [name, file, message] of cases) {
+      await t.step(name, async () => {
+        const result = await runTaskFile("matrix.ts", ["check"], {
+          MATRIX_FILE: file,
+          GITHUB_API_URL: "http://127.0.0.1:9",
+        });
+        assert.equal(result.code, 2, result.stderr);
+        assert.match(result.stderr, message);
+        assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { InputError } from "../lib/errors.ts";
 import {
   arch,
@@ -69,4 +70,76 @@ Deno.test("imageRef() accepts registry hosts with ports, tags and digests", () =
       "ghcr.io/owner/fedora-zfs-kmods:zfs-2.4.2_kernel-6.17.7-300.fc43.x86_64",
     ]
   ) assert.equal(imageRef(ref), ref);
+});
+
+Deno.test("imageRef() follows the distribution spec's name rules and limits", async (t) => {
+  const rejects: [string, string, RegExp][] = [
+    ["a port out of range", "localhost:99999/x:y", /port 99999 is out of range \(1-65535\)/],
+    ["port 0", "127.0.0.1:0/x:y", /port 0 is out of range/],
+    ["an upper-case path", "UPPER/case:tag", /path component "UPPER" is not lower-case/],
+    ["a tag starting with a dot", "quay.io/x:.tag", /the tag is not/],
+    ["a 129-character tag", `quay.io/x:${"t".repeat(129)}`, /the tag is not/],
+    ["a digest that is not sha256", "quay.io/x@sha512:abc", /sha256:<64 hex digits>/],
+    ["a path that climbs", "quay.io/../x:y", /path component "\.\." is not/],
+    ["an empty path component", "quay.io//x:y", /path component "" is not/],
+    ["a host with a bad character", "qu_ay.io/x:y", /registry host "qu_ay\.io" is not a host/],
+    ["a 256-character name", `quay.io/${"a".repeat(248)}:y`, /name is longer than 255/],
+    ["empty", "", /empty/],
+  ];
+  for (const [name, value, message] of rejects) {
+    await t.step(name, () =>
+      assert.throws(
+        () => imageRef(value),
+        (e: unknown) => e instanceof InputError && message.test(e.message),
+      ));
+  }
+  await t.step("a 255-character name and separators __ and -- are fine", () => {
+    const name = `quay.io/${"a".repeat(247)}`;
+    assert.equal(name.length, 255);
+    assert.equal(imageRef(`${name}:y`), `${name}:y`);
+    assert.equal(imageRef("quay.io/a__b--c.d/e:f"), "quay.io/a__b--c.d/e:f");
+    assert.equal(imageRef("[::1]:5000/x:y"), "[::1]:5000/x:y");
+  });
+});
+
+Deno.test("imageRef() refuses a 100,000-character reference at once, with a short message", () => {
+  for (
+    const value of [
+      `quay.io/${"a".repeat(100_000)}:y`,
+      `${"a-".repeat(50_000)}!`,
+      `quay.io/${"a.".repeat(50_000)}`,
+      `x:${"1".repeat(100_000)}`,
+    ]
+  ) {
+    const started = performance.now();
+    assert.throws(
+      () => imageRef(value),
+      (e: unknown) => e instanceof InputError && e.message.length < 300,
+    );
+    // Not a timing claim about speed, only "did not backtrack for seconds".
+    assert.ok(performance.now() - started < 1000);
+  }
+});
+
+Deno.test("imageRef() accepts well-formed names, and nothing with shell or upper case in the path", () => {
+  // No "." in a component: a first component with a dot would be read as a registry host.
+  const component = fc.stringMatching(/^[a-z0-9]{1,8}(?:(?:_|__|-+)[a-z0-9]{1,8}){0,2}$/);
+  const host = fc.constantFrom("", "quay.io/", "localhost:5000/", "127.0.0.1:65535/");
+  fc.assert(
+    fc.property(host, fc.array(component, { minLength: 1, maxLength: 4 }), (h, parts) => {
+      const ref = `${h}${parts.join("/")}:tag`;
+      if (ref.length - 4 > 255) return;
+      assert.equal(imageRef(ref), ref);
+    }),
+  );
+  fc.assert(
+    fc.property(fc.string({ maxLength: 300 }), (value) => {
+      try {
+        imageRef(value);
+        assert.doesNotMatch(value.replace(/^[^/]*[.:][^/]*\//, ""), /[A-Z\s;$`'"\\]/);
+      } catch (error) {
+        assert.ok(error instanceof InputError);
+      }
+    }),
+  );
 });

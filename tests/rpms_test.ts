@@ -81,3 +81,10 @@ Deno.test("the Containerfile's verify stage sorts RPMs exactly like rpmFolder()"
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("groupRpms() handles 200,000 paths (no copying per file)", () => {
+  const paths = Array.from({ length: 200_000 }, (_, i) => `debug/zfs-${i}.rpm`);
+  const groups = groupRpms(paths);
+  assert.equal(groups.length, 1);
+  assert.equal(groups[0]!.rpms.length, 200_000);
+});

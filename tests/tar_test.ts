@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { CheckError } from "../lib/errors.ts";
 import { tarEntries, type TarEntry } from "../lib/tar.ts";
 import { chunked, gitArchiveTarball, gnuTar, metaText } from "./helpers/zfs_tarballs.ts";
+import { integrationTest } from "./helpers/tools.ts";
 
 const decoder = new TextDecoder();
 
@@ -100,15 +101,31 @@ Deno.test("tarEntries() rejects data that is not a tar archive", async () => {
   await assert.rejects(() => listing(chunked(junk, 512)), isError(CheckError, "checksum mismatch"));
 });
 
-Deno.test("tarEntries() releases the stream at the end marker and cancels it when left early", async (t) => {
-  await t.step("end marker: what follows can still be read", async () => {
+Deno.test("tarEntries() reads the stream to its end, then releases it; leaving early cancels it", async (t) => {
+  await t.step(
+    "end marker: the zero padding after it is consumed and the lock released",
+    async () => {
+      const tar = await gnuTar({ "t/a": "a" });
+      let pulled = 0;
+      const source = chunked(tar, 512).getReader();
+      const stream = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          const { done, value } = await source.read();
+          if (done) return controller.close();
+          pulled += value.length;
+          controller.enqueue(value);
+        },
+      });
+      await listing(stream);
+      assert.equal(pulled, tar.length, "GNU tar pads its output to 10 KiB; all of it is read");
+      const reader = stream.getReader(); // throws if the generator kept its lock
+      assert.equal((await reader.read()).done, true);
+    },
+  );
+  await t.step("data after the end marker that is not padding is refused", async () => {
     const tar = await gnuTar({ "t/a": "a" });
-    const stream = chunked(tar, 512);
-    await listing(stream);
-    const reader = stream.getReader(); // throws if the generator kept its lock
-    let rest = 0;
-    for (let r = await reader.read(); !r.done; r = await reader.read()) rest += r.value.length;
-    assert.ok(rest > 0, "GNU tar pads its output to 10 KiB; the padding is left unread");
+    const extra = new Uint8Array([...tar, ...new TextEncoder().encode("trailing junk")]);
+    await assert.rejects(() => listing(chunked(extra, 512)), isError(CheckError, "Malformed tar"));
   });
   await t.step("break: the source is cancelled", async () => {
     const tar = await gnuTar({ "t/a": "a", "t/b": "b" });
@@ -135,3 +152,92 @@ Deno.test("a tar entry cannot be read once the next one is current", async () =>
   for await (const entry of tarEntries(chunked(tar, 512))) entries.push(entry);
   await assert.rejects(() => entries[1]!.read(), isError(Error, "no longer current"));
 });
+
+/** What GNU tar itself lists for an archive: the reference every format test compares with. */
+async function gnuListing(archive: Uint8Array<ArrayBuffer>): Promise<string[]> {
+  const child = new Deno.Command("tar", { args: ["-tf", "-"], stdin: "piped", stdout: "piped" })
+    .spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(archive);
+  await writer.close();
+  const { stdout } = await child.output();
+  return new TextDecoder().decode(stdout).split("\n").filter(Boolean).map((n) =>
+    n.replace(/\/+$/, "")
+  );
+}
+
+/** A tree with long names, a symlink and an empty folder, packed by GNU tar in `format`. */
+async function treeArchive(format: string): Promise<Uint8Array<ArrayBuffer>> {
+  const dir = await Deno.makeTempDir({ prefix: "tar-fmt-" });
+  try {
+    const deep = `${dir}/top/${"d".repeat(120)}`;
+    await Deno.mkdir(deep, { recursive: true });
+    await Deno.mkdir(`${dir}/top/empty`);
+    await Deno.writeTextFile(`${deep}/${"f".repeat(110)}.txt`, "deep");
+    await Deno.writeTextFile(`${dir}/top/usr-lib-modules.txt`, "x".repeat(700));
+    await Deno.symlink("usr-lib-modules.txt", `${dir}/top/link`);
+    const { success, stdout } = await new Deno.Command("tar", {
+      args: [`--format=${format}`, "--sort=name", "-cf", "-", "top"],
+      cwd: dir,
+      stdout: "piped",
+    }).output();
+    assert.ok(success, `tar --format=${format} failed`);
+    return stdout;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("tarEntries() lists what GNU tar lists for gnu, oldgnu, pax and posix archives", async (t) => {
+  for (const format of ["gnu", "oldgnu", "pax", "posix"]) {
+    await t.step(format, async () => {
+      const archive = await treeArchive(format);
+      const names = (await listing(chunked(archive, 333), false)).map((e) => e.name);
+      assert.deepEqual(names, await gnuListing(archive));
+      assert.ok(names.some((n) => n.endsWith(`${"f".repeat(110)}.txt`)), names.join("\n"));
+    });
+  }
+});
+
+Deno.test("tarEntries() passes an error of the source stream on unchanged", async () => {
+  const gz = await gitArchiveTarball("zfs-2.4.9", { META: metaText("2.4.9") });
+  const broken = gz.slice(0, 20); // a gzip stream cut inside its header
+  const stream = chunked(broken, 10).pipeThrough(new DecompressionStream("gzip"));
+  await assert.rejects(() => listing(stream), (error: unknown) => {
+    assert.ok(!(error instanceof CheckError), `expected the gunzip error, got ${error}`);
+    return true;
+  });
+});
+
+integrationTest(
+  "tarEntries() lists what GNU tar lists for podman export output",
+  ["podman", "tar"],
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "tar-podman-" });
+    const image = `localhost/tar-test:${crypto.randomUUID().slice(0, 8)}`;
+    const podman = (args: string[]) =>
+      new Deno.Command("podman", { args, stdout: "piped", stderr: "piped" }).output();
+    let container = "";
+    try {
+      await Deno.mkdir(`${dir}/ctx/usr/lib/modules/6.17.7-300.fc43.x86_64`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/ctx/usr/lib/modules/6.17.7-300.fc43.x86_64/vmlinuz`, "k");
+      await Deno.writeTextFile(`${dir}/ctx/${"n".repeat(150)}.rpm`, "rpm".repeat(300));
+      await Deno.writeTextFile(`${dir}/Containerfile`, "FROM scratch\nCOPY ctx/ /\n");
+      const built = await podman(["build", "--isolation", "chroot", "-q", "-t", image, dir]);
+      assert.ok(built.success, new TextDecoder().decode(built.stderr));
+      const created = await podman(["create", image, "/none"]);
+      assert.ok(created.success, new TextDecoder().decode(created.stderr));
+      container = new TextDecoder().decode(created.stdout).trim();
+      const exported = await podman(["export", container]);
+      assert.ok(exported.success, new TextDecoder().decode(exported.stderr));
+      const names = (await listing(chunked(exported.stdout, 4096), false)).map((e) => e.name);
+      assert.deepEqual(names, await gnuListing(exported.stdout));
+      assert.ok(names.includes("usr/lib/modules/6.17.7-300.fc43.x86_64/vmlinuz"), names.join("\n"));
+      assert.ok(names.includes(`${"n".repeat(150)}.rpm`), names.join("\n"));
+    } finally {
+      if (container) await podman(["rm", "--force", container]);
+      await podman(["rmi", "--force", image]);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

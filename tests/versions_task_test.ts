@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
-import { RELEASES, releasesHandler } from "./helpers/fcos_fixtures.ts";
+import { inspectImage } from "../lib/registry.ts";
+import {
+  fcosBuildsHandler,
+  release,
+  RELEASES,
+  releasesHandler,
+  type StandInRelease,
+} from "./helpers/fcos_fixtures.ts";
+import { buildAndPush, startRegistry } from "./helpers/registry.ts";
 import { runTaskFile, type TaskResult } from "./helpers/run_task.ts";
 import { json, withServer } from "./helpers/server.ts";
+import { integrationTest } from "./helpers/tools.ts";
 
 function assertOneLineError(result: TaskResult, code: number, ...parts: (string | RegExp)[]) {
   assert.equal(result.code, code, result.stderr);
@@ -85,6 +94,54 @@ Deno.test("check-compatibility --json prints the verdict", async () => {
   assert.equal(verdict["newest-supporting"], "zfs-2.4.4");
 });
 
+Deno.test("check-compatibility without --zfs checks the release versions and build choose", async (t) => {
+  const good = await Deno.readTextFile(new URL("../matrix.yaml", import.meta.url));
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  try {
+    // zfs-2.4.4 is published but not pinned: a build stays on zfs-2.4.3, and so does the check.
+    await Deno.writeTextFile(
+      file,
+      good.replace(/(tag: zfs-2\.4\.4\n(?:.*\n)*?) +sha256: [0-9a-f]{64}\n/, "$1"),
+    );
+    await withServer(releasesHandler(RELEASES, 100), async (github) => {
+      const env = { GITHUB_API_URL: github.url, MATRIX_FILE: file, GITHUB_ACTIONS: "false" };
+      await t.step("the newest pinned release, not the newest published one", async () => {
+        const result = await runTaskFile(
+          "check_compatibility.ts",
+          ["--kernel", "6.17", "--json"],
+          env,
+        );
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(JSON.parse(result.stdout)["zfs-tag"], "zfs-2.4.3");
+        assert.match(result.stderr, /^warning: .*zfs-2\.4\.4 \(no sha256\).*using zfs-2\.4\.3/m);
+      });
+      await t.step("under GitHub Actions the warning is an annotation", async () => {
+        const result = await runTaskFile("check_compatibility.ts", ["--kernel", "6.17"], {
+          ...env,
+          GITHUB_ACTIONS: "true",
+        });
+        assert.equal(result.code, 0, result.stderr);
+        assert.match(result.stderr, /^::warning title=ZFS release not pinned::Newer zfs-2\.4 /m);
+        assert.doesNotMatch(result.stderr, /^warning:/m, "not twice");
+      });
+      await t.step(
+        "an incompatible kernel is an ::error:: annotation under GitHub Actions",
+        async () => {
+          const result = await runTaskFile("check_compatibility.ts", ["--kernel", "7.9"], {
+            ...env,
+            GITHUB_ACTIONS: "true",
+          });
+          assert.equal(result.code, 1, result.stderr);
+          assert.match(result.stderr, /^::error title=Kernel not supported::/m);
+          assert.doesNotMatch(result.stderr, /^error:/m);
+        },
+      );
+    });
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
 Deno.test("a malformed matrix.yaml exits 2 naming the file and the line", async (t) => {
   const file = await Deno.makeTempFile({ suffix: ".yaml" });
   try {
@@ -161,5 +218,212 @@ Deno.test("every version task has --help", async () => {
     const result = await runTaskFile(file, ["--help"]);
     assert.equal(result.code, 0, file);
     assert.match(result.stdout, /Usage: deno task /);
+  }
+});
+
+/** Values of `versions --json` and the plan of `build --dry-run`, run on the same stand-ins. */
+async function versionsAndBuild(args: string[], env: Record<string, string>) {
+  const versions = await runTaskFile("versions.ts", [...args, "--json"], env);
+  const build = await runTaskFile("build.ts", [...args, "--dry-run"], env);
+  return {
+    versions,
+    values: versions.code === 0 ? JSON.parse(versions.stdout) as Record<string, unknown> : {},
+    build,
+    buildZfs: /^ZFS release: +(zfs-[\d.]+) /m.exec(build.stdout)?.[1],
+  };
+}
+
+const KERNEL_617 = "6.17.7-300.fc43.x86_64";
+const KERNEL_71 = "7.1.2-100.fc44.x86_64";
+const KERNEL_73 = "7.3.1-100.fc44.x86_64";
+const RELEASE_617 = "43.20251110.3.1";
+const RELEASE_71 = "44.20260215.3.0";
+const RELEASE_73 = "44.20260301.3.0";
+
+integrationTest(
+  "versions and build --dry-run choose the same ZFS release in every case",
+  ["docker-registry", "podman"],
+  async (t) => {
+    const registry = await startRegistry();
+    const name = `agree-${crypto.randomUUID().slice(0, 8)}`;
+    const image = (release: string, kernel: string) =>
+      "FROM scratch\nCOPY etc /etc\n" +
+      Object.entries({
+        "ostree.linux": kernel,
+        "com.coreos.stream": "stable",
+        "org.opencontainers.image.version": release,
+      }).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}\n`).join("");
+    const file = { "etc/os-release": "NAME=Fedora\n" };
+    const refs = {
+      k617: `${registry.host}/${name}:${RELEASE_617}`,
+      k71: `${registry.host}/${name}:${RELEASE_71}`,
+      k73: `${registry.host}/${name}:${RELEASE_73}`,
+    };
+    const matrixFile = await Deno.makeTempFile({ suffix: ".yaml" });
+    try {
+      await Promise.all([
+        buildAndPush(refs.k617, image(RELEASE_617, KERNEL_617), file),
+        buildAndPush(refs.k71, image(RELEASE_71, KERNEL_71), file),
+        buildAndPush(refs.k73, image(RELEASE_73, KERNEL_73), file),
+      ]);
+      const digest = async (ref: string) => (await inspectImage(ref, "x86_64")).manifestDigest;
+      const repository = `${registry.host}/${name}`;
+      const stable: StandInRelease[] = [
+        [RELEASE_617, KERNEL_617, refs.k617],
+        [RELEASE_71, KERNEL_71, refs.k71],
+        [RELEASE_73, KERNEL_73, refs.k73],
+      ].map(([version, kernel]) => ({ version: version!, kernels: { x86_64: kernel } }));
+      for (const [index, ref] of [refs.k617, refs.k71, refs.k73].entries()) {
+        stable[index]!.digests = { x86_64: await digest(ref) };
+        stable[index]!.repository = repository;
+      }
+      const good = await Deno.readTextFile(new URL("../matrix.yaml", import.meta.url));
+      await withServer(fcosBuildsHandler({ stable }), async (fcos) => {
+        const cases = async (
+          name: string,
+          releases: unknown[],
+          matrix: string,
+          check: (r: Awaited<ReturnType<typeof versionsAndBuild>>) => void,
+          ref = refs.k617,
+        ) => {
+          await t.step(name, async () => {
+            await Deno.writeTextFile(matrixFile, matrix);
+            await withServer(releasesHandler(releases, 100), async (github) => {
+              const env = {
+                FCOS_BUILDS_URL: fcos.url,
+                GITHUB_API_URL: github.url,
+                MATRIX_FILE: matrixFile,
+              };
+              const result = await versionsAndBuild(["--image", ref], env);
+              check(result);
+            });
+          });
+        };
+
+        await cases("the newest release is pinned: both use it", RELEASES, good, (r) => {
+          assert.equal(r.versions.code, 0, r.versions.stderr);
+          assert.equal(r.build.code, 0, r.build.stderr);
+          assert.equal(r.values["zfs-tag"], "zfs-2.4.4");
+          assert.equal(r.values["zfs-latest"], "zfs-2.4.4");
+          assert.equal(r.values["zfs-pinned"], true);
+          assert.equal(r.buildZfs, "zfs-2.4.4");
+          assert.doesNotMatch(r.versions.stderr + r.build.stderr, /warning/);
+        });
+
+        await cases(
+          "the newest release is unpinned: both use the newest pinned one and warn",
+          RELEASES,
+          good.replace(/(tag: zfs-2\.4\.4\n(?:.*\n)*?) +sha256: [0-9a-f]{64}\n/, "$1"),
+          (r) => {
+            assert.equal(r.versions.code, 0, r.versions.stderr);
+            assert.equal(r.build.code, 0, r.build.stderr);
+            assert.equal(r.values["zfs-tag"], "zfs-2.4.3");
+            assert.equal(r.values["zfs-latest"], "zfs-2.4.4");
+            assert.equal(r.values["zfs-pinned"], false);
+            assert.equal(r.buildZfs, "zfs-2.4.3");
+            for (const stderr of [r.versions.stderr, r.build.stderr]) {
+              assert.match(stderr, /warning: .*zfs-2\.4\.4 \(no sha256\).*using zfs-2\.4\.3/);
+              assert.match(stderr, /deno task matrix add zfs-2\.4\.4/);
+            }
+          },
+        );
+
+        await cases(
+          "a newer release not in matrix.yaml at all: both warn and stay on the pinned one",
+          [release("zfs-2.4.5"), ...RELEASES],
+          good,
+          (r) => {
+            assert.equal(r.values["zfs-tag"], "zfs-2.4.4");
+            assert.equal(r.values["zfs-latest"], "zfs-2.4.5");
+            assert.equal(r.buildZfs, "zfs-2.4.4");
+            assert.match(r.build.stderr, /zfs-2\.4\.5 \(not in matrix\.yaml\)/);
+          },
+        );
+
+        await cases(
+          "the newest pinned release is too old for the kernel: both refuse; versions names the fallback",
+          RELEASES,
+          good,
+          (r) => {
+            assert.equal(r.versions.code, 0, r.versions.stderr);
+            assert.equal(r.values.compatible, false);
+            assert.equal(r.values["zfs-tag"], "zfs-2.4.4");
+            assert.equal(r.values["fallback-release"], RELEASE_71);
+            assert.equal(r.values["fallback-kernel-version"], KERNEL_71);
+            assert.equal(r.values["fallback-zfs-tag"], "zfs-2.4.4");
+            assert.equal(r.values["fallback-image-tag"], `zfs-2.4.4_kernel-${KERNEL_71}`);
+            assert.match(String(r.values["fallback-image"]), /@sha256:[0-9a-f]{64}$/);
+            assert.equal(r.build.code, 1);
+            assert.equal(r.buildZfs, undefined);
+            assert.match(r.build.stderr, /No pinned zfs-2\.4 release supports kernel 7\.3\.1/);
+            assert.match(r.versions.stderr, /No pinned zfs-2\.4 release supports kernel 7\.3\.1/);
+            assert.ok(
+              r.versions.stderr.includes(
+                `pin FROM ${repository}:${RELEASE_71} with kmods tag zfs-2.4.4_kernel-${KERNEL_71}`,
+              ),
+              r.versions.stderr,
+            );
+          },
+          refs.k73,
+        );
+
+        await t.step("versions --all-targets gives the nightly plan the fallback", async () => {
+          await Deno.writeTextFile(
+            matrixFile,
+            good.replaceAll("quay.io/fedora/fedora-coreos:stable", refs.k73),
+          );
+          await withServer(releasesHandler(RELEASES, 100), async (github) => {
+            const result = await runTaskFile("versions.ts", ["--all-targets", "--json"], {
+              FCOS_BUILDS_URL: fcos.url,
+              GITHUB_API_URL: github.url,
+              MATRIX_FILE: matrixFile,
+            });
+            assert.equal(result.code, 0, result.stderr);
+            const [target] = JSON.parse(result.stdout) as Record<string, unknown>[];
+            assert.equal(target!.compatible, false);
+            assert.equal(target!["fallback-release"], RELEASE_71);
+            assert.equal(target!["fallback-image-tag"], `zfs-2.4.4_kernel-${KERNEL_71}`);
+            assert.match(result.stderr, /the nightly build uses 44\.20260215\.3\.0 instead/);
+          });
+        });
+
+        await t.step("build --dry-run of the fallback image plans the fallback tag", async () => {
+          await Deno.writeTextFile(matrixFile, good);
+          await withServer(releasesHandler(RELEASES, 100), async (github) => {
+            const env = {
+              FCOS_BUILDS_URL: fcos.url,
+              GITHUB_API_URL: github.url,
+              MATRIX_FILE: matrixFile,
+            };
+            const versions = await runTaskFile("versions.ts", ["--image", refs.k73, "--json"], env);
+            const fallback = JSON.parse(versions.stdout);
+            const build = await runTaskFile(
+              "build.ts",
+              ["--image", fallback["fallback-image"], "--dry-run"],
+              env,
+            );
+            assert.equal(build.code, 0, build.stderr);
+            assert.ok(build.stdout.includes(`:${fallback["fallback-image-tag"]}`), build.stdout);
+          });
+        });
+      });
+    } finally {
+      await Deno.remove(matrixFile);
+      await registry.stop();
+    }
+  },
+);
+
+Deno.test("zfs-version exits 1 with one line when the releases page holds null or malformed items", async (t) => {
+  for (const [what, items] of [["null", [null]], ["no tag_name", [{ draft: false }]]] as const) {
+    await t.step(what, async () => {
+      await withServer(
+        releasesHandler([...RELEASES.slice(0, 2), ...items], 100),
+        async (github) => {
+          const result = await runTaskFile("zfs_version.ts", [], { GITHUB_API_URL: github.url });
+          assertOneLineError(result, 1, "Malformed release in the answer", "item 2");
+        },
+      );
+    });
   }
 });

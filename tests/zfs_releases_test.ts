@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { CheckError, RemoteError } from "../lib/errors.ts";
-import { newestOfSeries, newestZfsRelease } from "../lib/zfs_releases.ts";
+import fc from "fast-check";
+import { supportsKernel } from "../lib/compat.ts";
+import { loadMatrix, type Matrix } from "../lib/matrix.ts";
+import { compareZfsTags } from "../lib/patterns.ts";
+import { chooseZfsRelease, newestOfSeries, newestZfsRelease } from "../lib/zfs_releases.ts";
 import { release, RELEASES, releasesHandler } from "./helpers/fcos_fixtures.ts";
 import { json, withServer } from "./helpers/server.ts";
 
@@ -91,4 +95,155 @@ Deno.test("newestZfsRelease() fails when the series has no published release", a
   await withServer(releasesHandler(RELEASES), async (server) => {
     await assert.rejects(newestZfsRelease("2.5", { ...fast, baseUrl: server.url }), CheckError);
   });
+});
+
+const matrix = await loadMatrix(new URL("../matrix.yaml", import.meta.url).pathname);
+/** matrix.yaml with the sha256 of some releases removed (not pinned). */
+function unpinned(...tags: string[]): Matrix {
+  return {
+    ...matrix,
+    zfs: {
+      ...matrix.zfs,
+      releases: matrix.zfs.releases.map((r) =>
+        tags.includes(r.tag) ? { tag: r.tag, "max-kernel": r["max-kernel"] } : r
+      ),
+    },
+  };
+}
+const SERIES_24 = ["zfs-2.4.4", "zfs-2.4.3", "zfs-2.4.2", "zfs-2.4.1", "zfs-2.4.0"];
+
+Deno.test("chooseZfsRelease() takes the newest published release that is pinned and supports the kernel", async (t) => {
+  await t.step("the newest is pinned and supports it", () => {
+    const choice = chooseZfsRelease(matrix, {
+      series: "2.4",
+      published: SERIES_24,
+      kernel: "6.17.7-300.fc43.x86_64",
+    });
+    assert.equal(choice.zfsTag, "zfs-2.4.4");
+    assert.equal(choice.zfsLatest, "zfs-2.4.4");
+    assert.equal(choice.zfsPinned, true);
+    assert.equal(choice.compatible, true);
+    assert.deepEqual(choice.warnings, []);
+  });
+  await t.step("the newest is unpinned: the newest pinned one, with a warning naming it", () => {
+    const choice = chooseZfsRelease(unpinned("zfs-2.4.4", "zfs-2.4.3"), {
+      series: "2.4",
+      published: SERIES_24,
+      kernel: "6.17",
+    });
+    assert.equal(choice.zfsTag, "zfs-2.4.2");
+    assert.equal(choice.zfsPinned, false);
+    assert.equal(choice.warnings.length, 1);
+    assert.match(choice.warnings[0]!, /zfs-2\.4\.4 \(no sha256\), zfs-2\.4\.3 \(no sha256\)/);
+    assert.match(choice.warnings[0]!, /`deno task matrix add zfs-2\.4\.4`/);
+  });
+  await t.step("a published release matrix.yaml does not know: warned, never chosen", () => {
+    const choice = chooseZfsRelease(matrix, {
+      series: "2.4",
+      published: ["zfs-2.4.5", ...SERIES_24],
+      kernel: "6.17",
+    });
+    assert.equal(choice.zfsTag, "zfs-2.4.4");
+    assert.equal(choice.zfsLatest, "zfs-2.4.5");
+    assert.match(choice.warnings[0]!, /zfs-2\.4\.5 \(not in matrix\.yaml\)/);
+  });
+  await t.step("a kernel the newest pinned cannot build: an older pinned one that can", () => {
+    // 2.4.0 (max 6.18) is the only one pinned among those supporting 6.18
+    const choice = chooseZfsRelease(unpinned("zfs-2.4.4", "zfs-2.4.3", "zfs-2.4.2", "zfs-2.4.1"), {
+      series: "2.4",
+      published: SERIES_24,
+      kernel: "6.18",
+    });
+    assert.equal(choice.zfsTag, "zfs-2.4.0");
+    assert.equal(choice.compatible, true);
+  });
+  await t.step("a release of the matrix that GitHub does not list is not chosen", () => {
+    const choice = chooseZfsRelease(matrix, {
+      series: "2.4",
+      published: ["zfs-2.4.2"],
+      kernel: "6.17",
+    });
+    assert.equal(choice.zfsTag, "zfs-2.4.2");
+  });
+});
+
+Deno.test("chooseZfsRelease() fails naming what would support the kernel", async (t) => {
+  await t.step("an unpinned release would", () => {
+    const choice = chooseZfsRelease(unpinned("zfs-2.4.4"), {
+      series: "2.4",
+      published: SERIES_24,
+      kernel: "7.2.1-100.fc44.x86_64",
+    });
+    assert.equal(choice.compatible, false);
+    assert.equal(choice.zfsTag, "zfs-2.4.3");
+    assert.match(choice.message, /No pinned zfs-2\.4 release supports kernel 7\.2\.1/);
+    assert.match(
+      choice.message,
+      /zfs-2\.4\.4 would, once pinned: `deno task matrix add zfs-2\.4\.4`/,
+    );
+  });
+  await t.step("a release not in matrix.yaml might", () => {
+    const choice = chooseZfsRelease(matrix, {
+      series: "2.4",
+      published: ["zfs-2.4.5", ...SERIES_24],
+      kernel: "7.3",
+    });
+    assert.match(choice.message, /zfs-2\.4\.5 is not in matrix\.yaml yet/);
+  });
+  await t.step("another series does", () => {
+    const choice = chooseZfsRelease(matrix, {
+      series: "2.2",
+      published: ["zfs-2.2.11"],
+      kernel: "6.19",
+    });
+    assert.match(choice.message, /zfs-2\.4\.4 of another series does \(--series 2\.4\)/);
+  });
+  await t.step("nothing does", () => {
+    const choice = chooseZfsRelease(matrix, { series: "2.4", published: SERIES_24, kernel: "9.1" });
+    assert.match(choice.message, /no OpenZFS release in matrix\.yaml supports 9\.1 yet/);
+  });
+});
+
+Deno.test("chooseZfsRelease() takes a forced release as it is", () => {
+  const choice = chooseZfsRelease(matrix, { series: "2.4", kernel: "6.17", forced: "zfs-2.3.5" });
+  assert.equal(choice.zfsTag, "zfs-2.3.5");
+  assert.equal(choice.compatible, true);
+  assert.equal(choice.zfsLatest, undefined);
+  const unknown = chooseZfsRelease(matrix, { series: "2.4", kernel: "6.17", forced: "zfs-2.4.9" });
+  assert.equal(unknown.compatible, false);
+  assert.match(unknown.message, /deno task matrix add zfs-2\.4\.9/);
+});
+
+Deno.test("chooseZfsRelease() never picks an unpinned or unsupporting release (property)", () => {
+  const tags = matrix.zfs.releases.map((r) => r.tag);
+  fc.assert(fc.property(
+    fc.subarray(tags),
+    fc.subarray(tags),
+    fc.integer({ min: 10, max: 25 }),
+    fc.constantFrom("2.2", "2.3", "2.4"),
+    (published, unpinnedTags, minor, series) => {
+      const m = unpinned(...unpinnedTags);
+      const ofSeries = published.filter((tag) => tag.startsWith(`zfs-${series}.`));
+      if (ofSeries.length === 0) return;
+      const kernel = `${6 + Math.floor(minor / 20)}.${minor % 20}`;
+      const choice = chooseZfsRelease(m, { series, published: ofSeries, kernel });
+      const entry = m.zfs.releases.find((r) => r.tag === choice.zfsTag)!;
+      if (choice.compatible) {
+        assert.ok(entry.sha256, "pinned");
+        assert.ok(supportsKernel(entry, kernel), "supports");
+        // nothing newer published is both pinned and supporting
+        for (const tag of ofSeries) {
+          const other = m.zfs.releases.find((r) => r.tag === tag)!;
+          if (compareZfsTags(tag, choice.zfsTag) > 0) {
+            assert.ok(!other.sha256 || !supportsKernel(other, kernel));
+          }
+        }
+      } else {
+        for (const tag of ofSeries) {
+          const other = m.zfs.releases.find((r) => r.tag === tag)!;
+          assert.ok(!other.sha256 || !supportsKernel(other, kernel));
+        }
+      }
+    },
+  ));
 });

@@ -1,6 +1,8 @@
-// A registry front like quay.io's: answers 401 with a Bearer challenge until given the token
-// from its own token endpoint, then forwards to a real registry; blobs redirect to a second
-// host (a "CDN") that records whether an Authorization header reached it.
+// A registry front like quay.io's or ghcr.io's: answers 401 with a Bearer challenge until
+// given the token from its own token endpoint, then forwards to a real registry; blobs
+// redirect to a second host (a "CDN") that records whether an Authorization header reached
+// it. In private mode (a new ghcr.io package) the token endpoint answers an anonymous or
+// wrongly authenticated request with 401, and a token only for the right Basic credentials.
 import { withServer } from "./server.ts";
 
 export interface AuthProxy {
@@ -12,6 +14,15 @@ export interface AuthProxy {
   cdnAuthorization: (string | null)[];
   /** requests the front answered 401 */
   challenges: number;
+  /** Authorization headers of the token requests (null when none) */
+  tokenAuthorization: (string | null)[];
+}
+
+export interface AuthProxyOptions {
+  tokenKey?: "token" | "access_token";
+  dropDigestHeader?: boolean;
+  /** Private package: a token only for Basic `user:password` (ghcr.io takes any user name). */
+  private?: { user?: string; password: string };
 }
 
 const TOKEN = "test-token-0123";
@@ -20,10 +31,16 @@ const TOKEN = "test-token-0123";
 export async function withAuthProxy<T>(
   registryHost: string,
   action: (proxy: AuthProxy) => Promise<T>,
-  options: { tokenKey?: "token" | "access_token"; dropDigestHeader?: boolean } = {},
+  options: AuthProxyOptions = {},
 ): Promise<T> {
   const upstream = `http://${registryHost}`;
-  const state: AuthProxy = { host: "", tokenRequests: [], cdnAuthorization: [], challenges: 0 };
+  const state: AuthProxy = {
+    host: "",
+    tokenRequests: [],
+    cdnAuthorization: [],
+    challenges: 0,
+    tokenAuthorization: [],
+  };
   const forward = async (request: Request, path: string) => {
     const response = await fetch(`${upstream}${path}`, {
       method: request.method,
@@ -44,8 +61,18 @@ export async function withAuthProxy<T>(
         (request, server) => {
           const url = new URL(request.url);
           if (url.pathname === "/token") {
-            if (request.headers.has("authorization")) return new Response("", { status: 400 });
+            const authorization = request.headers.get("authorization");
+            state.tokenAuthorization.push(authorization);
             state.tokenRequests.push(url.searchParams);
+            if (options.private && !basicMatches(authorization, options.private)) {
+              // ghcr.io's answer to an anonymous request for a private package
+              return Response.json({
+                errors: [{ code: "UNAUTHORIZED", message: "authentication required" }],
+              }, {
+                status: 401,
+                headers: { "www-authenticate": `Basic realm="${server.url}/token"` },
+              });
+            }
             return Response.json({ [options.tokenKey ?? "token"]: TOKEN, expires_in: 300 });
           }
           if (request.headers.get("authorization") !== `Bearer ${TOKEN}`) {
@@ -74,4 +101,17 @@ export async function withAuthProxy<T>(
         },
       ),
   );
+}
+
+function basicMatches(
+  authorization: string | null,
+  expected: { user?: string; password: string },
+): boolean {
+  const match = /^Basic ([A-Za-z0-9+/=]+)$/.exec(authorization ?? "");
+  if (!match) return false;
+  const decoded = atob(match[1]!);
+  const colon = decoded.indexOf(":");
+  if (colon < 0) return false;
+  const [user, password] = [decoded.slice(0, colon), decoded.slice(colon + 1)];
+  return password === expected.password && (expected.user === undefined || user === expected.user);
 }

@@ -173,3 +173,160 @@ async function pushIndex(
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+/** The XML body S3 (the FCOS builds server) sends with its 403 for a file that does not exist. */
+export const ACCESS_DENIED_XML = '<?xml version="1.0" encoding="UTF-8"?>\n' +
+  "<Error><Code>AccessDenied</Code><Message>Access Denied</Message>" +
+  "<RequestId>7Q2K4D3X1V9B8N6M</RequestId><HostId>aGVsbG8=</HostId></Error>";
+
+/** One release of a stand-in stream: its version, and per arch its kernel and image digest. */
+export interface StandInRelease {
+  version: string;
+  /** arch (x86_64, aarch64) → kernel in its commitmeta.json (undefined: no commitmeta). */
+  kernels: Record<string, string | undefined>;
+  /** arch → digest of its image (default: a digest derived from the version). */
+  digests?: Record<string, string>;
+  /** The image repository of its digest-ref (default quay.io/fedora/fedora-coreos). */
+  repository?: string;
+}
+
+/** A fake but well-formed digest derived from a string. */
+export function fakeDigest(seed: string): string {
+  let hex = "";
+  for (let i = 0; hex.length < 64; i++) {
+    hex += ((seed.charCodeAt(i % seed.length) * 31 + i * 7) % 256).toString(16).padStart(2, "0");
+  }
+  return `sha256:${hex.slice(0, 64)}`;
+}
+
+/** A releases.json of the real shape (coreos/stream-metadata-go release.Index), oldest first. */
+export function releaseIndex(stream: string, releases: StandInRelease[], base = "http://x") {
+  return {
+    stream,
+    metadata: { "last-modified": "2025-11-25T12:00:00Z" },
+    releases: releases.map((r) => ({
+      version: r.version,
+      metadata: `${base}/${stream}/builds/${r.version}/release.json`,
+      commits: Object.keys(r.kernels).map((arch) => ({
+        architecture: arch,
+        checksum: fakeDigest(`commit-${r.version}-${arch}`).slice(7),
+      })),
+      "oci-images": Object.keys(r.kernels).map((arch) => ({
+        architecture: arch,
+        image: r.repository ?? "quay.io/fedora/fedora-coreos",
+        "digest-ref": `${r.repository ?? "quay.io/fedora/fedora-coreos"}@${
+          r.digests?.[arch] ?? fakeDigest(`${r.version}-${arch}`)
+        }`,
+      })),
+    })),
+  };
+}
+
+/**
+ * A stand-in for builds.coreos.fedoraproject.org/prod/streams: releases.json per stream and
+ * commitmeta.json per build; like the real S3 bucket it answers 403 AccessDenied XML for a
+ * file that does not exist (`missing: "404"` for a plain 404 instead).
+ */
+export function fcosBuildsHandler(
+  streams: Record<string, StandInRelease[]>,
+  options: { missing?: "403" | "404"; index?: (stream: string) => unknown } = {},
+): (request: Request) => Response {
+  return (request) => {
+    const path = new URL(request.url).pathname;
+    const notFound = () =>
+      options.missing === "404"
+        ? new Response("Not Found", { status: 404 })
+        : new Response(ACCESS_DENIED_XML, {
+          status: 403,
+          headers: { "content-type": "application/xml" },
+        });
+    let match = /^\/([^/]+)\/releases\.json$/.exec(path);
+    if (match && streams[match[1]!]) {
+      const body = options.index?.(match[1]!) ?? releaseIndex(match[1]!, streams[match[1]!]!);
+      return Response.json(body);
+    }
+    match = /^\/([^/]+)\/builds\/([^/]+)\/([^/]+)\/commitmeta\.json$/.exec(path);
+    if (match) {
+      const release = streams[match[1]!]?.find((r) => r.version === match![2]);
+      const kernel = release?.kernels[match[3]!];
+      if (kernel) {
+        const [, version, rel] = /^(.+?)-(.+)\.[^.]+$/.exec(kernel)!;
+        return Response.json({
+          ...commitmeta({ version: version!, release: rel!, arch: match[3]! }),
+          version: match[2],
+        });
+      }
+    }
+    return notFound();
+  };
+}
+
+export const BASE_VERSION = "43.20251124.3.0";
+export const BASE_KERNEL = "6.17.9-300.fc43.x86_64";
+export const DERIVED_KERNEL = "6.18.2-200.fc43.x86_64";
+export const OPAQUE_KERNEL = "6.18.3-200.fc43.x86_64";
+export const LEGACY_VERSION = "42.20251027.3.0";
+export const LEGACY_KERNEL = "6.16.12-200.fc42.x86_64";
+
+/**
+ * An FCOS-like base (usr/lib/modules/<BASE_KERNEL>, a static busybox so RUN works under
+ * `podman build --isolation chroot`) and images built FROM it the way users derive theirs:
+ * `derived` replaces the kernel directory (a `.wh.<name>` whiteout in its layer), `opaque`
+ * replaces all of usr/lib/modules (a `.wh..wh..opq` marker). Both inherit the base's labels.
+ * `legacy` carries only the pre-Nov-2025 `fedora-coreos.stream` label.
+ */
+export async function pushDerivedImages(host: string, name: string, busybox = "/bin/busybox") {
+  const repo = `${host}/${name}`;
+  const refs = {
+    base: `${repo}:base`,
+    derived: `${repo}:derived`,
+    opaque: `${repo}:opaque`,
+    legacy: `${repo}:legacy`,
+  };
+  const dir = await Deno.makeTempDir({ prefix: "derived-" });
+  const local = `localhost/test-base-${crypto.randomUUID()}`;
+  const locals = [local];
+  const build = async (tag: string, containerfile: string) => {
+    await Deno.writeTextFile(`${dir}/Containerfile`, containerfile);
+    await $({
+      quiet: true,
+    })`podman build --isolation chroot --layers=false --arch amd64 -t ${tag} -f ${dir}/Containerfile ${dir}/ctx`;
+  };
+  const push = (tag: string, ref: string) =>
+    $({ quiet: true })`podman push --tls-verify=false ${tag} ${ref}`;
+  try {
+    await Deno.mkdir(`${dir}/ctx/bin`, { recursive: true });
+    await Deno.mkdir(`${dir}/ctx/usr/lib/modules/${BASE_KERNEL}`, { recursive: true });
+    await Deno.copyFile(busybox, `${dir}/ctx/bin/busybox`);
+    await Deno.symlink("busybox", `${dir}/ctx/bin/sh`);
+    await Deno.writeTextFile(`${dir}/ctx/usr/lib/modules/${BASE_KERNEL}/modules.dep`, "\n");
+    await build(local, `FROM scratch\nCOPY . /\n${labels(fcosLabels(BASE_VERSION))}`);
+    await push(local, refs.base);
+    const derived = [
+      [refs.derived, `rm -rf /usr/lib/modules/${BASE_KERNEL}`, DERIVED_KERNEL],
+      [refs.opaque, "rm -rf /usr/lib/modules", OPAQUE_KERNEL],
+    ] as const;
+    for (const [ref, remove, kernel] of derived) {
+      const tag = `localhost/test-derived-${crypto.randomUUID()}`;
+      locals.push(tag);
+      await build(
+        tag,
+        `FROM ${local}\nRUN ${remove} && mkdir -p /usr/lib/modules/${kernel} && ` +
+          `echo > /usr/lib/modules/${kernel}/modules.dep\n`,
+      );
+      await push(tag, ref);
+    }
+    const legacy = `localhost/test-legacy-${crypto.randomUUID()}`;
+    locals.push(legacy);
+    const { "com.coreos.stream": _, ...rest } = fcosLabels(LEGACY_VERSION);
+    await build(
+      legacy,
+      `FROM scratch\nCOPY bin /bin\n${labels({ ...rest, "fedora-coreos.stream": "testing" })}`,
+    );
+    await push(legacy, refs.legacy);
+  } finally {
+    for (const tag of locals.reverse()) await $({ quiet: true, nothrow: true })`podman rmi ${tag}`;
+    await Deno.remove(dir, { recursive: true });
+  }
+  return refs;
+}

@@ -44,3 +44,40 @@ export function json(body: unknown, init: ResponseInit = {}): Response {
   headers.set("content-type", "application/json");
   return new Response(JSON.stringify(body), { ...init, headers });
 }
+
+/**
+ * A bare TCP server for answers `Deno.serve` cannot give (a body cut off mid-way): each
+ * connection gets `reply` written verbatim after its request head, then is closed.
+ */
+export async function withRawServer<T>(
+  reply: string,
+  action: (url: string) => Promise<T>,
+): Promise<T> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    for await (const connection of listener) {
+      (async () => {
+        try {
+          const buffer = new Uint8Array(16 * 1024);
+          let head = "";
+          while (!head.includes("\r\n\r\n")) {
+            const n = await connection.read(buffer);
+            if (n === null) break;
+            head += new TextDecoder().decode(buffer.subarray(0, n));
+          }
+          await connection.write(new TextEncoder().encode(reply));
+        } catch {
+          // the client went away first
+        } finally {
+          connection.close();
+        }
+      })();
+    }
+  })();
+  try {
+    return await action(`http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`);
+  } finally {
+    listener.close();
+    await serving.catch(() => {});
+  }
+}

@@ -1,0 +1,164 @@
+// The part of every task's --help that commander does not generate: examples (the README's),
+// the exit codes and the environment variables the task reads. One table, so the help of
+// every task has the same sections in the same order.
+
+/** Environment variables, by what reads them. */
+const ENV = {
+  matrix: "MATRIX_FILE (another matrix.yaml; a relative path is relative to INIT_CWD)",
+  http: "HTTP_TIMEOUT_MS, HTTP_RETRIES, HTTP_BACKOFF_MS (network timeout and retries)",
+  github: "GITHUB_API_URL, GH_TOKEN / GITHUB_TOKEN (GitHub REST base URL and token)",
+  fcos: "FCOS_BUILDS_URL (Fedora CoreOS build metadata)",
+  source: "ZFS_SOURCE_URL (OpenZFS source tarballs)",
+  outputs: "GITHUB_OUTPUT, GITHUB_STEP_SUMMARY (written with --github-output)",
+  engine: "CONTAINER_ENGINE (podman, or docker where it costs nothing), PODMAN_TIMEOUT_MS",
+  gh: "GH_REPO, GH_TOKEN (read by gh)",
+  color: "NO_COLOR (no colour on a terminal)",
+  isolation: "BUILD_ISOLATION (--isolation when not given), GITHUB_SHA (the vcs-ref label)",
+  repository: "GITHUB_REPOSITORY (--repo when not given)",
+  actions: "GITHUB_ACTIONS (true: warnings and errors are also annotations)",
+  initCwd: "INIT_CWD (set by deno task: relative paths are relative to it)",
+} as const;
+
+type EnvKey = keyof typeof ENV;
+
+interface TaskHelp {
+  examples: string[];
+  env: EnvKey[];
+}
+
+const DISCOVERY: EnvKey[] = ["matrix", "http", "github", "fcos"];
+
+/** Examples and environment per task name (the `deno task` name). */
+export const TASK_HELP: Record<string, TaskHelp> = {
+  versions: {
+    examples: [
+      "deno task versions",
+      "deno task versions --json",
+      "deno task versions --image quay.io/fedora/fedora-coreos:testing --arch aarch64",
+      "deno task versions --all-targets --github-output",
+    ],
+    env: [...DISCOVERY, "outputs"],
+  },
+  "zfs-version": {
+    examples: ["deno task zfs-version", "deno task zfs-version --series 2.3"],
+    env: ["matrix", "http", "github"],
+  },
+  "kernel-version": {
+    examples: [
+      "deno task kernel-version",
+      "deno task kernel-version --image quay.io/fedora/fedora-coreos:testing",
+    ],
+    env: ["matrix", "http", "fcos"],
+  },
+  "kernel-major-minor": {
+    examples: ["deno task kernel-major-minor"],
+    env: ["matrix", "http", "fcos"],
+  },
+  "fedora-version": {
+    examples: ["deno task fedora-version"],
+    env: ["matrix", "http", "fcos"],
+  },
+  "check-compatibility": {
+    examples: [
+      "deno task check-compatibility",
+      "deno task check-compatibility --zfs zfs-2.4.2 --kernel 6.18",
+    ],
+    env: DISCOVERY,
+  },
+  build: {
+    examples: [
+      "deno task build --dry-run",
+      "deno task build",
+      "deno task build --image quay.io/fedora/fedora-coreos:testing --zfs zfs-2.4.2",
+      "deno task build --secret-key mok.priv.pem --secret-cert mok.der",
+      "deno task build --push --cache-from ghcr.io/o/cache --cache-to ghcr.io/o/cache",
+    ],
+    env: [...DISCOVERY, "source", "engine", "isolation", "outputs", "initCwd"],
+  },
+  "test-build": {
+    examples: ["deno task test-build", "deno task test-build --zfs zfs-2.4.2"],
+    env: [...DISCOVERY, "source", "engine", "isolation", "initCwd"],
+  },
+  "list-rpms": {
+    examples: [
+      "deno task list-rpms",
+      "deno task list-rpms ghcr.io/fedora-zfs-kmods/fedora-zfs-kmods:zfs-2.4.4_kernel-6.17.7-300.fc43.x86_64 --json",
+      "deno task list-rpms --image quay.io/fedora/fedora-coreos:testing --zfs zfs-2.4.4",
+    ],
+    env: [...DISCOVERY, "engine"],
+  },
+  "extract-rpms": {
+    examples: [
+      "deno task extract-rpms --dest ./rpms",
+      "deno task extract-rpms ghcr.io/fedora-zfs-kmods/fedora-zfs-kmods:zfs-2.4.4_kernel-6.17.7-300.fc43.x86_64 --dest ./rpms",
+      "deno task extract-rpms --image quay.io/fedora/fedora-coreos:testing --dest ./rpms",
+    ],
+    env: [...DISCOVERY, "engine", "initCwd"],
+  },
+  "check-container": {
+    examples: [
+      "deno task check-container",
+      "deno task check-container --tag zfs-2.4.4_kernel-6.17.7-300.fc43.x86_64 --require-attestations",
+    ],
+    env: [...DISCOVERY, "repository", "gh", "outputs"],
+  },
+  "zfs-tarball-hash": {
+    examples: [
+      "deno task zfs-tarball-hash zfs-2.4.4",
+      "deno task zfs-tarball-hash zfs-2.4.4 --json",
+    ],
+    env: ["http", "source"],
+  },
+  matrix: {
+    examples: [
+      "deno task matrix check",
+      "deno task matrix add zfs-2.4.4",
+      "deno task matrix add zfs-2.4.4 --sha256 <64 hex>",
+    ],
+    env: ["matrix", "http", "github", "source", "outputs"],
+  },
+  cleanup: {
+    examples: [
+      "deno task cleanup --dry-run 90 3",
+      "deno task cleanup 90 3",
+      "deno task cleanup 90 3 --yes --github-output",
+      "deno task cleanup --dry-run 90 3 --json",
+    ],
+    env: ["matrix", "http", "github", "outputs", "color"],
+  },
+  "run-workflow": {
+    examples: ["deno task run-workflow", "deno task run-workflow --force-rebuild --ref main"],
+    env: ["gh"],
+  },
+  "workflow-status": {
+    examples: ["deno task workflow-status", "deno task workflow-status --limit 10 --json"],
+    env: ["gh"],
+  },
+  forecast: {
+    examples: [
+      "deno task forecast",
+      "deno task forecast --json",
+      "deno task forecast --fail-on-unsupported",
+      "deno task forecast --update-issue",
+    ],
+    env: [...DISCOVERY, "outputs", "gh"],
+  },
+};
+
+const EXIT_CODES = [
+  "  0  success",
+  "  1  a check or an operation failed (incompatible, not found, a remote service failed)",
+  "  2  usage or input error (bad flag, malformed matrix.yaml, malformed version)",
+];
+
+/** The Examples, Exit codes and Environment sections for a task's --help. */
+export function helpFooter(task: string): string {
+  const help = TASK_HELP[task];
+  const sections: string[] = [];
+  if (help) sections.push(["Examples:", ...help.examples.map((e) => `  ${e}`)].join("\n"));
+  sections.push(["Exit codes:", ...EXIT_CODES].join("\n"));
+  // Every task's warnings and errors become annotations under GitHub Actions.
+  const env = [...(help?.env ?? []), "actions" as const];
+  sections.push(["Environment:", ...env.map((key) => `  ${ENV[key]}`)].join("\n"));
+  return `\n${sections.join("\n\n")}`;
+}

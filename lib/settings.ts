@@ -1,0 +1,59 @@
+// Environment settings, validated once where they are read: a bad value is a usage error
+// (exit 2) that names the variable and the accepted range, never a silent NaN or a loop.
+import { UsageError } from "./errors.ts";
+
+/** Bounds and default of an integer setting. */
+export interface IntSetting {
+  min: number;
+  max: number;
+  fallback: number;
+}
+
+/** An environment variable as a whole number in [min, max], `fallback` when unset or empty. */
+export function envInt(name: string, { min, max, fallback }: IntSetting): number {
+  const raw = Deno.env.get(name);
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const value = raw.trim();
+  if (!/^\d{1,15}$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new UsageError(
+      `Invalid ${name}: ${
+        JSON.stringify(value.slice(0, 40))
+      } (expected a whole number from ${min} to ${max})`,
+    );
+  }
+  return Number(value);
+}
+
+/** An environment variable holding an http(s) base URL (no trailing slash), or `fallback`. */
+export function envUrl(name: string, fallback: string): string {
+  const raw = Deno.env.get(name);
+  if (raw === undefined || raw.trim() === "") return fallback;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.username) {
+    throw new UsageError(
+      `Invalid ${name}: ${JSON.stringify(raw.slice(0, 80))} (expected an http:// or https:// URL)`,
+    );
+  }
+  return url.href.replace(/\/+$/, "");
+}
+
+/** The settings the HTTP clients read, with their ranges (docs/limits.md lists them). */
+export const HTTP_SETTINGS = {
+  HTTP_TIMEOUT_MS: { min: 1, max: 600_000, fallback: 30_000 },
+  HTTP_RETRIES: { min: 0, max: 10, fallback: 3 },
+  HTTP_BACKOFF_MS: { min: 0, max: 60_000, fallback: 500 },
+} as const satisfies Record<string, IntSetting>;
+
+/** HTTP_TIMEOUT_MS, HTTP_RETRIES and HTTP_BACKOFF_MS, validated. */
+export function httpSettings(): { timeoutMs: number; retries: number; backoffMs: number } {
+  return {
+    timeoutMs: envInt("HTTP_TIMEOUT_MS", HTTP_SETTINGS.HTTP_TIMEOUT_MS),
+    retries: envInt("HTTP_RETRIES", HTTP_SETTINGS.HTTP_RETRIES),
+    backoffMs: envInt("HTTP_BACKOFF_MS", HTTP_SETTINGS.HTTP_BACKOFF_MS),
+  };
+}

@@ -1,0 +1,135 @@
+// Forecasts the kernels coming down the Fedora CoreOS streams and whether a pinned OpenZFS release supports them.
+// deno task forecast [--json] [--github-output] [--fail-on-unsupported] [--update-issue [--repo OWNER/REPO]]
+//
+// The daily workflow (.github/workflows/forecast.yaml) runs:
+//   deno task forecast --github-output --update-issue
+import {
+  assertOutputsWritable,
+  escapeMarkdown,
+  main,
+  parseWith,
+  problemLine,
+  stderrLogger,
+  taskCommand,
+  wholeNumber,
+  writeStepSummary,
+} from "../lib/cli.ts";
+import {
+  closingComment,
+  collectForecast,
+  FORECAST_ISSUE,
+  forecastComplete,
+  forecastJson,
+  forecastTable,
+  issueBody,
+  unsupportedRows,
+} from "../lib/forecast.ts";
+import { FALLBACK_MAX_WALK } from "../lib/fallback.ts";
+import { upsertIssue } from "../lib/gh.ts";
+import { loadMatrix } from "../lib/matrix.ts";
+import { githubRepo } from "../lib/patterns.ts";
+import { type Problem, render } from "../lib/render.ts";
+
+export const OUTPUTS = ["forecast", "unsupported-count"] as const;
+
+/** A walk longer than this reads months of builds: the answer would be too old to pin. */
+const MAX_WALK_LIMIT = 200;
+
+async function forecastTask(args: string[]): Promise<number> {
+  const options = taskCommand(
+    "forecast",
+    "Forecast the kernels coming down the Fedora CoreOS streams and whether a pinned OpenZFS " +
+      "release supports them",
+  )
+    .option("--json", "print the forecast as one JSON array")
+    .option(
+      "--github-output",
+      "write forecast and unsupported-count to $GITHUB_OUTPUT, and a step summary",
+    )
+    .option("--fail-on-unsupported", "exit 1 when a kernel is not supported by a pinned release")
+    .option("--update-issue", "open, update or close the forecast issue with gh")
+    .option(
+      "--repo <owner/repo>",
+      "the repository of the issue (default: GH_REPO or the git remote)",
+      parseWith(githubRepo),
+    )
+    .option(
+      "--max-walk <n>",
+      `releases to read back when looking for one to pin (1-${MAX_WALK_LIMIT})`,
+      wholeNumber("max-walk", 1, MAX_WALK_LIMIT),
+      FALLBACK_MAX_WALK,
+    )
+    .parse(args, { from: "user" })
+    .opts();
+  if (options.githubOutput) assertOutputsWritable();
+  const matrix = await loadMatrix();
+
+  const rows = await collectForecast(matrix, undefined, { maxWalk: options.maxWalk });
+  const unsupported = unsupportedRows(rows);
+  const complete = forecastComplete(rows);
+  const json = forecastJson(rows);
+  const table = forecastTable(rows);
+
+  const body = issueBody(rows, matrix.publish.image);
+  const errors: Problem[] = [];
+  for (const row of rows) {
+    if (row.verdict === "unknown") {
+      errors.push(`Cannot forecast ${row.stream} (${row.arch}): ${row.error}`);
+    } else if (row.fallbackFailed) {
+      errors.push(`No fallback for ${row.stream} (${row.arch}): ${row.fallbackNote}`);
+    }
+  }
+  render({
+    values: { forecast: json, "unsupported-count": unsupported.length },
+    json,
+    table,
+    summaryTitle: "## Kernel forecast",
+    summaryNote: body || "Every kernel is supported by a pinned OpenZFS release.",
+    errors,
+  }, options);
+
+  if (options.updateIssue) {
+    if (!complete) {
+      // A partial forecast must not close the issue or drop what it reports.
+      console.error(
+        problemLine("error", "The forecast issue is left as it is: the forecast is incomplete"),
+      );
+    } else {
+      const outcome = await upsertIssue(
+        FORECAST_ISSUE,
+        body,
+        closingComment(rows),
+        { repo: options.repo },
+      );
+      const where = outcome.number
+        ? ` #${outcome.number}${outcome.url ? ` ${outcome.url}` : ""}`
+        : "";
+      const closed = outcome.closed.map((n) => `#${n}`).join(", ");
+      stderrLogger.info(
+        outcome.result === "none"
+          ? "Forecast issue: none open, nothing to report"
+          : outcome.result === "closed"
+          ? `Forecast issue closed: ${closed}`
+          : `Forecast issue${where} ${outcome.result}${
+            closed ? ` (closed duplicates ${closed})` : ""
+          }`,
+      );
+      if (options.githubOutput && outcome.url) {
+        writeStepSummary(`Forecast issue: ${escapeMarkdown(outcome.url)}\n`);
+      }
+    }
+  }
+
+  if (!complete) return 1;
+  if (options.failOnUnsupported && unsupported.length > 0) {
+    console.error(problemLine(
+      "error",
+      `${unsupported.length} forecast kernel(s) not supported by a pinned OpenZFS release`,
+      "Kernel forecast",
+    ));
+    return 1;
+  }
+  return 0;
+}
+
+if (import.meta.main) main(() => forecastTask(Deno.args));
