@@ -3,7 +3,7 @@
 // the fallback walks; prints the request count and wall time against doing them one by one.
 // Run with `deno task bench`.
 import { collectForecast, defaultSources } from "../lib/forecast.ts";
-import { parseMatrix } from "../lib/matrix.ts";
+import { parseMatrix } from "../lib/matrix_schema.ts";
 import { CROSSING, fcosBuilds, testMatrix } from "../tests/helpers/release_index.ts";
 
 const LATENCY_MS = 50;

@@ -12,7 +12,7 @@ import {
 import { CheckError, RemoteError } from "./errors.ts";
 import type { Logger } from "./cli.ts";
 import { type Fallback, lastCompatibleRelease } from "./fallback.ts";
-import { defaultTarget, type Matrix, type Target } from "./matrix.ts";
+import { type Matrix, resolveTarget } from "./matrix.ts";
 import {
   type Arch,
   FEDORA_VERSION,
@@ -22,9 +22,21 @@ import {
   zfsTag as checkZfsTag,
   zfsVersionOf,
 } from "./patterns.ts";
-import { fetchBlob, inspectImage, type Layer } from "./registry.ts";
+import {
+  fetchBlob,
+  type Layer,
+  type PlatformResolution,
+  readImageConfig,
+  resolvePlatform,
+} from "./registry.ts";
 import { tarEntries } from "./tar.ts";
 import { chooseZfsRelease, publishedZfsReleases } from "./zfs_releases.ts";
+import { FALLBACK_KEYS, VERSION_KEYS } from "./version_keys.ts";
+
+export { FALLBACK_KEYS, VERSION_KEYS };
+
+// resolveTarget moved to lib/matrix.ts (pure, and light enough for start-up); re-exported here.
+export { resolveTarget };
 
 export type KernelSource = "ostree.linux label" | "coreos build metadata" | "modules directory";
 
@@ -73,25 +85,6 @@ const STREAM_LABELS = ["com.coreos.stream", "fedora-coreos.stream"] as const;
 export function streamOf(labels: Record<string, string>): string | undefined {
   for (const label of STREAM_LABELS) if (labels[label]) return labels[label];
   return undefined;
-}
-
-/** The image, arch and ZFS series to use: options first, then the matching matrix target. */
-export function resolveTarget(
-  matrix: Matrix,
-  options: { image?: string; arch?: Arch; series?: string },
-): { image: string; arch: Arch; series: string; stream?: string } {
-  const fallback = defaultTarget(matrix);
-  const image = options.image ?? fallback.image;
-  const arch = options.arch ?? (options.image ? "x86_64" : fallback.arch);
-  const target: Target | undefined = matrix.targets.find((t) =>
-    t.image === image && t.arch === arch
-  );
-  return {
-    image,
-    arch,
-    series: options.series ?? target?.series ?? matrix.zfs.series,
-    stream: target?.stream,
-  };
 }
 
 /** Fedora major: first field of org.opencontainers.image.version, else `.fcNN` of the kernel. */
@@ -189,16 +182,61 @@ function noAnswer(error: unknown): undefined {
 }
 
 /**
+ * A stream's release index read ahead (in parallel with the first registry request), settled:
+ * its releases, or the error reading it gave, rethrown only if the index is needed after all.
+ */
+export interface PrefetchedIndex {
+  stream: string;
+  releases?: FcosRelease[];
+  error?: unknown;
+}
+
+/** What the fast path already learned, so the fallback reads nothing twice. */
+export interface Prefetched {
+  index?: PrefetchedIndex;
+  /**
+   * A commitmeta.json already read that did not answer: no kernel, 403/404, or the error
+   * reading it gave (rethrown only if build metadata is needed after all).
+   */
+  commitmeta?: { url: string; meta?: { kernel?: string; status: number }; error?: unknown };
+}
+
+/** Reads a release index and settles it: never rejects, so it may run ahead unawaited. */
+async function prefetchIndex(stream: string, base?: string): Promise<PrefetchedIndex> {
+  try {
+    return { stream, releases: await fetchReleaseIndex(stream, { base }) };
+  } catch (error) {
+    return { stream, error };
+  }
+}
+
+/** The releases of a prefetched index; its error as fetching it now would give (403/404: none). */
+function releasesOf(index: PrefetchedIndex): FcosRelease[] | undefined {
+  return index.error === undefined ? index.releases : noAnswer(index.error);
+}
+
+/** The release of the index whose image for `arch` is exactly the manifest `digest`. */
+export function releaseWithDigest(
+  releases: FcosRelease[],
+  arch: Arch,
+  digest: string,
+): FcosRelease | undefined {
+  return releases.findLast((r) => r.images.some((i) => i.arch === arch && i.digest === digest));
+}
+
+/**
  * The kernel of an image by the three strategies, in order; fails listing what each saw.
  * Build metadata is trusted only when the image's per-arch manifest digest is the digest-ref
  * of that release in the stream's release index: a derived image inherits the labels.
+ * `prefetched` holds what discoverImage already read for the target's stream (reused when the
+ * labels name the same stream, never fetched twice).
  */
 export async function findKernel(
   ref: string,
   arch: Arch,
   inspection: { labels: Record<string, string>; layers: Layer[]; manifestDigest?: string },
   logger?: Logger,
-  options: { base?: string } = {},
+  options: { base?: string; prefetched?: Prefetched } = {},
 ): Promise<{ kernel: string; source: KernelSource; releases?: FcosRelease[] }> {
   const { labels, layers } = inspection;
   const seen: string[] = [];
@@ -215,12 +253,17 @@ export async function findKernel(
   const url = version && stream ? commitmetaUrl(stream, version, arch, options.base) : undefined;
   let releases: FcosRelease[] | undefined;
   if (url) {
-    // Both in parallel: the index adds a request but no round trip.
-    let meta: { kernel?: string; status: number };
-    [releases, meta] = await Promise.all([
-      fetchReleaseIndex(stream!, { base: options.base }).catch(noAnswer),
-      fetchCommitmeta(url),
-    ]);
+    const prefetched = options.prefetched;
+    const known = prefetched?.commitmeta?.url === url ? prefetched.commitmeta : undefined;
+    const ahead = prefetched?.index;
+    const index = ahead && ahead.stream === stream ? ahead : undefined;
+    // Without the index in hand, both in parallel: the index adds a request but no round trip.
+    // With it, commitmeta.json is read only when the image is the release.
+    const meta = known || index ? undefined : fetchCommitmeta(url);
+    meta?.catch(() => {}); // awaited below when needed; a derived image does not depend on it
+    releases = index
+      ? releasesOf(index)
+      : await fetchReleaseIndex(stream!, { base: options.base }).catch(noAnswer);
     const expected = releases?.find((r) => r.version === version)?.images.find((i) =>
       i.arch === arch
     )?.digest;
@@ -237,13 +280,16 @@ export async function findKernel(
             inspection.manifestDigest ?? "unknown"
           }, the release's ${expected}): a derived image`,
       );
-    } else if (meta.kernel) {
-      return { kernel: meta.kernel, source: "coreos build metadata", releases };
     } else {
+      if (known?.error !== undefined) throw known.error;
+      const answer = known?.meta ?? await (meta ?? fetchCommitmeta(url));
+      if (answer.kernel) {
+        return { kernel: answer.kernel, source: "coreos build metadata", releases };
+      }
       seen.push(
         `coreos build metadata: ${
-          meta.status === 403 || meta.status === 404 ? "no such build" : "no kernel in it"
-        } (${url}, HTTP ${meta.status})`,
+          answer.status === 403 || answer.status === 404 ? "no such build" : "no kernel in it"
+        } (${url}, HTTP ${answer.status})`,
       );
     }
   } else {
@@ -263,19 +309,74 @@ export async function findKernel(
   throw new CheckError(`No kernel found in ${ref}: ${seen.join("; ")}`);
 }
 
-/** The kernel, Fedora version and digest of the target image (no ZFS look-up). */
+/**
+ * The fast path of a target whose stream is known: when the image's per-arch manifest digest
+ * is a release's image in the stream's index, the image IS that release, and its
+ * commitmeta.json gives the kernel without reading the manifest or config. Undefined (with
+ * what it read) when it does not answer.
+ */
+async function kernelOfRelease(
+  platform: PlatformResolution,
+  arch: Arch,
+  index: PrefetchedIndex,
+  base: string | undefined,
+): Promise<{ kernel: string; release: FcosRelease } | { commitmeta?: Prefetched["commitmeta"] }> {
+  if (!index.releases) return {};
+  const release = releaseWithDigest(index.releases, arch, platform.manifestDigest);
+  if (!release) return {};
+  const url = commitmetaUrl(index.stream, release.version, arch, base);
+  if (!url) return {};
+  try {
+    const meta = await fetchCommitmeta(url);
+    return meta.kernel ? { kernel: meta.kernel, release } : { commitmeta: { url, meta } };
+  } catch (error) {
+    // An ostree.linux label may still answer: the error counts only if nothing else does.
+    return { commitmeta: { url, error } };
+  }
+}
+
+/**
+ * The kernel, Fedora version and digest of the target image (no ZFS look-up). For a matrix
+ * target (its stream known) the stream's release index is read in parallel with the tag:
+ * an official image is then answered by index + releases.json + commitmeta.json alone.
+ */
 export async function discoverImage(
   options: { matrix: Matrix; image?: string; arch?: Arch; logger?: Logger; fcosBase?: string },
 ): Promise<ImageVersions & { releases?: FcosRelease[] }> {
   const { image, arch, stream: targetStream } = resolveTarget(options.matrix, options);
-  const inspection = await inspectImage(image, arch);
+  const base = options.fcosBase;
+  const indexAhead = targetStream ? prefetchIndex(targetStream, base) : undefined;
+  const platform = await resolvePlatform(image, arch);
+  const index = await indexAhead;
+  const prefetched: Prefetched = { index };
+  if (index) {
+    const fast = await kernelOfRelease(platform, arch, index, base);
+    if ("release" in fast) {
+      const { version } = fast.release;
+      return {
+        image,
+        arch,
+        kernelVersion: fast.kernel,
+        kernelMajorMinor: kernelMajorMinor(fast.kernel),
+        fedoraVersion: version.split(".")[0]!,
+        imageDigest: platform.digest,
+        pinnedImage: platform.pinned,
+        kernelSource: "coreos build metadata",
+        stream: index.stream,
+        fcosRelease: version,
+        releases: index.releases,
+      };
+    }
+    prefetched.commitmeta = fast.commitmeta;
+  }
+  const inspection = await readImageConfig(platform);
   // Everything after this point reads name@digest, so a moving tag cannot mix builds.
   const { kernel, source, releases } = await findKernel(
     inspection.pinned,
     arch,
     inspection,
     options.logger,
-    { base: options.fcosBase },
+    { base, prefetched },
   );
   const fedoraVersion = fedoraVersionOf(inspection.labels, kernel);
   if (!fedoraVersion) {
@@ -284,6 +385,7 @@ export async function discoverImage(
     );
   }
   const release = inspection.labels[VERSION_LABEL];
+  const stream = streamOf(inspection.labels) ?? targetStream;
   return {
     image,
     arch,
@@ -293,9 +395,10 @@ export async function discoverImage(
     imageDigest: inspection.digest,
     pinnedImage: inspection.pinned,
     kernelSource: source,
-    stream: streamOf(inspection.labels) ?? targetStream,
+    stream,
     fcosRelease: release && FCOS_VERSION.test(release) ? release : undefined,
-    releases,
+    // The index read ahead serves the fallback walk too, when it is the same stream's.
+    releases: releases ?? (index?.stream === stream ? index?.releases : undefined),
   };
 }
 
@@ -425,31 +528,6 @@ export async function discoverAllTargets(
     };
   }));
 }
-
-/** The kebab-case keys shared by --json and $GITHUB_OUTPUT, in output order. */
-export const VERSION_KEYS = [
-  "zfs-tag",
-  "zfs-version",
-  "zfs-latest",
-  "zfs-pinned",
-  "kernel-version",
-  "kernel-major-minor",
-  "fedora-version",
-  "max-kernel",
-  "compatible",
-  "image-digest",
-  "image-tag",
-  "kernel-source",
-] as const;
-
-/** The fallback keys, present only when no pinned release supports the kernel. */
-export const FALLBACK_KEYS = [
-  "fallback-release",
-  "fallback-image",
-  "fallback-kernel-version",
-  "fallback-zfs-tag",
-  "fallback-image-tag",
-] as const;
 
 /** The values of VERSION_KEYS, then FALLBACK_KEYS when there is a fallback. */
 export function versionsOutput(

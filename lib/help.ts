@@ -111,6 +111,7 @@ export const TASK_HELP: Record<string, TaskHelp> = {
   },
   matrix: {
     examples: [
+      "deno task matrix show",
       "deno task matrix check",
       "deno task matrix add zfs-2.4.4",
       "deno task matrix add zfs-2.4.4 --sha256 <64 hex>",

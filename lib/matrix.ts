@@ -1,124 +1,15 @@
-// matrix.yaml: the one schema, loading with line numbers in every error, and the
-// look-ups other modules need (a release by tag, the default target).
-import { isNode, LineCounter, parseDocument } from "yaml";
-import { z } from "zod";
+// matrix.yaml: where it is, reading it safely, loading it (validated once, then cached) and the
+// look-ups other modules need (a release by tag, the default target, the target in use). The
+// schema and the yaml/zod parser live in lib/matrix_schema.ts, imported only on a cache miss:
+// together they are about half of a task's start-up time.
+import type { Matrix, Release, Target } from "./matrix_schema.ts";
 import { InputError } from "./errors.ts";
 import { userPath } from "./paths.ts";
-import {
-  ARCHES,
-  imageRefProblem,
-  KERNEL_MAJOR_MINOR,
-  SHA256,
-  ZFS_SERIES,
-  ZFS_TAG,
-} from "./patterns.ts";
+import { type Arch, compareZfsTags, zfsVersionOf } from "./patterns.ts";
+
+export type { Matrix, Release, Target };
 
 export const MATRIX_PATH = new URL("../matrix.yaml", import.meta.url).pathname;
-
-const majorMinor = z.string().regex(
-  KERNEL_MAJOR_MINOR,
-  'is not a kernel major.minor such as "6.17"',
-);
-const imageRef = z.string().superRefine((value, context) => {
-  const problem = imageRefProblem(value);
-  if (problem) {
-    context.addIssue({ code: "custom", message: `is not an image reference: ${problem}` });
-  }
-});
-
-const releaseSchema = z.strictObject({
-  tag: z.string().regex(ZFS_TAG, "is not a ZFS release tag such as zfs-2.4.2"),
-  "max-kernel": majorMinor,
-  "min-kernel": majorMinor.optional(),
-  sha256: z.string().regex(SHA256, "is not 64 lower-case hex digits").optional(),
-});
-
-const targetSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "is not a lower-case name"),
-  image: imageRef,
-  stream: z.string().regex(/^[a-z0-9-]+$/, "is not a stream name such as stable"),
-  arch: z.enum(ARCHES),
-  series: z.string().regex(ZFS_SERIES, 'is not a ZFS series such as "2.4"').optional(),
-  enabled: z.boolean(),
-});
-
-const matrixSchema = z.strictObject({
-  zfs: z.strictObject({
-    series: z.string().regex(ZFS_SERIES, 'is not a ZFS series such as "2.4"'),
-    releases: z.array(releaseSchema).min(1),
-  }),
-  targets: z.array(targetSchema).min(1),
-  publish: z.strictObject({ image: imageRef, cache: imageRef }),
-});
-
-export type Matrix = z.infer<typeof matrixSchema>;
-export type Release = z.infer<typeof releaseSchema>;
-export type Target = z.infer<typeof targetSchema>;
-
-/** Parses and validates matrix.yaml text; every problem is reported with its line. */
-export function parseMatrix(text: string, file = "matrix.yaml"): Matrix {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
-  const lineOf = (offset: number | undefined) =>
-    offset === undefined ? "" : `:${lineCounter.linePos(offset).line}`;
-  const problems: string[] = doc.errors.map((e) =>
-    `${file}${lineOf(e.pos[0])}: ${e.message.split("\n")[0]}`
-  );
-  let data: unknown;
-  if (problems.length === 0) {
-    try {
-      // maxAliasCount bounds what aliases expand to: a "billion laughs" file is a parse error.
-      data = doc.toJS({ maxAliasCount: 100 });
-    } catch (error) {
-      problems.push(`${file}: ${error instanceof Error ? error.message : error}`);
-    }
-  }
-  if (problems.length === 0) {
-    const result = matrixSchema.safeParse(data);
-    if (!result.success) {
-      for (const issue of result.error.issues) {
-        // Point at the deepest node that exists on the path.
-        let path = issue.path as (string | number)[];
-        let node = doc.getIn(path, true);
-        while (!isNode(node) && path.length > 0) {
-          path = path.slice(0, -1);
-          node = path.length ? doc.getIn(path, true) : doc.contents;
-        }
-        const where = isNode(node) ? lineOf(node.range?.[0]) : "";
-        const key = issue.path.map(String).join(".") || "(top level)";
-        const missing = issue.code === "invalid_type" && /received undefined/.test(issue.message);
-        problems.push(
-          `${file}${where}: ${JSON.stringify(key)} ${missing ? "is missing" : issue.message}`,
-        );
-      }
-    } else {
-      const seen = new Map<string, number>();
-      result.data.zfs.releases.forEach((release, index) => {
-        const node = doc.getIn(["zfs", "releases", index], true);
-        const where = isNode(node) ? lineOf(node.range?.[0]) : "";
-        if (seen.has(release.tag)) {
-          problems.push(
-            `${file}${where}: duplicate release ${release.tag} (first at line ${
-              seen.get(release.tag)
-            })`,
-          );
-        } else {
-          seen.set(release.tag, Number(where.slice(1)));
-        }
-      });
-      const names = new Set<string>();
-      for (const target of result.data.targets) {
-        if (names.has(target.name)) problems.push(`${file}: duplicate target ${target.name}`);
-        names.add(target.name);
-      }
-      if (!result.data.targets.some((t) => t.enabled)) {
-        problems.push(`${file}: no target is enabled`);
-      }
-      if (problems.length === 0) return result.data;
-    }
-  }
-  throw new InputError(`Cannot parse ${problems.join("; ")}`);
-}
 
 /** matrix.yaml is a few KiB; anything above this is not a matrix file (documented in docs/environment.md). */
 export const MAX_MATRIX_BYTES = 1024 * 1024;
@@ -172,10 +63,90 @@ export async function openMatrixFile(path: string, write = false): Promise<Deno.
   }
 }
 
-/** Reads and validates matrix.yaml (MATRIX_PATH, or MATRIX_FILE for tests). */
-export async function loadMatrix(path = matrixPath()): Promise<Matrix> {
-  using file = await openMatrixFile(path);
-  return parseMatrix(await readMatrixFile(file, path), path);
+/**
+ * Where validated matrix files are cached: the project's own `.cache/` (gitignored), which the
+ * tasks may write with `--allow-write=.cache` and nothing else (docs/startup.md).
+ */
+export const MATRIX_CACHE_DIR = new URL("../.cache/", import.meta.url).pathname;
+
+const SCHEMA_URL = new URL("./matrix_schema.ts", import.meta.url);
+const CACHE_FILE = "matrix.json";
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The cache key of a matrix text: sha256 of the schema's source and the text, so a change to
+ * either (a new rule, an edited file) is a miss. Undefined when the schema cannot be read.
+ */
+export async function matrixCacheKey(text: string): Promise<string | undefined> {
+  try {
+    return await sha256Hex(`${await Deno.readTextFile(SCHEMA_URL)}\0${text}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The cached matrix for a key, or undefined on any doubt: no file, not a regular file, too big,
+ * another key, a body whose checksum does not match (torn or edited), JSON that does not parse.
+ */
+async function readCache(dir: string, key: string): Promise<Matrix | undefined> {
+  try {
+    const path = `${dir}/${CACHE_FILE}`;
+    // lstat, then read: never follow a link or block on a FIFO someone left there.
+    const info = await Deno.lstat(path);
+    if (!info.isFile || info.size > 4 * MAX_MATRIX_BYTES) return undefined;
+    const text = await Deno.readTextFile(path);
+    const [fileKey, checksum] = text.split("\n", 2);
+    const body = text.slice((fileKey?.length ?? 0) + (checksum?.length ?? 0) + 2);
+    if (fileKey !== key || checksum !== await sha256Hex(body)) return undefined;
+    const matrix = JSON.parse(body);
+    return matrix !== null && typeof matrix === "object" ? matrix as Matrix : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes the cache through a temporary file and a rename, so a reader never sees half a file. */
+async function writeCache(dir: string, key: string, matrix: Matrix): Promise<void> {
+  const body = JSON.stringify(matrix);
+  const temporary = `${dir}/${CACHE_FILE}.${crypto.randomUUID()}.tmp`;
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(temporary, `${key}\n${await sha256Hex(body)}\n${body}`);
+    await Deno.rename(temporary, `${dir}/${CACHE_FILE}`);
+  } catch {
+    // A cache that cannot be written (read-only checkout, no --allow-write) only costs time.
+    await Deno.remove(temporary).catch(() => {});
+  }
+}
+
+/**
+ * Reads and validates matrix.yaml (MATRIX_PATH, or MATRIX_FILE): the file is always read with
+ * every check (regular file, size cap, UTF-8); the parse is skipped only when `cacheDir` holds
+ * the result for byte-identical text validated by the same schema. `null`: no cache.
+ */
+export async function loadMatrix(
+  path = matrixPath(),
+  cacheDir: string | null = MATRIX_CACHE_DIR,
+): Promise<Matrix> {
+  let text: string;
+  {
+    using file = await openMatrixFile(path);
+    text = await readMatrixFile(file, path);
+  }
+  const key = cacheDir === null ? undefined : await matrixCacheKey(text);
+  if (key !== undefined) {
+    const cached = await readCache(cacheDir!, key);
+    if (cached) return cached;
+  }
+  const { parseMatrix } = await import("./matrix_schema.ts");
+  const matrix = parseMatrix(text, path);
+  if (key !== undefined) await writeCache(cacheDir!, key, matrix);
+  return matrix;
 }
 
 /** The release entry for a tag, if matrix.yaml knows it. */
@@ -186,4 +157,58 @@ export function findRelease(matrix: Matrix, tag: string): Release | undefined {
 /** The target used when no --image/--arch is given: the first enabled one. */
 export function defaultTarget(matrix: Matrix): Target {
   return matrix.targets.find((t) => t.enabled)!;
+}
+
+/** The image, arch and ZFS series to use: options first, then the matching matrix target. */
+export function resolveTarget(
+  matrix: Matrix,
+  options: { image?: string; arch?: Arch; series?: string },
+): { image: string; arch: Arch; series: string; stream?: string } {
+  const fallback = defaultTarget(matrix);
+  const image = options.image ?? fallback.image;
+  const arch = options.arch ?? (options.image ? "x86_64" : fallback.arch);
+  const target: Target | undefined = matrix.targets.find((t) =>
+    t.image === image && t.arch === arch
+  );
+  return {
+    image,
+    arch,
+    series: options.series ?? target?.series ?? matrix.zfs.series,
+    stream: target?.stream,
+  };
+}
+
+/** One release of matrix.yaml as `matrix show` lists it (kebab-case keys, as in --json). */
+export interface ReleaseRow {
+  "zfs-tag": string;
+  series: string;
+  "min-kernel": string | null;
+  "max-kernel": string;
+  pinned: boolean;
+  /** Whether its series is tracked (zfs.series, or the series of an enabled target). */
+  tracked: boolean;
+}
+
+/** The tracked series (zfs.series, then enabled targets' own) and every release, oldest first. */
+export function releaseOverview(matrix: Matrix): { series: string[]; releases: ReleaseRow[] } {
+  const series = [
+    ...new Set([
+      matrix.zfs.series,
+      ...matrix.targets.filter((t) => t.enabled).flatMap((t) => t.series ?? []),
+    ]),
+  ];
+  const releases = [...matrix.zfs.releases]
+    .sort((a, b) => compareZfsTags(a.tag, b.tag))
+    .map((release) => {
+      const releaseSeries = zfsVersionOf(release.tag).split(".").slice(0, 2).join(".");
+      return {
+        "zfs-tag": release.tag,
+        series: releaseSeries,
+        "min-kernel": release["min-kernel"] ?? null,
+        "max-kernel": release["max-kernel"],
+        pinned: release.sha256 !== undefined,
+        tracked: series.includes(releaseSeries),
+      };
+    });
+  return { series, releases };
 }

@@ -4,7 +4,8 @@
 import { isMap, isScalar, isSeq, Pair, parseDocument, Scalar, type YAMLMap } from "yaml";
 import { type Logger, silentLogger } from "./cli.ts";
 import { CheckError, InputError } from "./errors.ts";
-import { type Matrix, matrixPath, openMatrixFile, parseMatrix, readMatrixFile } from "./matrix.ts";
+import { type Matrix, matrixPath, openMatrixFile, readMatrixFile } from "./matrix.ts";
+import { parseMatrix } from "./matrix_schema.ts";
 import { compareZfsTags, KERNEL_MAJOR_MINOR, ZFS_TAG, zfsVersionOf } from "./patterns.ts";
 import { hashTarball, type HashTarballOptions } from "./tarball.ts";
 import type { GithubRelease } from "./zfs_releases.ts";

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { type PackageVersion, RETAINED_NOTE, shortDigests } from "./cleanup.ts";
 import { type Logger, sanitizeTerminal } from "./cli.ts";
 import { RemoteError, UsageError } from "./errors.ts";
-import { fetchWithRetry, getJson, remoteErrorOf } from "./http.ts";
+import { fetchWithRetry, getJson, readBytes, remoteErrorOf } from "./http.ts";
 import {
   githubApiUrl,
   type GithubClientOptions,
@@ -130,7 +130,13 @@ async function isAuthenticatedUser(
     await response.body?.cancel();
     return false;
   }
-  const parsed = userSchema.safeParse(await response.json().catch(() => undefined));
+  let body: unknown;
+  try {
+    body = JSON.parse(new TextDecoder().decode(await readBytes(response, `${base}/user`, 1 << 20)));
+  } catch {
+    return false; // an unreadable answer is not proof of ownership
+  }
+  const parsed = userSchema.safeParse(body);
   return parsed.success && parsed.data.login.toLowerCase() === owner.toLowerCase();
 }
 

@@ -197,7 +197,7 @@ function simpleCommands(script: string): string[] {
   const result: string[] = [];
   for (const command of splitCommands(outer)) {
     for (const [, n] of command.matchAll(/\uE000(\d+)\uE000/g)) {
-      result.push(...simpleCommands(inner[Number(n)]!));
+      for (const inner_ of simpleCommands(inner[Number(n)]!)) result.push(inner_);
     }
     result.push(command.replace(/\uE000\d+\uE000/g, "$(…)"));
   }

@@ -412,21 +412,37 @@ export function pickPlatform(manifest: Manifest, arch: Arch): string | undefined
   )?.digest;
 }
 
-/** Resolves a reference for one arch and reads its config labels and layer list. */
-export async function inspectImage(
+/** A reference resolved for one arch: what the tag (or digest) and the index say, no config yet. */
+export interface PlatformResolution {
+  /** The index-or-manifest digest the reference resolved to. */
+  digest: string;
+  /** The per-arch image manifest digest (equals `digest` when the reference is not an index). */
+  manifestDigest: string;
+  /** name@digest */
+  pinned: string;
+  /** The per-arch manifest when resolving already read it (the reference was not an index). */
+  manifest?: Manifest;
+  /** Where `manifest` was read from (for messages). */
+  manifestUrl?: string;
+}
+
+/**
+ * Resolves a reference for one arch with one manifest read: the tag (or digest) gives the
+ * index or manifest, verified against its digest; an index names the per-arch manifest
+ * digest, which is not read here (readImageConfig reads it, verified, when needed).
+ */
+export async function resolvePlatform(
   ref: string,
   arch: Arch,
   options: RegistryOptions = {},
-): Promise<ImageInspection> {
+): Promise<PlatformResolution> {
   const image = parseImageRef(ref);
   const top = await getManifest(image, image.digest ?? image.tag!, options.retry);
-  let manifest = top.manifest;
-  let manifestDigest = top.digest;
-  let url = top.url;
-  if (manifest.manifests || INDEX_TYPES.includes(top.mediaType)) {
-    const child = pickPlatform(manifest, arch);
+  const pinned = `${image.name}@${top.digest}`;
+  if (top.manifest.manifests || INDEX_TYPES.includes(top.mediaType)) {
+    const child = pickPlatform(top.manifest, arch);
     if (!child) {
-      const seen = (manifest.manifests ?? []).map((m) =>
+      const seen = (top.manifest.manifests ?? []).map((m) =>
         `${m.platform?.os ?? "?"}/${m.platform?.architecture ?? "?"}`
       );
       throw new CheckError(
@@ -435,10 +451,34 @@ export async function inspectImage(
         })`,
       );
     }
-    const platform = await getManifest(image, child, options.retry);
-    manifest = platform.manifest;
-    manifestDigest = platform.digest;
-    url = platform.url;
+    // pickPlatform returns a digest validateManifest checked: safe to put into a URL later.
+    return { digest: top.digest, manifestDigest: child, pinned };
+  }
+  return {
+    digest: top.digest,
+    manifestDigest: top.digest,
+    pinned,
+    manifest: top.manifest,
+    manifestUrl: top.url,
+  };
+}
+
+/**
+ * The config labels and layer list of a resolved image: reads the per-arch manifest by its
+ * digest (unless resolving already read it), then the config blob, both verified and capped.
+ */
+export async function readImageConfig(
+  platform: PlatformResolution,
+  options: RegistryOptions = {},
+): Promise<ImageInspection> {
+  const ref = platform.pinned;
+  const image = parseImageRef(ref);
+  let manifest = platform.manifest;
+  let url = platform.manifestUrl ?? registryUrl(image, `manifests/${platform.manifestDigest}`);
+  if (!manifest) {
+    const read = await getManifest(image, platform.manifestDigest, options.retry);
+    manifest = read.manifest;
+    url = read.url;
   }
   if (!manifest.config?.digest) {
     throw new RemoteError(url, 200, "The manifest has no config");
@@ -459,12 +499,21 @@ export async function inspectImage(
     }
   }
   return {
-    digest: top.digest,
-    manifestDigest,
-    pinned: `${image.name}@${top.digest}`,
+    digest: platform.digest,
+    manifestDigest: platform.manifestDigest,
+    pinned: platform.pinned,
     labels,
     layers: manifest.layers ?? [],
   };
+}
+
+/** Resolves a reference for one arch and reads its config labels and layer list. */
+export async function inspectImage(
+  ref: string,
+  arch: Arch,
+  options: RegistryOptions = {},
+): Promise<ImageInspection> {
+  return await readImageConfig(await resolvePlatform(ref, arch, options), options);
 }
 
 /**

@@ -5,13 +5,14 @@ import { type Logger, silentLogger } from "./cli.ts";
 import { CheckError, RemoteError } from "./errors.ts";
 import { fetchWithRetry, remoteErrorOf, type RetryOptions } from "./http.ts";
 import { zfsTag as checkZfsTag } from "./patterns.ts";
+import { envUrl } from "./settings.ts";
 import { tarEntries } from "./tar.ts";
 
 export const DEFAULT_ZFS_SOURCE_URL = "https://github.com/openzfs/zfs/archive/refs/tags";
 
 /** The base URL of the source tarballs: ZFS_SOURCE_URL or GitHub's archive tarballs. */
 export function zfsSourceBaseUrl(): string {
-  return (Deno.env.get("ZFS_SOURCE_URL") || DEFAULT_ZFS_SOURCE_URL).replace(/\/+$/, "");
+  return envUrl("ZFS_SOURCE_URL", DEFAULT_ZFS_SOURCE_URL);
 }
 
 /** The tarball the Containerfile downloads for a tag: `${base}/${tag}.tar.gz`. */
@@ -71,9 +72,9 @@ export async function hashTarball(
   const { baseUrl, logger = silentLogger, ...retry } = options;
   const url = zfsSourceUrl(zfsTag, baseUrl);
   logger.info(`Downloading ${url}`);
-  // The timeout covers the whole body, so downloads get longer than API calls.
-  const timeoutMs = retry.timeoutMs ?? Number(Deno.env.get("HTTP_TIMEOUT_MS") ?? 600_000);
-  const response = await fetchWithRetry(url, {}, { ...retry, timeoutMs });
+  // HTTP_TIMEOUT_MS bounds the wait for the headers and every pause in the body (an idle
+  // timeout), so a large download is not cut off while bytes keep coming.
+  const response = await fetchWithRetry(url, {}, retry);
   if (!response.ok) throw await remoteErrorOf(url, response);
   if (!response.body) throw new RemoteError(url, response.status, "Empty answer");
 

@@ -26,13 +26,11 @@ import {
   writeStepSummary,
   zfsOption,
 } from "../lib/cli.ts";
-import { discoverVersions } from "../lib/discover.ts";
 import { CheckError, InputError, UsageError } from "../lib/errors.ts";
 import { findRelease, loadMatrix } from "../lib/matrix.ts";
 import { type Arch, imageRef } from "../lib/patterns.ts";
-import { BuildProgress, progressMode, stageSummaryRows } from "../lib/progress.ts";
-import { pushImage, requirePodman, runBuild } from "../lib/podman.ts";
-import { zfsSourceBaseUrl } from "../lib/tarball.ts";
+// Discovery (registry, CoreOS, GitHub), podman, progress and the tarball module are imported
+// where they are used, after the arguments are parsed: --help starts without them.
 
 export const OUTPUTS = ["image-tag", "image", "digest"] as const;
 
@@ -122,6 +120,10 @@ export async function prepareBuild(
   await requireFile(options.containerfile, "--containerfile");
   await requireFile(options.secretKey, "--secret-key");
   await requireFile(options.secretCert, "--secret-cert");
+  const [{ discoverVersions }, { zfsSourceBaseUrl }] = await Promise.all([
+    import("../lib/discover.ts"),
+    import("../lib/tarball.ts"),
+  ]);
   const versions = await discoverVersions({
     matrix,
     image: options.image,
@@ -175,6 +177,8 @@ export function printPlan(versions: BuildVersions & { kernelSource?: string }, p
 
 /** Runs the planned podman build with progress; a failure shows the log's tail and path. */
 export async function executeBuild(plan: BuildPlan, logger: Logger): Promise<void> {
+  const [{ requirePodman, runBuild }, { BuildProgress, progressMode, stageSummaryRows }] =
+    await Promise.all([import("../lib/podman.ts"), import("../lib/progress.ts")]);
   await requirePodman();
   await Deno.mkdir("build-logs", { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
@@ -221,6 +225,7 @@ export async function kmodsImageOf(
 ): Promise<{ image: string; imageTag: string }> {
   const matrix = await loadMatrix();
   if (options.tag !== undefined) return resolveImageName(matrix.publish.image, "", options.tag);
+  const { discoverVersions } = await import("../lib/discover.ts");
   const versions = await discoverVersions({
     matrix,
     image: options.target,
@@ -248,6 +253,7 @@ if (import.meta.main) {
     await executeBuild(plan, stderrLogger);
     let digest = "";
     if (options.push) {
+      const { pushImage } = await import("../lib/podman.ts");
       digest = await pushImage(plan.image);
       stderrLogger.info(`Pushed ${plan.image}@${digest}`);
     }

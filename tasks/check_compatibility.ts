@@ -12,11 +12,11 @@ import {
   zfsOption,
 } from "../lib/cli.ts";
 import { checkCompatibility, type Compatibility } from "../lib/compat.ts";
-import { discoverImage, resolveTarget } from "../lib/discover.ts";
-import { loadMatrix } from "../lib/matrix.ts";
+import { loadMatrix, resolveTarget } from "../lib/matrix.ts";
 import { kernelMajorMinor } from "../lib/patterns.ts";
 import { render, type TaskResult } from "../lib/render.ts";
-import { chooseZfsRelease, publishedZfsReleases } from "../lib/zfs_releases.ts";
+// lib/discover.ts and lib/zfs_releases.ts are imported only when --kernel or --zfs is missing:
+// `--help` and a local check start without them (docs/startup.md).
 
 /** Accepts a full kernel version or a major.minor, unchanged. */
 function kernelArg(value: string): string {
@@ -61,15 +61,16 @@ if (import.meta.main) {
     const matrix = await loadMatrix();
     const { series } = resolveTarget(matrix, options);
     // Only what was not given is looked up, in parallel.
+    const releases = options.zfs ? undefined : await import("../lib/zfs_releases.ts");
     const [published, kernel] = await Promise.all([
-      options.zfs ? undefined : publishedZfsReleases(series),
+      releases?.publishedZfsReleases(series),
       options.kernel ??
-        discoverImage({ matrix, ...options, logger: stderrLogger }).then((v) => v.kernelVersion),
+        import("../lib/discover.ts").then(({ discoverImage }) =>
+          discoverImage({ matrix, ...options, logger: stderrLogger })
+        ).then((v) => v.kernelVersion),
     ]);
     // The same choice as versions and build: the newest pinned release that supports the kernel.
-    const choice = options.zfs
-      ? undefined
-      : chooseZfsRelease(matrix, { series, published, kernel });
+    const choice = releases?.chooseZfsRelease(matrix, { series, published, kernel });
     const result = checkCompatibility(matrix, options.zfs ?? choice!.zfsTag, kernel);
     const verdict = compatibilityResult(result);
     verdict.warnings = choice?.warnings.map((message) => ({

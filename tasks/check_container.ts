@@ -17,8 +17,6 @@ import {
   zfsOption,
 } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
-import { runGh } from "../lib/gh.ts";
-import { manifestExists } from "../lib/registry.ts";
 import { render } from "../lib/render.ts";
 import { kmodsImageOf } from "./build.ts";
 
@@ -65,6 +63,8 @@ if (import.meta.main) {
       { target: options.image, arch: options.arch, zfs: options.zfs, tag: options.tag },
       stderrLogger,
     );
+    // Imported after parsing: --help and a bad flag start without the registry client.
+    const { manifestExists } = await import("../lib/registry.ts");
     const found = await manifestExists(image);
     let exists = found.exists;
     if (exists && options.requireAttestations) {
@@ -74,6 +74,7 @@ if (import.meta.main) {
       } else {
         const name = image.slice(0, image.lastIndexOf(":"));
         try {
+          const { runGh } = await import("../lib/gh.ts");
           await runGh(["attestation", "verify", `oci://${name}@${found.digest}`], { repo });
           stderrLogger.info(`Attestation of ${name}@${found.digest} verified for ${repo}`);
         } catch (error) {

@@ -12,31 +12,22 @@ import {
   retentionDaysOf,
   toDelete,
 } from "../lib/cleanup.ts";
-import { planWithReferences } from "../lib/cleanup_refs.ts";
 import {
   assertOutputsWritable,
   main,
   parseWith,
   printJson,
+  problemLine,
   stderrLogger,
   taskCommand,
   writeGithubOutput,
   writeStepSummary,
 } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
-import { githubToken } from "../lib/github.ts";
 import { loadMatrix } from "../lib/matrix.ts";
-import {
-  deleteVersions,
-  listPackageVersions,
-  ownerName,
-  type OwnerType,
-  packageName,
-  packageOfImage,
-  packageRepository,
-  resolvePackage,
-} from "../lib/packages.ts";
-import { readManifest } from "../lib/registry.ts";
+import type { OwnerType } from "../lib/packages.ts";
+// lib/packages.ts (zod), lib/registry.ts, lib/github.ts and lib/cleanup_refs.ts are imported after
+// the arguments are parsed, so --help and a bad flag start without them (docs/startup.md).
 
 export const OUTPUTS = [
   "delete-versions",
@@ -91,16 +82,9 @@ export async function cleanup(args: string[]): Promise<number> {
       "--github-output",
       "write delete-versions, delete-count, keep-count, retained-versions, retained-count and a summary",
     )
-    .option(
-      "--package <name>",
-      "container package (default: from matrix.yaml publish.image)",
-      parseWith(packageName),
-    )
-    .option(
-      "--owner <owner>",
-      "user or organisation (default: from matrix.yaml publish.image)",
-      parseWith(ownerName),
-    )
+    // --package and --owner are checked after parsing, with lib/packages.ts' patterns.
+    .option("--package <name>", "container package (default: from matrix.yaml publish.image)")
+    .option("--owner <owner>", "user or organisation (default: from matrix.yaml publish.image)")
     .option(
       "--owner-type <type>",
       "user or org (default: asked from the API)",
@@ -108,7 +92,20 @@ export async function cleanup(args: string[]): Promise<number> {
     );
   await program.parseAsync(args, { from: "user" });
   const [retentionDays, minVersions] = program.processedArgs;
-  const options = program.opts();
+  const [packages, { planWithReferences }, { githubToken }, { readManifest }] = await Promise.all([
+    import("../lib/packages.ts"),
+    import("../lib/cleanup_refs.ts"),
+    import("../lib/github.ts"),
+    import("../lib/registry.ts"),
+  ]);
+  const { deleteVersions, listPackageVersions, packageOfImage, packageRepository, resolvePackage } =
+    packages;
+  const given = program.opts();
+  const options = {
+    ...given,
+    package: given.package === undefined ? undefined : packages.packageName(given.package),
+    owner: given.owner === undefined ? undefined : packages.ownerName(given.owner),
+  };
   // A summary that cannot be written must stop the run before anything is deleted.
   if (options.githubOutput) assertOutputsWritable();
 
@@ -209,10 +206,11 @@ export async function cleanup(args: string[]): Promise<number> {
     ? `; ${result.retained.length} ${RETAINED_NOTE}, not a failure`
     : "";
   if (result.failed.length) {
-    console.error(
-      `error: ${result.failed.length} of ${doomed.length} deletes failed (listed above); ` +
+    console.error(problemLine(
+      "error",
+      `${result.failed.length} of ${doomed.length} deletes failed (listed above); ` +
         `running again is safe${retained}`,
-    );
+    ));
     return 1;
   }
   console.error(`Deleted ${result.deleted.length} versions${retained}`);

@@ -2,7 +2,6 @@
 // deno task extract-rpms [KMODS-IMAGE | --image TARGET --arch A --zfs TAG] [--dest ./rpms] [--json]
 import { main, taskCommand, userPath } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
-import { copyRegularFiles, withContainer } from "../lib/podman.ts";
 import { render } from "../lib/render.ts";
 import { groupRpms } from "../lib/rpms.ts";
 import { kmodsImageArguments, resolveKmodsImage, rpmsResult } from "./list_rpms.ts";
@@ -44,6 +43,7 @@ if (import.meta.main) {
     const options = command.opts();
     const dest = await prepareDest(options.dest);
     const image = await resolveKmodsImage(command.processedArgs[0], options);
+    const { copyRegularFiles, withContainer } = await import("../lib/podman.ts");
     // Only regular files: a symlink named like an RPM in the image is neither copied nor listed.
     const copied = await withContainer(
       image,

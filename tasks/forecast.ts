@@ -14,18 +14,9 @@ import {
   wholeNumber,
   writeStepSummary,
 } from "../lib/cli.ts";
-import {
-  closingComment,
-  collectForecast,
-  FORECAST_ISSUE,
-  forecastComplete,
-  forecastJson,
-  forecastTable,
-  issueBody,
-  unsupportedRows,
-} from "../lib/forecast.ts";
+// lib/fallback.ts only for its default (it is light); lib/forecast.ts and lib/gh.ts are imported
+// after the arguments are parsed, so --help and a bad flag start without them.
 import { FALLBACK_MAX_WALK } from "../lib/fallback.ts";
-import { upsertIssue } from "../lib/gh.ts";
 import { loadMatrix } from "../lib/matrix.ts";
 import { githubRepo } from "../lib/patterns.ts";
 import { type Problem, render } from "../lib/render.ts";
@@ -63,6 +54,16 @@ async function forecastTask(args: string[]): Promise<number> {
     .opts();
   if (options.githubOutput) assertOutputsWritable();
   const matrix = await loadMatrix();
+  const {
+    closingComment,
+    collectForecast,
+    FORECAST_ISSUE,
+    forecastComplete,
+    forecastJson,
+    forecastTable,
+    issueBody,
+    unsupportedRows,
+  } = await import("../lib/forecast.ts");
 
   const rows = await collectForecast(matrix, undefined, { maxWalk: options.maxWalk });
   const unsupported = unsupportedRows(rows);
@@ -95,6 +96,7 @@ async function forecastTask(args: string[]): Promise<number> {
         problemLine("error", "The forecast issue is left as it is: the forecast is incomplete"),
       );
     } else {
+      const { upsertIssue } = await import("../lib/gh.ts");
       const outcome = await upsertIssue(
         FORECAST_ISSUE,
         body,

@@ -1,7 +1,7 @@
 // Prints the kernel version of the target image (label, Fedora CoreOS build metadata, or modules).
 // deno task kernel-version [--image REF] [--arch x86_64|aarch64] [--json]
 import { archOption, imageOption, main, stderrLogger, taskCommand } from "../lib/cli.ts";
-import { discoverImage, type ImageVersions } from "../lib/discover.ts";
+import type { ImageVersions } from "../lib/discover.ts";
 import { loadMatrix } from "../lib/matrix.ts";
 import { render } from "../lib/render.ts";
 
@@ -19,6 +19,8 @@ export function imageValueTask(
       .option("--json", `print {"${key}": …, "kernel-source": …} as JSON`)
       .parse(Deno.args, { from: "user" }).opts();
     const matrix = await loadMatrix();
+    // Imported after parsing: --help and a bad flag start without the registry client.
+    const { discoverImage } = await import("../lib/discover.ts");
     const found = await discoverImage({ matrix, ...options, logger: stderrLogger });
     const value = pick(found);
     render(

@@ -11,7 +11,6 @@ import {
 } from "../lib/cli.ts";
 import { CheckError } from "../lib/errors.ts";
 import { type Arch } from "../lib/patterns.ts";
-import { containerFiles, ensureImage, withContainer } from "../lib/podman.ts";
 import { render, type TaskResult } from "../lib/render.ts";
 import { groupRpms, type RpmGroup } from "../lib/rpms.ts";
 import { kmodsImageOf } from "./build.ts";
@@ -43,6 +42,8 @@ export async function resolveKmodsImage(
       stderrLogger,
     ))
       .image;
+  // Imported after parsing: --help and a bad argument start without podman's module.
+  const { ensureImage } = await import("../lib/podman.ts");
   await ensureImage(image);
   return image;
 }
@@ -70,6 +71,7 @@ if (import.meta.main) {
       .parse(Deno.args, { from: "user" });
     const options = command.opts();
     const image = await resolveKmodsImage(command.processedArgs[0], options);
+    const { containerFiles, withContainer } = await import("../lib/podman.ts");
     const groups = groupRpms(await withContainer(image, containerFiles));
     render(rpmsResult(image, groups), { json: options.json });
     return 0;

@@ -1,18 +1,15 @@
-// Maintains matrix.yaml: `add` pins a ZFS release from its own source tarball, `check` lists what is missing.
+// Maintains matrix.yaml: `add` pins a ZFS release from its own source tarball, `check` lists what
+// is missing, `show` lists the releases with their kernel range.
 // deno task matrix add zfs-2.4.4 [--sha256 HEX] [--force] [--json] · deno task matrix check [--json] [--github-output]
+// deno task matrix show [--json]
 import { assertOutputsWritable, main, parseWith, stderrLogger, taskCommand } from "../lib/cli.ts";
 import { InputError } from "../lib/errors.ts";
-import { loadMatrix, type Matrix } from "../lib/matrix.ts";
-import {
-  addReleaseFromSource,
-  type AddResult,
-  describeDifferences,
-  type MatrixReport,
-  matrixReport,
-} from "../lib/matrix_edit.ts";
+import { loadMatrix, type Matrix, releaseOverview } from "../lib/matrix.ts";
+import type { AddResult, MatrixReport } from "../lib/matrix_edit.ts";
 import { render, type TaskResult } from "../lib/render.ts";
 import { SHA256, zfsTag } from "../lib/patterns.ts";
-import { listZfsReleases } from "../lib/zfs_releases.ts";
+// lib/matrix_edit.ts (yaml, tarball download) and lib/zfs_releases.ts are imported by the
+// subcommand that uses them, after the arguments are parsed: --help and `show` start without them.
 
 export const OUTPUTS = ["missing", "missing-count", "unpinned"] as const;
 
@@ -25,7 +22,10 @@ function sha256Arg(value: string): string {
 }
 
 /** The result of `matrix add`: the entry and what changed; a conflict is the error. */
-function addResult(result: AddResult): TaskResult {
+function addResult(
+  result: AddResult,
+  describeDifferences: (differences: AddResult["differences"]) => string[],
+): TaskResult {
   const { entry, change, path } = result;
   const summary = `max kernel ${entry["max-kernel"]}, min kernel ${
     entry["min-kernel"] ?? "?"
@@ -56,6 +56,28 @@ function addResult(result: AddResult): TaskResult {
         `(nothing written; add --force to replace them):\n${lines.join("\n")}`,
       ]
       : [],
+  };
+}
+
+/** The result of `matrix show`: the tracked series, then one row a release, oldest first. */
+export function showResult(matrix: Matrix): TaskResult {
+  const { series, releases } = releaseOverview(matrix);
+  const pinned = releases.filter((r) => r.pinned).length;
+  return {
+    values: { series, releases },
+    lines: [
+      `Tracked series ${series.join(", ")}: ${releases.length} releases, ${pinned} pinned`,
+    ],
+    table: {
+      header: ["release", "min kernel", "max kernel", "pinned", "series"],
+      rows: releases.map((r) => [
+        r["zfs-tag"],
+        r["min-kernel"] ?? "?",
+        r["max-kernel"],
+        r.pinned ? "yes" : "no",
+        r.tracked ? `${r.series} (tracked)` : r.series,
+      ]),
+    },
   };
 }
 
@@ -110,12 +132,15 @@ if (import.meta.main) {
       .option("--force", "replace an existing entry whose values differ")
       .option("--json", "print the entry, the change and the differences as JSON")
       .action(async (tag, options) => {
+        const { addReleaseFromSource, describeDifferences } = await import(
+          "../lib/matrix_edit.ts"
+        );
         const result = await addReleaseFromSource(tag, {
           expectedSha256: options.sha256,
           force: options.force,
           logger: stderrLogger,
         });
-        render(addResult(result), options);
+        render(addResult(result, describeDifferences), options);
         code = result.change === "conflict" ? 1 : 0;
       });
     program.command("check")
@@ -128,7 +153,20 @@ if (import.meta.main) {
       .action(async (options) => {
         if (options.githubOutput) assertOutputsWritable();
         const matrix = await loadMatrix();
+        const [{ matrixReport }, { listZfsReleases }] = await Promise.all([
+          import("../lib/matrix_edit.ts"),
+          import("../lib/zfs_releases.ts"),
+        ]);
         render(checkResult(matrix, matrixReport(matrix, await listZfsReleases())), options);
+      });
+    program.command("show")
+      .description(
+        "List the releases in matrix.yaml with their min and max kernel and whether a sha256 " +
+          "is pinned (no network)",
+      )
+      .option("--json", "print {series, releases} as JSON")
+      .action(async (options) => {
+        render(showResult(await loadMatrix()), options);
       });
     await program.parseAsync(Deno.args, { from: "user" });
     return code;

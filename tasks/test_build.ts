@@ -1,7 +1,6 @@
 // Builds the ZFS RPM image exactly like `build`, then removes it: proves the build still works.
 // deno task test-build [--image REF] [--arch A] [--zfs TAG] [--dry-run]
 import { main, stderrLogger } from "../lib/cli.ts";
-import { removeImage } from "../lib/podman.ts";
 import { buildCommand, executeBuild, prepareBuild, printPlan } from "./build.ts";
 
 if (import.meta.main) {
@@ -14,6 +13,7 @@ if (import.meta.main) {
       return 0;
     }
     await executeBuild(plan, stderrLogger);
+    const { removeImage } = await import("../lib/podman.ts");
     await removeImage(plan.image);
     stderrLogger.info(`Removed ${plan.image}`);
     return 0;

@@ -12,19 +12,17 @@ import {
   taskCommand,
   zfsOption,
 } from "../lib/cli.ts";
-import {
-  discoverAllTargets,
-  discoverVersions,
-  FALLBACK_KEYS,
-  fallbackMessage,
-  VERSION_KEYS,
-  type Versions,
-  versionsOutput,
-} from "../lib/discover.ts";
+import type { Versions } from "../lib/discover.ts";
 import { UsageError } from "../lib/errors.ts";
 import { findRelease, loadMatrix, type Matrix } from "../lib/matrix.ts";
 import { render, type TaskResult, valueText, verdictLine } from "../lib/render.ts";
+import { FALLBACK_KEYS, VERSION_KEYS } from "../lib/version_keys.ts";
 
+// lib/discover.ts (registry, CoreOS, GitHub, tar) is imported after the arguments are parsed, so
+// --help and a bad flag start without it. Its helpers reach the result functions as a parameter.
+type Discover = typeof import("../lib/discover.ts");
+
+/** The values --github-output writes: the version keys, the fallback keys and "targets". */
 export const OUTPUTS = [...VERSION_KEYS, ...FALLBACK_KEYS, "targets"] as const;
 
 export const DESCRIPTION =
@@ -43,7 +41,11 @@ const TARGET_COLUMNS = [
 ] as const;
 
 /** The result of one target: a verdict line, then what was found, one fact a row. */
-export function versionsResult(versions: Versions, matrix: Matrix): TaskResult {
+export function versionsResult(
+  versions: Versions,
+  matrix: Matrix,
+  { versionsOutput, fallbackMessage }: Pick<Discover, "versionsOutput" | "fallbackMessage">,
+): TaskResult {
   const values = {
     image: versions.image,
     "pinned-image": versions.pinnedImage,
@@ -126,12 +128,13 @@ if (import.meta.main) {
       .parse(Deno.args, { from: "user" }).opts();
     if (options.githubOutput) assertOutputsWritable();
     const matrix = await loadMatrix();
+    const discover = await import("../lib/discover.ts");
 
     if (options.allTargets) {
       if (options.image || options.arch || options.series) {
         throw new UsageError("--all-targets reads image, arch and series from matrix.yaml");
       }
-      const targets = await discoverAllTargets(matrix, {
+      const targets = await discover.discoverAllTargets(matrix, {
         zfsTag: options.zfs,
         logger: stderrLogger,
       });
@@ -139,13 +142,13 @@ if (import.meta.main) {
       return 0;
     }
 
-    const versions = await discoverVersions({
+    const versions = await discover.discoverVersions({
       matrix,
       ...options,
       zfsTag: options.zfs,
       logger: stderrLogger,
     });
-    render(versionsResult(versions, matrix), options);
+    render(versionsResult(versions, matrix, discover), options);
     return 0;
   });
 }

@@ -3,7 +3,6 @@
 import { main, parseWith, stderrLogger, taskCommand } from "../lib/cli.ts";
 import { zfsTag } from "../lib/patterns.ts";
 import { render } from "../lib/render.ts";
-import { hashTarball } from "../lib/tarball.ts";
 
 if (import.meta.main) {
   main(async () => {
@@ -15,6 +14,8 @@ if (import.meta.main) {
       .option("--json", "print tag, url, sha256, bytes and the META kernel range as JSON")
       .parse(Deno.args, { from: "user" });
     const [tag] = command.processedArgs;
+    // Imported after parsing: --help and a bad tag start without the download code.
+    const { hashTarball } = await import("../lib/tarball.ts");
     const result = await hashTarball(tag, { logger: stderrLogger });
     render({
       values: {

@@ -12,7 +12,9 @@ import {
 } from "../lib/build.ts";
 import { InputError, UsageError } from "../lib/errors.ts";
 import { formatElapsed, parseStep, progressMode } from "../lib/progress.ts";
+import { isolatedStorage } from "./helpers/isolated_storage.ts";
 import { buildAndPush, startRegistry } from "./helpers/registry.ts";
+import { taskArgs } from "./helpers/run_task.ts";
 import { integrationTest } from "./helpers/tools.ts";
 
 const CERT = new TextEncoder().encode(
@@ -247,14 +249,14 @@ interface Ran {
   stderr: string;
 }
 
-/** Runs a task as a user would: `deno run -A tasks/<file> …`. */
+/** Runs a task as a user would: deno.json's command line for tasks/<file> (its permissions). */
 async function task(
   file: string,
   args: string[],
   options: { env?: Record<string, string>; cwd?: string; clearEnv?: boolean } = {},
 ): Promise<Ran> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}tasks/${file}`, ...args],
+    args: [...taskArgs(file), ...args],
     cwd: options.cwd,
     env: { NO_COLOR: "1", ...options.env },
     clearEnv: options.clearEnv,
@@ -313,8 +315,8 @@ async function buildFixtureRpms(dir: string): Promise<string[]> {
   return placed.sort();
 }
 
-async function podmanQuiet(...args: string[]): Promise<void> {
-  await new Deno.Command("podman", { args, stdout: "null", stderr: "null" }).output();
+async function podmanQuiet(env: Record<string, string>, ...args: string[]): Promise<void> {
+  await new Deno.Command("podman", { args, env, stdout: "null", stderr: "null" }).output();
 }
 
 integrationTest(
@@ -322,6 +324,7 @@ integrationTest(
   ["podman", "rpmbuild", "docker-registry"],
   async (t) => {
     const registry = await startRegistry();
+    const storage = await isolatedStorage();
     const dir = await Deno.makeTempDir({ prefix: "kmods-build-" });
     const target = `${registry.host}/fcos:stable`;
     const image = `${registry.host}/kmods:${TAG}`;
@@ -350,6 +353,7 @@ integrationTest(
         MATRIX_FILE: `${dir}/matrix.yaml`,
         GITHUB_OUTPUT: `${dir}/output`,
         BUILDAH_LAYERS: "false",
+        ...storage.env,
       };
       await Deno.mkdir(`${dir}/context`);
       await Deno.copyFile(
@@ -380,7 +384,7 @@ integrationTest(
             new RegExp(`--build-arg TARGET_IMAGE=${registry.host}/fcos@sha256:[0-9a-f]{64} `),
           );
           assert.match(ran.stdout, /--build-arg ZFS_SHA256=d03c3edd/);
-          assert.equal(await imageExistsLocally(image), false);
+          assert.equal(await imageExistsLocally(image, env), false);
         },
       );
 
@@ -566,19 +570,17 @@ integrationTest(
         );
       });
     } finally {
-      await podmanQuiet("rmi", "--force", image);
-      // the target image the real Containerfile pulled (by digest)
-      const { inspectImage } = await import("../lib/registry.ts");
-      const pinned = await inspectImage(target, "x86_64").then((i) => i.pinned, () => undefined);
-      if (pinned) await podmanQuiet("rmi", "--force", pinned);
       await registry.stop();
       await Deno.remove(dir, { recursive: true });
+      // the kmods image and the target image the real Containerfile pulled (by digest)
+      await storage.cleanup();
     }
   },
 );
 
-async function imageExistsLocally(ref: string): Promise<boolean> {
-  const output = await new Deno.Command("podman", { args: ["image", "exists", ref] }).output();
+async function imageExistsLocally(ref: string, env: Record<string, string>): Promise<boolean> {
+  const output = await new Deno.Command("podman", { args: ["image", "exists", ref], env })
+    .output();
   return output.success;
 }
 
@@ -650,20 +652,21 @@ Deno.test("a tag or version with shell characters exits 2 before anything runs",
   }
 });
 
-/** Runs `podman build` in `context`; returns its combined output and the image ids it made. */
+/** Runs `podman build` in `context` with `env`; returns whether it worked and its output. */
 async function podmanBuild(
   context: string,
   args: string[],
-): Promise<{ success: boolean; output: string; ids: string[] }> {
+  env: Record<string, string>,
+): Promise<{ success: boolean; output: string }> {
   const result = await new Deno.Command("podman", {
     args: ["build", "--isolation", "chroot", ...args, context],
+    env,
     stdout: "piped",
     stderr: "piped",
   }).output();
   const output = new TextDecoder().decode(result.stdout) +
     new TextDecoder().decode(result.stderr);
-  const ids = [...output.matchAll(/^--> (?:Using cache )?([0-9a-f]{11,64})$/gm)].map((m) => m[1]!);
-  return { success: result.success, output, ids };
+  return { success: result.success, output };
 }
 
 /** The output lines of one step of a podman build: its STEP line up to the next STEP or COMMIT. */
@@ -677,7 +680,7 @@ integrationTest(
   ["podman", "busybox"],
   async (t) => {
     const dir = await Deno.makeTempDir({ prefix: "signing-cache-" });
-    const ids = new Set<string>();
+    const storage = await isolatedStorage();
     const image = `localhost/signing-cache-test-${crypto.randomUUID().slice(0, 8)}`;
     try {
       await Deno.copyFile(
@@ -697,8 +700,11 @@ integrationTest(
       });
       const signingStep = /^STEP \d+\/\d+: RUN --mount=type=secret,id=signing_cert/;
       const build = async (tag: string, args: string[]) => {
-        const built = await podmanBuild(dir, ["--layers", "--tag", `${image}:${tag}`, ...args]);
-        built.ids.forEach((id) => ids.add(id));
+        const built = await podmanBuild(
+          dir,
+          ["--layers", "--tag", `${image}:${tag}`, ...args],
+          storage.env,
+        );
         assert.ok(built.success, built.output);
         return stepOutput(built.output, signingStep);
       };
@@ -732,6 +738,7 @@ integrationTest(
           assert.doesNotMatch(step, /Using cache/);
           const signed = await new Deno.Command("podman", {
             args: ["create", `${image}:signed`, "/bin/sh"],
+            env: storage.env,
             stdout: "piped",
             stderr: "null",
           }).output();
@@ -739,23 +746,19 @@ integrationTest(
           try {
             const copied = await new Deno.Command("podman", {
               args: ["cp", `${container}:/signed`, `${dir}/signed`],
+              env: storage.env,
               stderr: "piped",
             }).output();
             assert.ok(copied.success, new TextDecoder().decode(copied.stderr));
             assert.equal((await Deno.readTextFile(`${dir}/signed`)).trim(), `signed ${sha}`);
           } finally {
-            await podmanQuiet("rm", "--force", container);
+            await podmanQuiet(storage.env, "rm", "--force", container);
           }
         },
       );
     } finally {
-      await podmanQuiet(
-        "rmi",
-        "--force",
-        ...["unsigned", "secret-only", "signed"].map((t) => `${image}:${t}`),
-      );
-      for (const id of ids) await podmanQuiet("rmi", id);
       await Deno.remove(dir, { recursive: true });
+      await storage.cleanup(); // the tagged images and the cached layers
     }
   },
 );

@@ -18,9 +18,9 @@ import {
 } from "./helpers/github_packages.ts";
 import { buildAndPush, startRegistry } from "./helpers/registry.ts";
 import { withServer } from "./helpers/server.ts";
+import { runTaskFile } from "./helpers/run_task.ts";
 import { integrationTest } from "./helpers/tools.ts";
 
-const TASK = new URL("../tasks/cleanup.ts", import.meta.url).pathname;
 const encoder = new TextEncoder();
 
 /** Uploads a blob through the distribution API (POST, then PUT with the digest). */
@@ -60,17 +60,8 @@ async function pushManifest(
   return { digest, size: bytes.byteLength };
 }
 
-async function runCleanup(args: string[], env: Record<string, string>) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", TASK, ...args],
-    env: { GH_TOKEN: "test", HTTP_BACKOFF_MS: "1", HTTP_RETRIES: "1", NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
-}
+const runCleanup = (args: string[], env: Record<string, string>) =>
+  runTaskFile("cleanup.ts", args, env);
 
 const NEW_TAG = "zfs-2.4.2_kernel-6.17.7-300.fc43.x86_64";
 const OLD_TAG = "zfs-2.4.1_kernel-6.16.1-200.fc43.x86_64";

@@ -4,9 +4,8 @@
 import assert from "node:assert/strict";
 import { type FakeGithub, history, PACKAGE, withPackages } from "./helpers/github_packages.ts";
 import { json, type TestServer, withServer } from "./helpers/server.ts";
+import { runTaskFile, taskCommandLine } from "./helpers/run_task.ts";
 import { integrationTest } from "./helpers/tools.ts";
-
-const TASK = new URL("../tasks/cleanup.ts", import.meta.url).pathname;
 
 interface Run {
   code: number;
@@ -14,25 +13,8 @@ interface Run {
   stderr: string;
 }
 
-async function runCleanup(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", TASK, ...args],
-    env: {
-      GH_TOKEN: "test",
-      HTTP_BACKOFF_MS: "1",
-      HTTP_RETRIES: "2",
-      NO_COLOR: "1",
-      GITHUB_OUTPUT: "",
-      GITHUB_STEP_SUMMARY: "",
-      ...env,
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
-}
+const runCleanup = (args: string[], env: Record<string, string> = {}): Promise<Run> =>
+  runTaskFile("cleanup.ts", args, { HTTP_RETRIES: "2", ...env });
 
 const deletes = (server: TestServer) => server.requests.filter((r) => r.method === "DELETE");
 const deletedIds = (server: TestServer) =>
@@ -568,7 +550,7 @@ integrationTest(
   async (t) => {
     // `script` gives the task a pseudo-terminal as stdin and forwards our answer to it.
     const onTerminal = async (env: Record<string, string>, answer: string) => {
-      const command = [Deno.execPath(), "run", "-A", TASK, "90", "12", ...org].join(" ");
+      const command = taskCommandLine("cleanup.ts", ["90", "12", ...org]);
       const child = new Deno.Command("script", {
         args: ["-qec", command, "/dev/null"],
         // A clean environment: an inherited NO_COLOR (CI sets it) would hide the colour.

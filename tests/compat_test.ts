@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { checkCompatibility } from "../lib/compat.ts";
 import { InputError } from "../lib/errors.ts";
-import { loadMatrix, parseMatrix } from "../lib/matrix.ts";
+import { loadMatrix } from "../lib/matrix.ts";
+import { parseMatrix } from "../lib/matrix_schema.ts";
 
 const matrix = await loadMatrix(new URL("../matrix.yaml", import.meta.url).pathname);
 

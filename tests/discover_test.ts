@@ -12,7 +12,7 @@ import {
 } from "../lib/discover.ts";
 import { inspectImage } from "../lib/registry.ts";
 import { CheckError } from "../lib/errors.ts";
-import { loadMatrix } from "../lib/matrix.ts";
+import { defaultTarget, loadMatrix, type Matrix } from "../lib/matrix.ts";
 import { withAuthProxy } from "./helpers/auth_proxy.ts";
 import {
   ARM_KERNEL,
@@ -36,10 +36,30 @@ import {
 } from "./helpers/fcos_fixtures.ts";
 import { startRegistry } from "./helpers/registry.ts";
 import { runTaskFile } from "./helpers/run_task.ts";
-import { withServer } from "./helpers/server.ts";
+import { type TestServer, withServer } from "./helpers/server.ts";
 import { integrationTest } from "./helpers/tools.ts";
 
 const matrix = await loadMatrix(new URL("../matrix.yaml", import.meta.url).pathname);
+
+/** matrix.yaml with `image` as its default target on the stable stream (its stream known). */
+function targetMatrix(image: string): Matrix {
+  return {
+    ...matrix,
+    targets: [{ ...defaultTarget(matrix), image, stream: "stable", arch: "x86_64" }],
+  };
+}
+
+/** A front for a registry that forwards every request and records it. */
+function withRecordingFront<T>(host: string, action: (front: TestServer) => Promise<T>) {
+  return withServer(async (request) => {
+    const url = new URL(request.url);
+    const response = await fetch(`http://${host}${url.pathname}${url.search}`, {
+      method: request.method,
+      headers: { Accept: request.headers.get("accept") ?? "*/*" },
+    });
+    return new Response(response.body, { status: response.status, headers: response.headers });
+  }, action);
+}
 
 Deno.test("resolveTarget() takes options first, then the matching target, then matrix.yaml", () => {
   assert.deepEqual(resolveTarget(matrix, {}), {
@@ -227,6 +247,71 @@ integrationTest(
                 });
                 assert.deepEqual(metadata.requests.slice(before).map((r) => r.path).sort(), [
                   `/stable/builds/${FCOS43_VERSION}/x86_64/commitmeta.json`,
+                  "/stable/releases.json",
+                ]);
+              },
+            );
+
+            await t.step(
+              "the official image of a matrix target: its index, releases.json and commitmeta.json, no config blob",
+              async () => {
+                const before = metadata.requests.length;
+                await withRecordingFront(registry.host, (front) =>
+                  withServer(releasesHandler(RELEASES, 100), async (oneGithubPage) => {
+                    Deno.env.set("GITHUB_API_URL", oneGithubPage.url);
+                    try {
+                      const v = await discoverVersions({
+                        matrix: targetMatrix(`127.0.0.1:${front.port}/${name}:43`),
+                      });
+                      assert.equal(v.kernelSource, "coreos build metadata");
+                      assert.equal(v.kernelVersion, FCOS43_KERNEL);
+                      assert.equal(v.fedoraVersion, "43");
+                      assert.equal(v.stream, "stable");
+                      assert.equal(v.fcosRelease, FCOS43_VERSION);
+                      assert.equal(v.zfsTag, "zfs-2.4.4");
+                      assert.match(v.pinnedImage, /@sha256:[0-9a-f]{64}$/);
+                    } finally {
+                      Deno.env.set("GITHUB_API_URL", github.url);
+                    }
+                    // The tag's index only: neither the amd64 manifest nor the config blob.
+                    assert.deepEqual(
+                      front.requests.map((r) =>
+                        r.path
+                      ),
+                      [
+                        `/v2/${name}/manifests/43`,
+                      ],
+                    );
+                    assert.deepEqual(metadata.requests.slice(before).map((r) => r.path).sort(), [
+                      `/stable/builds/${FCOS43_VERSION}/x86_64/commitmeta.json`,
+                      "/stable/releases.json",
+                    ]);
+                    assert.deepEqual(oneGithubPage.requests.map((r) => r.path.split("?")[0]), [
+                      "/repos/openzfs/zfs/releases",
+                    ]);
+                  }));
+              },
+            );
+
+            await t.step(
+              "a derived image as a matrix target: not in the index, so labels, then the layers",
+              async () => {
+                const before = metadata.requests.length;
+                await withRecordingFront(registry.host, async (front) => {
+                  const repository = derived.derived.slice(registry.host.length + 1);
+                  const v = await discoverImage({
+                    matrix: targetMatrix(`127.0.0.1:${front.port}/${repository}`),
+                  });
+                  assert.equal(v.kernelSource, "modules directory");
+                  assert.equal(v.kernelVersion, DERIVED_KERNEL);
+                  assert.equal(v.fcosRelease, BASE_VERSION, "the labels still name the base");
+                  assert.ok(v.releases, "the index read ahead is kept for the fallback walk");
+                  const paths = front.requests.map((r) => r.path);
+                  assert.ok(paths.some((p) => p.includes("/blobs/")), "config and layers read");
+                });
+                // The index read ahead is reused, and the base's commitmeta.json is not read:
+                // the index already says the image is not that release.
+                assert.deepEqual(metadata.requests.slice(before).map((r) => r.path), [
                   "/stable/releases.json",
                 ]);
               },

@@ -18,7 +18,7 @@ import {
   type StreamObservation,
   supportingReleases,
 } from "../lib/forecast.ts";
-import { parseMatrix } from "../lib/matrix.ts";
+import { parseMatrix } from "../lib/matrix_schema.ts";
 import { CROSSING, digestOf, fcosBuilds, kernel, testMatrix } from "./helpers/release_index.ts";
 import { withServer } from "./helpers/server.ts";
 

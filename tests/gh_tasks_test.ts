@@ -14,6 +14,7 @@ import {
   testMatrix,
 } from "./helpers/release_index.ts";
 import { json, type TestServer, withServer } from "./helpers/server.ts";
+import { taskArgs } from "./helpers/run_task.ts";
 import { integrationTest } from "./helpers/tools.ts";
 
 const WORKFLOW = { id: 4242, name: "build", path: ".github/workflows/build.yaml", state: "active" };
@@ -219,8 +220,10 @@ async function run(
   cmd: string[],
   env: Record<string, string>,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  // cmd is tasks/<file> and its arguments, run through deno.json's command line for that task.
+  const [script, ...args] = cmd;
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...cmd],
+    args: [...taskArgs(script!.replace(/^tasks\//, "")), ...args],
     cwd: new URL("..", import.meta.url).pathname,
     clearEnv: true, // no GH_TOKEN / GITHUB_TOKEN / gh login of the developer leaks in
     env,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { CheckError, InputError } from "../lib/errors.ts";
-import { parseMatrix } from "../lib/matrix.ts";
+import { parseMatrix } from "../lib/matrix_schema.ts";
 import {
   addRelease,
   describeDifferences,

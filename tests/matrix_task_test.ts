@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseMatrix } from "../lib/matrix.ts";
+import { parseMatrix } from "../lib/matrix_schema.ts";
 import { OUTPUTS } from "../tasks/matrix.ts";
 import { runTaskFile } from "./helpers/run_task.ts";
 import { json, withServer } from "./helpers/server.ts";
@@ -418,4 +418,58 @@ Deno.test("a MATRIX_FILE that is not a sane matrix file is refused at once (exit
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("matrix show lists every release with its kernel range and pin, without the network", async (t) => {
+  // The fixture has releases without sha256 (2.2.9) and without min-kernel; no GitHub at :9.
+  const env = { GITHUB_API_URL: "http://127.0.0.1:9", ZFS_SOURCE_URL: "http://127.0.0.1:9" };
+  const expected = parseMatrix(original);
+  await withMatrixCopy(async (file) => {
+    await t.step("a table, oldest first, the tracked series marked", async () => {
+      const result = await matrixTask(["show"], env, file);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stderr, "");
+      const lines = result.stdout.trimEnd().split("\n");
+      const pinned = expected.zfs.releases.filter((r) => r.sha256).length;
+      assert.equal(
+        lines[0],
+        `Tracked series 2.4: ${expected.zfs.releases.length} releases, ${pinned} pinned`,
+      );
+      assert.match(lines[1]!, /^release\s+min kernel\s+max kernel\s+pinned\s+series$/);
+      assert.match(lines[2]!, /^zfs-2\.2\.7\s+\?\s+6\.12\s+yes\s+2\.2$/);
+      assert.ok(lines.some((l) => /^zfs-2\.2\.9\s+\?\s+6\.17\s+no\s+2\.2$/.test(l)), result.stdout);
+      assert.ok(lines.some((l) => /^zfs-2\.4\.\d+\s.*\s2\.4 \(tracked\)$/.test(l)), result.stdout);
+      assert.equal(lines.length, 2 + expected.zfs.releases.length);
+    });
+    await t.step("--json: the series and one object per release", async () => {
+      const result = await matrixTask(["show", "--json"], env, file);
+      assert.equal(result.code, 0, result.stderr);
+      const shown = JSON.parse(result.stdout);
+      assert.deepEqual(shown.series, ["2.4"]);
+      assert.equal(shown.releases.length, expected.zfs.releases.length);
+      assert.deepEqual(shown.releases[0], {
+        "zfs-tag": "zfs-2.2.7",
+        series: "2.2",
+        "min-kernel": null,
+        "max-kernel": "6.12",
+        pinned: true,
+        tracked: false,
+      });
+      const tags = shown.releases.map((r: { "zfs-tag": string }) => r["zfs-tag"]);
+      assert.deepEqual(
+        tags,
+        [...tags].sort((a, b) => {
+          const [x, y] = [a, b].map((tag) => tag.slice(4).split(".").map(Number));
+          return x![0]! - y![0]! || x![1]! - y![1]! || x![2]! - y![2]!;
+        }),
+      );
+    });
+  });
+  await t.step("an invalid matrix.yaml: exit 2 with the line", async () => {
+    await withMatrixCopy(async (file) => {
+      const result = await matrixTask(["show"], env, file);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /matrix\.yaml:\d+: .*max-kernel/);
+    }, original.replace('max-kernel: "6.12"', 'max-kernel: "six"'));
+  });
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { defaultTarget, findRelease, loadMatrix, parseMatrix } from "../lib/matrix.ts";
+import { defaultTarget, findRelease, loadMatrix } from "../lib/matrix.ts";
+import { parseMatrix } from "../lib/matrix_schema.ts";
 import { InputError } from "../lib/errors.ts";
 
 const text = await Deno.readTextFile(new URL("../matrix.yaml", import.meta.url));

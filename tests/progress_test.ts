@@ -14,6 +14,7 @@ import {
   stageSummaryRows,
 } from "../lib/progress.ts";
 import { runBuild } from "../lib/podman.ts";
+import { isolatedStorage } from "./helpers/isolated_storage.ts";
 import { integrationTest } from "./helpers/tools.ts";
 
 const FIXTURES = new URL("./fixtures/podman_build/", import.meta.url);
@@ -270,6 +271,8 @@ integrationTest(
   ["podman", "ldd"],
   async () => {
     const dir = await fixtureContext("Containerfile");
+    // a storage of its own: the second build's cache lookup must not race another test's rmi
+    const storage = await isolatedStorage();
     const image = `localhost/progress-test:${crypto.randomUUID().slice(0, 8)}`;
     // a fresh ZFS_TAG, so the first build cannot come from an earlier run's cache
     const zfsTag = `zfs-2.4.${Math.floor(Math.random() * 1e9)}`;
@@ -278,6 +281,7 @@ integrationTest(
       const progress = new BuildProgress("plain", (t) => out += t);
       const result = await runBuild(
         [
+          ...storage.podmanArgs,
           "build",
           "--isolation",
           "chroot",
@@ -310,9 +314,8 @@ integrationTest(
       assert.match(second.log, /make rpm-kmod for 6\.17\.7-300\.fc43\.x86_64/);
       assert.doesNotMatch(second.out, META_STEP);
     } finally {
-      await new Deno.Command("podman", { args: ["rmi", "--force", image], stderr: "null" })
-        .output();
       await Deno.remove(dir, { recursive: true });
+      await storage.cleanup();
     }
   },
 );
@@ -322,11 +325,13 @@ integrationTest(
   ["podman", "ldd"],
   async () => {
     const dir = await fixtureContext("failing.Containerfile");
+    const storage = await isolatedStorage(); // --layers: a cache lookup races other tests' rmi
     try {
       let out = "";
       const progress = new BuildProgress("plain", (t) => out += t);
       const result = await runBuild(
         [
+          ...storage.podmanArgs,
           "build",
           "--isolation",
           "chroot",
@@ -350,6 +355,7 @@ integrationTest(
       assert.match(await Deno.readTextFile(`${dir}/build.log`), /^Error: building at STEP/m);
     } finally {
       await Deno.remove(dir, { recursive: true });
+      await storage.cleanup();
     }
   },
 );

@@ -7,8 +7,10 @@ import {
   parseBearerChallenge,
   parseImageRef,
   pickPlatform,
+  readImageConfig,
   readManifest,
   registryBaseUrl,
+  resolvePlatform,
 } from "../lib/registry.ts";
 import { withAuthProxy } from "./helpers/auth_proxy.ts";
 import {
@@ -145,6 +147,28 @@ integrationTest("registry client against a real registry behind a Bearer-token f
         assert.equal(x86.digest, indexDigest);
         assert.equal(x86.pinned, `${registry.host}/${name}@${indexDigest}`);
         assert.equal(x86.layers.length, 1);
+      },
+    );
+
+    await t.step(
+      "resolvePlatform() reads one manifest; readImageConfig() the rest, as inspectImage() does",
+      async () => {
+        const multi = `${registry.host}/${name}:multi`;
+        const platform = await resolvePlatform(multi, "aarch64");
+        assert.equal(platform.digest, indexDigest);
+        assert.equal(platform.pinned, `${registry.host}/${name}@${indexDigest}`);
+        assert.match(platform.manifestDigest, /^sha256:[0-9a-f]{64}$/);
+        assert.notEqual(platform.manifestDigest, indexDigest);
+        assert.equal(platform.manifest, undefined, "the platform manifest is not read yet");
+        assert.deepEqual(await readImageConfig(platform), await inspectImage(multi, "aarch64"));
+
+        const single = `${registry.host}/${name}:42`;
+        const plain = await resolvePlatform(single, "x86_64");
+        assert.equal(plain.manifestDigest, plain.digest, "not an index: the manifest itself");
+        assert.ok(plain.manifest?.config, "already read");
+        const inspection = await readImageConfig(plain);
+        assert.equal(inspection.labels["ostree.linux"], FCOS42_KERNEL);
+        assert.deepEqual(inspection, await inspectImage(single, "x86_64"));
       },
     );
 

@@ -223,7 +223,17 @@ integrationTest(
       await Deno.writeTextFile(`${dir}/ctx/usr/lib/modules/6.17.7-300.fc43.x86_64/vmlinuz`, "k");
       await Deno.writeTextFile(`${dir}/ctx/${"n".repeat(150)}.rpm`, "rpm".repeat(300));
       await Deno.writeTextFile(`${dir}/Containerfile`, "FROM scratch\nCOPY ctx/ /\n");
-      const built = await podman(["build", "--isolation", "chroot", "-q", "-t", image, dir]);
+      // --layers=false: a cache lookup fails when another test's podman rmi removes a layer
+      const built = await podman([
+        "build",
+        "--isolation",
+        "chroot",
+        "--layers=false",
+        "-q",
+        "-t",
+        image,
+        dir,
+      ]);
       assert.ok(built.success, new TextDecoder().decode(built.stderr));
       const created = await podman(["create", image, "/none"]);
       assert.ok(created.success, new TextDecoder().decode(created.stderr));

@@ -6,6 +6,7 @@
 // FUZZ_RUNS raises the number of generated runs (default 40).
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { taskArgs } from "./helpers/run_task.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const RUNS = Number(Deno.env.get("FUZZ_RUNS") ?? "40");
@@ -39,8 +40,10 @@ async function run(
   env: Record<string, string>,
   cwd: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  // args[0] is ${ROOT}tasks/<file>: it runs through deno.json's command line for that task.
+  const [script, ...rest] = args;
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...args],
+    args: [...taskArgs(script!.slice(`${ROOT}tasks/`.length)), ...rest],
     cwd,
     env,
     clearEnv: true,

@@ -161,9 +161,10 @@ async function pushIndex(
         `${dir}/${arch}/Containerfile`,
         `FROM scratch\nCOPY etc /etc\n${labels(values)}`,
       );
+      // --layers=false: a cache lookup fails when another test's podman rmi removes a layer
       await $({
         quiet: true,
-      })`podman build --isolation chroot --arch ${arch} -t ${local} -f ${dir}/${arch}/Containerfile ${dir}/${arch}`;
+      })`podman build --isolation chroot --layers=false --arch ${arch} -t ${local} -f ${dir}/${arch}/Containerfile ${dir}/${arch}`;
       await $({ quiet: true })`podman manifest add ${list} containers-storage:${local}`;
     }
     await $({ quiet: true })`podman manifest push --all --tls-verify=false ${list} docker://${ref}`;

@@ -1,4 +1,6 @@
-// Runs a task the way a user does (`deno run -A tasks/<file>.ts …`) and captures its output.
+// Runs a task the way `deno task <name>` does: deno.json's own command line for it (its
+// permissions, --no-prompt and -q included) with the test's arguments and environment, so a
+// permission a task lacks fails a test instead of a user's run.
 
 export interface TaskResult {
   code: number;
@@ -6,17 +8,63 @@ export interface TaskResult {
   stderr: string;
 }
 
-/** Spawns `deno run -A tasks/<file>` with extra environment variables. */
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** Characters deno task's shell would interpret; a command line with one is not split here. */
+const SHELL_SYNTAX = /[$"'`\\;&|<>(){}*?~#]/;
+
+/**
+ * The arguments after `deno` of deno.json's command line for the task that runs tasks/<file>,
+ * with the script as an absolute path (so any cwd works). Permission paths such as
+ * `--allow-write=.cache` stay relative, as deno task leaves them: relative to the cwd.
+ */
+export function taskArgs(file: string): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)) as {
+    tasks: Record<string, string | { command: string }>;
+  };
+  const script = `tasks/${file}`;
+  for (const [name, task] of Object.entries(config.tasks)) {
+    const command = typeof task === "string" ? task : task.command;
+    const words = command.trim().split(/\s+/);
+    if (!words.includes(script)) continue;
+    if (words[0] !== "deno" || SHELL_SYNTAX.test(command)) {
+      throw new Error(`deno.json task ${name} is not a plain deno command line: ${command}`);
+    }
+    return words.slice(1).map((word) => word === script ? `${ROOT}${script}` : word);
+  }
+  throw new Error(`No deno.json task runs ${script}`);
+}
+
+/** deno.json's command line of a task as one shell-free string (for `script -c`). */
+export function taskCommandLine(file: string, args: string[] = []): string {
+  return [Deno.execPath(), ...taskArgs(file), ...args].join(" ");
+}
+
+/**
+ * Spawns the task of tasks/<file> through deno.json's command line, from the project folder (as
+ * deno task does) unless `options.cwd` says otherwise, with extra environment variables.
+ */
 export async function runTaskFile(
   file: string,
   args: string[],
   env: Record<string, string> = {},
+  options: { cwd?: string } = {},
 ): Promise<TaskResult> {
-  const root = new URL("../../", import.meta.url).pathname;
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${root}tasks/${file}`, ...args],
-    cwd: root,
-    env: { NO_COLOR: "1", HTTP_BACKOFF_MS: "1", HTTP_RETRIES: "1", GH_TOKEN: "test", ...env },
+    args: [...taskArgs(file), ...args],
+    cwd: options.cwd ?? ROOT,
+    env: {
+      NO_COLOR: "1",
+      HTTP_BACKOFF_MS: "1",
+      HTTP_RETRIES: "1",
+      GH_TOKEN: "test",
+      // Not what a GitHub Actions runner of these tests says: plain `error:` lines, no files.
+      GITHUB_ACTIONS: "false",
+      GITHUB_OUTPUT: "",
+      GITHUB_STEP_SUMMARY: "",
+      ...env,
+    },
+    stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -1,0 +1,91 @@
+// Least privilege: every task's deno.json command line names its permissions (no -A), never
+// prompts, and agrees with docs/permissions.md; a permission a task lacks is an immediate
+// error, even on a terminal.
+import assert from "node:assert/strict";
+import { taskArgs } from "./helpers/run_task.ts";
+import { integrationTest } from "./helpers/tools.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** deno.json's tasks that run a tasks/*.ts file: name → file. */
+async function taskFiles(): Promise<[string, string][]> {
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as {
+    tasks: Record<string, { command: string }>;
+  };
+  return Object.entries(config.tasks).flatMap(([name, task]) => {
+    const file = /\btasks\/([a-z_]+\.ts)\b/.exec(task.command)?.[1];
+    return file ? [[name, file] as [string, string]] : [];
+  });
+}
+
+/** The permission flags of a task's command line, as written in deno.json. */
+function permissionsOf(file: string): string[] {
+  return taskArgs(file).filter((arg) => arg.startsWith("--allow-"));
+}
+
+Deno.test("every task runs with named permissions, -q and --no-prompt, never -A", async () => {
+  const tasks = await taskFiles();
+  assert.ok(tasks.length >= 17, `only ${tasks.length} tasks`);
+  for (const [name, file] of tasks) {
+    const args = taskArgs(file);
+    assert.deepEqual(args.slice(0, 3), ["run", "-q", "--no-prompt"], name);
+    for (const arg of args.slice(3, -1)) {
+      assert.match(arg, /^--allow-(env|read|net|write|run)(=[a-z0-9_.,-]+)?$/, `${name}: ${arg}`);
+    }
+    assert.ok(args.at(-1)!.endsWith(`tasks/${file}`), name);
+  }
+});
+
+Deno.test("docs/permissions.md lists every task with deno.json's permissions", async () => {
+  const doc = await Deno.readTextFile(`${ROOT}docs/permissions.md`);
+  const rows = new Map(
+    [...doc.matchAll(/^\| `([a-z-]+)`\s*\| `([^`]*)`/gm)].map((m) => [m[1]!, m[2]!]),
+  );
+  const tasks = await taskFiles();
+  for (const [name, file] of tasks) {
+    assert.equal(rows.get(name), permissionsOf(file).join(" "), name);
+  }
+  assert.deepEqual([...rows.keys()].sort(), tasks.map(([name]) => name).sort());
+});
+
+Deno.test("only tasks that write a chosen path or $GITHUB_OUTPUT may write anywhere", async () => {
+  const writeAnywhere = (await taskFiles())
+    .filter(([, file]) => permissionsOf(file).includes("--allow-write"))
+    .map(([name]) => name)
+    .sort();
+  assert.deepEqual(writeAnywhere, [
+    "build",
+    "check-container",
+    "cleanup",
+    "extract-rpms",
+    "forecast",
+    "matrix",
+    "versions",
+  ]);
+});
+
+integrationTest(
+  "a permission a task lacks fails at once on a terminal, with no prompt to hang on",
+  ["script"],
+  async () => {
+    // check-compatibility without --allow-read, on a pseudo-terminal: Deno would ask there.
+    const args = taskArgs("check_compatibility.ts").filter((arg) => arg !== "--allow-read");
+    const command = [Deno.execPath(), ...args, "--zfs", "zfs-2.4.2", "--kernel", "6.17"];
+    const child = new Deno.Command("script", {
+      args: ["-qec", command.join(" "), "/dev/null"],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(20_000),
+    }).spawn();
+    // The terminal stays open (stdin not closed) until the task ends: a prompt would wait on it.
+    const output = await child.output();
+    await child.stdin.close();
+    const text = new TextDecoder().decode(output.stdout);
+    assert.notEqual(output.code, 0, text);
+    assert.match(text, /Requires read access/);
+    assert.doesNotMatch(text, /Allow\?|\[y\/n/i);
+  },
+);
