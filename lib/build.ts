@@ -69,7 +69,7 @@ export interface BuildInput {
   vcsRef: string;
   sourceUrl: string;
   documentationUrl: string;
-  isolation?: string;
+  isolation?: "chroot" | "oci" | "rootless";
   cacheFrom?: string;
   cacheTo?: string;
   secretKey?: string;
@@ -86,6 +86,8 @@ export interface BuildPlan {
   buildArgs: Record<BuildArgName, string>;
   /** arguments after `podman` */
   argv: string[];
+  /** loopback registries (host:port) the build talks to over plain http, and only those */
+  insecureRegistries: string[];
 }
 
 /** Where this project lives when neither GitHub Actions nor a ghcr.io image says otherwise. */
@@ -100,9 +102,29 @@ export function sourceUrlOf(publishImage: string, env: Record<string, string | u
   return ghcr ? `https://github.com/${ghcr[1]}` : PROJECT_URL;
 }
 
+const LOOPBACK = /^((?:127\.0\.0\.1|localhost)(?::\d{1,5})?)\//;
+
 /** Whether a reference points at a loopback registry, which is spoken to over plain http. */
 export function isLoopbackRegistry(ref: string): boolean {
-  return /^(?:127\.0\.0\.1|localhost)(?::\d{1,5})?\//.test(ref);
+  return LOOPBACK.test(ref);
+}
+
+/**
+ * A registries.conf marking only these registries insecure (plain http), for
+ * CONTAINERS_REGISTRIES_CONF: every other registry of the build keeps TLS verification.
+ */
+export function insecureRegistriesConf(registries: string[]): string {
+  return registries.map((r) => `[[registry]]\nlocation = "${r}"\ninsecure = true\n`).join("\n");
+}
+
+/** Signing needs both halves: refuses one without the other (before any discovery). */
+export function checkSigningPair(secretKey?: string, secretCert?: string): void {
+  if ((secretKey === undefined) !== (secretCert === undefined)) {
+    const [given, missing] = secretKey === undefined
+      ? ["--secret-cert", "--secret-key"]
+      : ["--secret-key", "--secret-cert"];
+    throw new UsageError(`${given} needs ${missing} too (sign with both or neither)`);
+  }
 }
 
 /** The full image reference for `--tag` (bare tag or full reference) or the default tag. */
@@ -171,9 +193,7 @@ export function planBuild(input: BuildInput): BuildPlan {
   if (!/^(?:[0-9a-f]{7,64}|unknown)$/.test(input.vcsRef)) {
     throw new InputError(`Invalid VCS ref: ${JSON.stringify(input.vcsRef)}`);
   }
-  if ((input.secretKey === undefined) !== (input.secretCert === undefined)) {
-    throw new UsageError("--secret-key and --secret-cert go together: give both or neither");
-  }
+  checkSigningPair(input.secretKey, input.secretCert);
   if (input.secretKey !== undefined) checkPath(input.secretKey, "--secret-key");
   if (input.secretCert !== undefined) checkPath(input.secretCert, "--secret-cert");
   const { image, imageTag: refName } = resolveImageName(
@@ -198,14 +218,8 @@ export function planBuild(input: BuildInput): BuildPlan {
   };
 
   const argv = ["build"];
-  if (input.isolation !== undefined) {
-    if (!["chroot", "oci", "rootless"].includes(input.isolation)) {
-      throw new UsageError(
-        `Invalid isolation: ${JSON.stringify(input.isolation)} (chroot, oci or rootless)`,
-      );
-    }
-    argv.push("--isolation", input.isolation);
-  }
+  // the choice is validated where it is read (the --isolation option, BUILD_ISOLATION)
+  if (input.isolation !== undefined) argv.push("--isolation", input.isolation);
   argv.push("--arch", ociArch(v.arch), "--file", input.containerfile, "--tag", image);
   for (const name of BUILD_ARG_NAMES) argv.push("--build-arg", `${name}=${buildArgs[name]}`);
   if (input.secretKey !== undefined && input.secretCert !== undefined) {
@@ -215,11 +229,15 @@ export function planBuild(input: BuildInput): BuildPlan {
   if (input.cacheFrom !== undefined || input.cacheTo !== undefined) argv.push("--layers");
   if (input.cacheFrom !== undefined) argv.push("--cache-from", imageRef(input.cacheFrom));
   if (input.cacheTo !== undefined) argv.push("--cache-to", imageRef(input.cacheTo));
-  if ([v.pinnedImage, input.cacheFrom, input.cacheTo].some((r) => r && isLoopbackRegistry(r))) {
-    argv.push("--tls-verify=false");
-  }
+  const insecureRegistries = [
+    ...new Set(
+      [v.pinnedImage, input.cacheFrom, input.cacheTo].flatMap((r) =>
+        LOOPBACK.exec(r ?? "")?.[1] ?? []
+      ),
+    ),
+  ];
   argv.push(contextOf(input.containerfile));
-  return { image, imageTag: refName, buildArgs, argv };
+  return { image, imageTag: refName, buildArgs, argv, insecureRegistries };
 }
 
 /**

@@ -4,6 +4,7 @@
 import { escapeMarkdown, markdownTable, sanitizeTerminal, textTable } from "./cli.ts";
 import { CheckError, UsageError } from "./errors.ts";
 import { IMAGE_TAG } from "./patterns.ts";
+import { timeText } from "./render.ts";
 
 /** One version of a container package, as listed by GitHub Packages. */
 export interface PackageVersion {
@@ -237,7 +238,14 @@ export interface CleanupResult {
   deleted: number[];
   /** Versions GitHub refused to delete because they have over 5,000 downloads. */
   retained: number[];
-  failed: { id: number; status?: number; message: string }[];
+  failed: DeleteFailure[];
+}
+
+/** A version that could not be deleted, and why. */
+export interface DeleteFailure {
+  id: number;
+  status?: number;
+  message: string;
 }
 
 /** The note shown for a version GitHub refuses to delete for its downloads. */
@@ -260,7 +268,7 @@ function rowOf(v: PlannedVersion, note?: string): string[] {
     String(v.id),
     shortDigests(v.name),
     shortDigests(tagsText(v)),
-    v.createdAt,
+    timeText(v.createdAt),
     shortDigests(note ?? v.reason),
   ];
 }
@@ -274,7 +282,7 @@ export function planCounts(plan: CleanupPlan, result?: CleanupResult): string {
   const deleted = result ? `, deleted ${result.deleted.length}` : "";
   return `${plan.versions.length} versions: keep ${plan.keepCount}, ` +
     `delete ${plan.deleteCount}${deleted}${retained}${failed} ` +
-    `(retention ${plan.policy.retentionDays} days, cutoff ${plan.cutoff}, ` +
+    `(retention ${plan.policy.retentionDays} days, cutoff ${timeText(plan.cutoff)}, ` +
     `keep newest ${plan.policy.minVersions} of ${plan.versionedTags} versioned tags)`;
 }
 

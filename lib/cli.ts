@@ -145,13 +145,15 @@ export function seriesOption(description = "ZFS series, e.g. 2.4 (default: matri
  */
 export function kmodsImageArgument(value: string): string {
   const ref = parseWith(imageRef)(value);
-  const name = ref.split("@")[0]!;
+  const [name, digest] = ref.split("@") as [string, string | undefined];
   const colon = name.lastIndexOf(":");
-  const tag = colon > name.lastIndexOf("/") ? name.slice(colon + 1) : "";
-  if (!IMAGE_TAG.test(tag)) {
+  const tag = colon > name.lastIndexOf("/") ? name.slice(colon + 1) : undefined;
+  // repo@sha256:… names one image exactly, whatever its tags: taken as given
+  if (tag === undefined && digest !== undefined) return ref;
+  if (!IMAGE_TAG.test(tag ?? "")) {
     throw new UsageError(
-      `Not a kmods image: ${ref} (its tag is zfs-<version>_kernel-<kernel>; ` +
-        `for the kmods image built for a target image, use --image ${ref})`,
+      `Not a kmods image: ${ref} (its tag is zfs-<version>_kernel-<kernel>, or pin it as ` +
+        `repo@sha256:…; for the kmods image built for a target image, use --image ${ref})`,
     );
   }
   return ref;

@@ -22,7 +22,10 @@ export function supportsKernel(release: Release, majorMinor: string): boolean {
     (min === undefined || compareMajorMinor(majorMinor, min) >= 0);
 }
 
-/** Whether `zfsTag` supports `kernel` (a full version or major.minor); unknown releases fail safe. */
+/**
+ * Whether `zfsTag` supports `kernel` (a full version or major.minor) and a build may use it
+ * (its sha256 pinned); unknown and unpinned releases fail safe.
+ */
 export function checkCompatibility(matrix: Matrix, tag: string, kernel: string): Compatibility {
   zfsTag(tag);
   const majorMinor = kernelMajorMinor(kernel);
@@ -47,12 +50,17 @@ export function checkCompatibility(matrix: Matrix, tag: string, kernel: string):
   }
   const max = release["max-kernel"];
   const min = release["min-kernel"];
-  const compatible = supportsKernel(release, majorMinor);
+  const supported = supportsKernel(release, majorMinor);
+  // A build refuses a release whose tarball has no pinned sha256: so does this check.
+  const compatible = supported && release.sha256 !== undefined;
   const range = min === undefined || compareMajorMinor(majorMinor, min) >= 0
     ? `up to ${max}`
     : `from ${min}`;
   const message = compatible
     ? `${tag} supports kernel ${kernelText} (max ${max})`
+    : supported
+    ? `${tag} supports kernel ${kernelText} (max ${max}), but matrix.yaml pins no sha256 ` +
+      `for ${tag}, so a build refuses it: \`deno task matrix add ${tag}\``
     : `${tag} supports kernels ${range}, but the kernel is ${kernelText}: ` +
       (newestSupporting
         ? `the newest release in matrix.yaml that supports it is ${newestSupporting}` +

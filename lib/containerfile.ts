@@ -20,6 +20,17 @@ export const KERNEL_ARG_NAMES = [
   "SIGNING_CERT_SHA256",
 ];
 
+/**
+ * The labels of the images the original shell project published, which consumers may already
+ * check (with org.opencontainers.image.version = the ZFS tag, as there).
+ */
+export const COMPAT_LABELS = [
+  "io.github.samhclark.fedora-zfs-kmods.zfs.tag",
+  "io.github.samhclark.fedora-zfs-kmods.kernel.version",
+  "io.github.samhclark.fedora-zfs-kmods.kernel.major_minor",
+  "io.github.samhclark.fedora-zfs-kmods.fedora.version",
+];
+
 /** Labels the final stage must set. */
 export const REQUIRED_LABELS = [
   "org.opencontainers.image.title",
@@ -33,6 +44,7 @@ export const REQUIRED_LABELS = [
   "org.opencontainers.image.documentation",
   "org.opencontainers.image.licenses",
   ...Object.values(LABELS),
+  ...COMPAT_LABELS,
 ];
 
 /** The stages of the Containerfile, in order (the final one is unnamed). */
@@ -225,11 +237,16 @@ export function checkContainerfile(text: string): string[] {
     if (!used) at(stage.line, `stage ${stage.name} is never used, so podman would skip it`);
   });
 
-  // The userland stage and the stages it builds on must not see a kernel argument.
+  // The userland stage and every stage it builds on, copies from or mounts must not see a
+  // kernel argument.
   const byName = new Map(stages.flatMap((s) => s.name ? [[s.name, s] as const] : []));
-  const seen = new Set<string>();
-  for (let stage = byName.get("userland"); stage && !seen.has(stage.name!);) {
-    seen.add(stage.name!);
+  const queue = ["userland"];
+  for (const name of queue) {
+    const stage = byName.get(name);
+    if (!stage) continue;
+    for (const next of [stage.base, ...stage.instructions.flatMap((i) => i.flags.map(stageOf))]) {
+      if (next && !queue.includes(next)) queue.push(next);
+    }
     const texts = [
       { line: stage.line, text: stage.baseText },
       ...stage.instructions.map((i) => ({
@@ -242,13 +259,12 @@ export function checkContainerfile(text: string): string[] {
         if (KERNEL_ARG_NAMES.includes(name)) {
           at(
             line,
-            `stage ${stage.name} (userland or its base) sees kernel argument ${name}: ` +
+            `stage ${stage.name} (userland or a stage it uses) sees kernel argument ${name}: ` +
               "a kernel-only update would rebuild userland",
           );
         }
       }
     }
-    stage = byName.get(stage.base);
   }
 
   // Final stage: FROM scratch with every required label.
@@ -304,6 +320,24 @@ export function checkContainerfile(text: string): string[] {
         "RUN mounts the signing secrets but does not use ${SIGNING_CERT_SHA256}: " +
           "a signed build could reuse an unsigned cached layer",
       );
+    }
+  }
+
+  // Every RUN after an ARG has that argument in its cache key: SIGNING_CERT_SHA256 is declared
+  // only where the RUNs that follow use it, so signed/unsigned never reinstalls kernel-devel.
+  for (const stage of stages) {
+    const arg = stage.instructions.findIndex((i) =>
+      i.keyword === "ARG" && declaredArgs(i).some((a) => a.name === "SIGNING_CERT_SHA256")
+    );
+    if (arg < 0) continue;
+    for (const run of stage.instructions.slice(arg).filter((i) => i.keyword === "RUN")) {
+      if (!referencedArgs(run.args).includes("SIGNING_CERT_SHA256")) {
+        at(
+          run.line,
+          "RUN does not use SIGNING_CERT_SHA256 but follows its ARG: " +
+            "switching signed/unsigned would rebuild it (declare the ARG just before its RUN)",
+        );
+      }
     }
   }
 

@@ -141,11 +141,6 @@ export function mergeModulesChanges(changes: ModulesChange[]): Set<string> {
   return present;
 }
 
-/** Names of the directories under usr/lib/modules/ that one layer adds. */
-export async function modulesDirectories(stream: ReadableStream<Uint8Array>): Promise<Set<string>> {
-  return (await modulesChanges(stream)).added;
-}
-
 async function kernelFromLayers(
   ref: string,
   layers: Layer[],
@@ -225,11 +220,13 @@ export function releaseWithDigest(
 }
 
 /**
- * The kernel of an image by the three strategies, in order; fails listing what each saw.
- * Build metadata is trusted only when the image's per-arch manifest digest is the digest-ref
- * of that release in the stream's release index: a derived image inherits the labels.
- * `prefetched` holds what discoverImage already read for the target's stream (reused when the
- * labels name the same stream, never fetched twice).
+ * The kernel of an image; fails listing what each strategy saw. An image whose labels name a
+ * Fedora CoreOS release and stream is first checked against the stream's release index: when
+ * the index shows it is NOT that release (a derived image inherits its base's labels, the
+ * ostree.linux label included), neither the label nor the build metadata is trusted and the
+ * layers answer. Otherwise: ostree.linux label, then build metadata (only for the release
+ * itself), then the modules directory. `prefetched` holds what discoverImage already read for
+ * the target's stream (reused when the labels name the same stream, never fetched twice).
  */
 export async function findKernel(
   ref: string,
@@ -242,45 +239,68 @@ export async function findKernel(
   const seen: string[] = [];
 
   const label = labels["ostree.linux"];
-  if (label && KERNEL_VERSION.test(label)) return { kernel: label, source: "ostree.linux label" };
+  const labelKernel = label && KERNEL_VERSION.test(label) ? label : undefined;
   // Labels are the image author's text: quoted, so control characters cannot reach a terminal.
-  seen.push(
-    `ostree.linux label: ${label ? `not a kernel version (${JSON.stringify(label)})` : "absent"}`,
-  );
+  const labelSaw = `ostree.linux label: ${
+    label ? `not a kernel version (${JSON.stringify(label)})` : "absent"
+  }`;
 
   const version = labels[VERSION_LABEL];
   const stream = streamOf(labels);
   const url = version && stream ? commitmetaUrl(stream, version, arch, options.base) : undefined;
   let releases: FcosRelease[] | undefined;
-  if (url) {
+  if (!url) {
+    // No Fedora CoreOS release named: nothing to check the label against.
+    if (labelKernel) return { kernel: labelKernel, source: "ostree.linux label" };
+    seen.push(
+      labelSaw,
+      `coreos build metadata: no usable ${VERSION_LABEL} and ${STREAM_LABELS[0]} labels (${
+        JSON.stringify(version ?? null)
+      }, ${JSON.stringify(stream ?? null)})`,
+    );
+  } else {
     const prefetched = options.prefetched;
     const known = prefetched?.commitmeta?.url === url ? prefetched.commitmeta : undefined;
     const ahead = prefetched?.index;
     const index = ahead && ahead.stream === stream ? ahead : undefined;
     // Without the index in hand, both in parallel: the index adds a request but no round trip.
     // With it, commitmeta.json is read only when the image is the release.
-    const meta = known || index ? undefined : fetchCommitmeta(url);
+    const meta = known || index || labelKernel ? undefined : fetchCommitmeta(url);
     meta?.catch(() => {}); // awaited below when needed; a derived image does not depend on it
-    releases = index
-      ? releasesOf(index)
-      : await fetchReleaseIndex(stream!, { base: options.base }).catch(noAnswer);
+    try {
+      releases = index
+        ? releasesOf(index)
+        : await fetchReleaseIndex(stream!, { base: options.base }).catch(noAnswer);
+    } catch (error) {
+      // The index cannot say the image is not the release: the label still answers, loudly.
+      if (!labelKernel || !(error instanceof RemoteError)) throw error;
+      logger?.warn(
+        `Cannot check ${ref} against the ${stream} release index, trusting its ostree.linux ` +
+          `label: ${error.message}`,
+      );
+      return { kernel: labelKernel, source: "ostree.linux label" };
+    }
     const expected = releases?.find((r) => r.version === version)?.images.find((i) =>
       i.arch === arch
     )?.digest;
-    if (!expected) {
+    if (expected && expected !== inspection.manifestDigest) {
       seen.push(
+        `ostree.linux label and coreos build metadata: the image is not release ${version} ` +
+          `itself (its ${arch} digest is ${
+            inspection.manifestDigest ?? "unknown"
+          }, the release's ${expected}): a derived image`,
+      );
+    } else if (labelKernel) {
+      return { kernel: labelKernel, source: "ostree.linux label", releases };
+    } else if (!expected) {
+      seen.push(
+        labelSaw,
         `coreos build metadata: ${
           releases ? `release ${version} (${arch}) is not in` : "no"
         } the ${stream} release index, so the image cannot be checked against it`,
       );
-    } else if (expected !== inspection.manifestDigest) {
-      seen.push(
-        `coreos build metadata: the image is not release ${version} itself (its ${arch} digest ` +
-          `is ${
-            inspection.manifestDigest ?? "unknown"
-          }, the release's ${expected}): a derived image`,
-      );
     } else {
+      seen.push(labelSaw);
       if (known?.error !== undefined) throw known.error;
       const answer = known?.meta ?? await (meta ?? fetchCommitmeta(url));
       if (answer.kernel) {
@@ -292,12 +312,6 @@ export async function findKernel(
         } (${url}, HTTP ${answer.status})`,
       );
     }
-  } else {
-    seen.push(
-      `coreos build metadata: no usable ${VERSION_LABEL} and ${STREAM_LABELS[0]} labels (${
-        JSON.stringify(version ?? null)
-      }, ${JSON.stringify(stream ?? null)})`,
-    );
   }
 
   logger?.info(`Reading the layers of ${ref} for usr/lib/modules/ (${seen.at(-1)})`);
@@ -402,11 +416,6 @@ export async function discoverImage(
   };
 }
 
-/** A titled warning: the logger makes it a `::warning::` annotation under GitHub Actions. */
-export function warnWithAnnotation(logger: Logger | undefined, title: string, message: string) {
-  logger?.warn(message, title);
-}
-
 /**
  * Everything a build needs to know: the image's kernel and the ZFS release chosen for it
  * (chooseZfsRelease); a given zfsTag skips the GitHub look-up. When no pinned release supports
@@ -440,9 +449,8 @@ export async function discoverVersions(
     kernel: image.kernelVersion,
     forced,
   });
-  for (const warning of choice.warnings) {
-    warnWithAnnotation(options.logger, "ZFS release not pinned", warning);
-  }
+  // Titled: under GitHub Actions the logger makes each a `::warning::` annotation.
+  for (const warning of choice.warnings) options.logger?.warn(warning, "ZFS release not pinned");
   const zfsVersion = zfsVersionOf(choice.zfsTag);
   const versions: Versions = {
     ...image,

@@ -23,6 +23,13 @@ export interface Fallback {
   imageTag: string;
 }
 
+/** The tags of `series` pinned in matrix.yaml (with a sha256): what a build may choose from. */
+export function pinnedTags(matrix: Matrix, series: string): string[] {
+  return matrix.zfs.releases
+    .filter((r) => r.sha256 !== undefined && r.tag.startsWith(`zfs-${series}.`))
+    .map((r) => r.tag);
+}
+
 /** How many releases the walk reads at most, newest first. */
 export const FALLBACK_MAX_WALK = 30;
 /** Build metadata read at once: a few in flight, so the walk stays bounded and polite. */
@@ -43,7 +50,7 @@ export async function lastCompatibleRelease(
     base?: string;
     /** The stream's release index when the caller already read it. */
     releases?: FcosRelease[];
-    /** Published tags of the series (default: the pinned releases of matrix.yaml). */
+    /** Published tags of the series (default: the series' pinned releases of matrix.yaml). */
     published?: string[];
     /** Only releases older than this version (the one the target already is). */
     before?: string;
@@ -52,8 +59,7 @@ export async function lastCompatibleRelease(
   const maxWalk = options.maxWalk ?? FALLBACK_MAX_WALK;
   const releases = options.releases ??
     await fetchReleaseIndex(options.stream, { base: options.base });
-  const published = options.published ??
-    options.matrix.zfs.releases.filter((r) => r.sha256 !== undefined).map((r) => r.tag);
+  const published = options.published ?? pinnedTags(options.matrix, options.series);
   const candidates = releases
     .filter((r) =>
       options.before === undefined || compareFcosVersions(r.version, options.before) < 0

@@ -7,8 +7,8 @@ import { escapeMarkdown } from "./cli.ts";
 import { supportsKernel } from "./compat.ts";
 import { type FcosRelease, fetchBuildKernel, fetchReleaseIndex, releaseDateOf } from "./coreos.ts";
 import { UsageError } from "./errors.ts";
-import { FALLBACK_MAX_WALK, lastCompatibleRelease } from "./fallback.ts";
-import type { Matrix, Release } from "./matrix.ts";
+import { FALLBACK_MAX_WALK, lastCompatibleRelease, pinnedTags } from "./fallback.ts";
+import { findRelease, type Matrix, type Release } from "./matrix.ts";
 import {
   type Arch,
   compareMajorMinor,
@@ -18,6 +18,7 @@ import {
   kernelMajorMinor,
   zfsVersionOf,
 } from "./patterns.ts";
+import { chooseZfsRelease } from "./zfs_releases.ts";
 
 /** Fedora CoreOS streams in promotion order: next → testing → stable. */
 export const STREAM_ORDER = ["next", "testing", "stable"] as const;
@@ -128,20 +129,24 @@ export function newestRelease(releases: FcosRelease[], arch: string): FcosReleas
 }
 
 /**
- * The newest release of `series` in matrix.yaml that is pinned (has a sha256) and supports
- * the kernel, and the newest one that supports it without a pin, if that one is newer.
+ * The release a build would use for the kernel (chooseZfsRelease over the series' pinned
+ * releases, as the fallback walk does), and the newest release of the series that supports
+ * it without a pin, if that one is newer.
  */
 export function supportingReleases(
   matrix: Matrix,
   series: string,
   kernel: string,
 ): { pinned?: Release; unpinned?: Release } {
+  const published = pinnedTags(matrix, series);
+  const choice = published.length === 0
+    ? undefined
+    : chooseZfsRelease(matrix, { series, published, kernel });
+  const pinned = choice?.compatible ? findRelease(matrix, choice.zfsTag) : undefined;
   const majorMinor = kernelMajorMinor(kernel);
-  const candidates = matrix.zfs.releases
-    .filter((r) => r.tag.startsWith(`zfs-${series}.`) && supportsKernel(r, majorMinor))
-    .sort((a, b) => compareZfsTags(b.tag, a.tag));
-  const pinned = candidates.find((r) => r.sha256);
-  const unpinned = candidates.find((r) => !r.sha256);
+  const unpinned = matrix.zfs.releases
+    .filter((r) => !r.sha256 && r.tag.startsWith(`zfs-${series}.`) && supportsKernel(r, majorMinor))
+    .sort((a, b) => compareZfsTags(b.tag, a.tag))[0];
   return {
     pinned,
     unpinned: unpinned && (!pinned || compareZfsTags(unpinned.tag, pinned.tag) > 0)
@@ -303,6 +308,13 @@ export function forecastTable(rows: ForecastRow[]): { header: string[]; rows: st
   };
 }
 
+/** The supported row of a stream a target builds, for a row only ahead of it. */
+function builtRow(rows: ForecastRow[], ahead: ForecastRow): ForecastRow | undefined {
+  return rows.find((r) =>
+    r.target && r.verdict === "ok" && r.arch === ahead.arch && r.series === ahead.series
+  );
+}
+
 const code = (text: string) => `\`${text.replaceAll("`", "")}\``;
 
 /**
@@ -333,6 +345,7 @@ export function issueBody(rows: ForecastRow[], publishImage: string): string | u
     } else if (!row.target) {
       lines.push(`- Not on a stream that is built yet; it moves down next → testing → stable.`);
     }
+    const built = row.target ? undefined : builtRow(rows, row);
     lines.push(
       row.unpinnedZfsTag
         ? `- Fix: ${code(row.fix ?? "")} (then merge the matrix.yaml change).`
@@ -350,6 +363,11 @@ export function issueBody(rows: ForecastRow[], publishImage: string): string | u
       );
     } else if (row.fallbackNote) {
       lines.push(`- No release to pin: ${escapeMarkdown(row.fallbackNote)}.`);
+    } else if (built) {
+      lines.push(
+        `- The ${escapeMarkdown(built.stream)} build is supported meanwhile: release ` +
+          `${code(built.release ?? "")}, kmods image ${code(`${publishImage}:${built.imageTag}`)}.`,
+      );
     }
     lines.push("");
   }
@@ -374,6 +392,8 @@ export interface ForecastSources {
     series: string;
     maxWalk: number;
     releases: FcosRelease[];
+    /** The row's own (newest) release: the walk starts below it. */
+    before: string;
   }): Promise<{ fallback?: PinAdvice; walked: number; capped: boolean }>;
 }
 
@@ -437,8 +457,10 @@ export async function collectForecast(
   );
   const rows = forecastRows(matrix, observations);
   const maxWalk = options.maxWalk ?? FALLBACK_MAX_WALK;
+  // What to pin is advice for a stream a target builds: a stream only ahead of one (testing,
+  // next) gets none, since no kmods tag is ever built for its releases.
   await Promise.all(
-    unsupportedRows(rows).map(async (row) => {
+    unsupportedRows(rows).filter((row) => row.target && row.release).map(async (row) => {
       try {
         const result = await sources.lastCompatible({
           matrix,
@@ -447,6 +469,7 @@ export async function collectForecast(
           series: row.series,
           maxWalk,
           releases: await indexOf(row.stream),
+          before: row.release!,
         });
         row.fallback = result.fallback ?? null;
         if (!result.fallback) {

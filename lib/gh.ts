@@ -33,6 +33,14 @@ export interface GhOptions {
   timeoutMs?: number;
 }
 
+/** gh ran and failed: its first stderr line in the message, all of stderr kept. */
+export class GhError extends CheckError {
+  override name = "GhError";
+  constructor(message: string, readonly stderr: string) {
+    super(message);
+  }
+}
+
 const NOT_LOGGED_IN = "gh is not logged in: run gh auth login or set GH_TOKEN";
 
 /**
@@ -69,13 +77,14 @@ export async function runGh(
     throw new CheckError(`gh ${args.slice(0, 2).join(" ")} did not finish: ${error}`);
   }
   const stderr = new TextDecoder().decode(output.stderr).trim();
-  // gh exits 4 when it has no token; a rejected token comes back as HTTP 401.
-  if (output.code === 4 || /HTTP 401|gh auth login/.test(stderr)) {
+  // gh exits 4 when it has no token and tells to run gh auth login when GitHub refused its
+  // token; an HTTP 401 from anything else (a registry gh reads) keeps gh's own words.
+  if (output.code === 4 || /gh auth login/.test(stderr)) {
     throw new CheckError(NOT_LOGGED_IN);
   }
   if (!output.success) {
     const detail = stderr.split("\n").find((line) => line.trim()) ?? `exit code ${output.code}`;
-    throw new CheckError(`gh ${args.slice(0, 2).join(" ")} failed: ${detail}`);
+    throw new GhError(`gh ${args.slice(0, 2).join(" ")} failed: ${detail}`, stderr);
   }
   return new TextDecoder().decode(output.stdout);
 }
@@ -202,17 +211,15 @@ export function planIssue(
   body: string | undefined,
   closingComment: string,
 ): IssueChange[] {
-  const ours = open
-    .filter((issue) => issue.body.startsWith(identity.marker) || issue.title === identity.title)
-    .sort((a, b) => a.number - b.number);
+  const mine = ours(open, identity);
   if (body === undefined) {
-    return ours.map((issue) => ({
+    return mine.map((issue) => ({
       change: "close",
       number: issue.number,
       comment: closingComment,
     }));
   }
-  const [kept, ...duplicates] = ours;
+  const [kept, ...duplicates] = mine;
   const changes: IssueChange[] = [];
   if (!kept) changes.push({ change: "create", title: identity.title, body });
   else if (!sameText(kept.body, body) || kept.title !== identity.title) {

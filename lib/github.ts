@@ -180,10 +180,17 @@ export async function githubPaginate<T>(
     }
     const results: { items: T[]; link: string | null }[] = new Array(urls.length);
     let nextIndex = 0;
+    let failed = false;
+    // Once one page fails, the other workers take no new page (the answer is an error anyway).
     const worker = async () => {
-      while (nextIndex < urls.length) {
+      while (!failed && nextIndex < urls.length) {
         const index = nextIndex++;
-        results[index] = await readPage(urls[index]!);
+        try {
+          results[index] = await readPage(urls[index]!);
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
       }
     };
     const workers: Promise<void>[] = [];

@@ -10,10 +10,13 @@ const ENV = {
   fcos: "FCOS_BUILDS_URL (Fedora CoreOS build metadata)",
   source: "ZFS_SOURCE_URL (OpenZFS source tarballs)",
   outputs: "GITHUB_OUTPUT, GITHUB_STEP_SUMMARY (written with --github-output)",
+  registry: "GITHUB_ACTOR (registry user with GH_TOKEN, for matrix.yaml's GitHub registry only)",
   engine: "CONTAINER_ENGINE (podman, or docker where it costs nothing), PODMAN_TIMEOUT_MS",
+  push: "PODMAN_TIMEOUT_MS (time limit of podman push)",
   gh: "GH_REPO, GH_TOKEN (read by gh)",
   color: "NO_COLOR (no colour on a terminal)",
-  isolation: "BUILD_ISOLATION (--isolation when not given), GITHUB_SHA (the vcs-ref label)",
+  isolation: "BUILD_ISOLATION (--isolation when not given)",
+  labels: "GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_SHA (the source and vcs-ref labels)",
   repository: "GITHUB_REPOSITORY (--repo when not given)",
   actions: "GITHUB_ACTIONS (true: warnings and errors are also annotations)",
   initCwd: "INIT_CWD (set by deno task: relative paths are relative to it)",
@@ -26,7 +29,8 @@ interface TaskHelp {
   env: EnvKey[];
 }
 
-const DISCOVERY: EnvKey[] = ["matrix", "http", "github", "fcos"];
+// Discovery reads the target image's manifest from its registry (lib/registry.ts).
+const DISCOVERY: EnvKey[] = ["matrix", "http", "github", "fcos", "registry"];
 
 /** Examples and environment per task name (the `deno task` name). */
 export const TASK_HELP: Record<string, TaskHelp> = {
@@ -48,15 +52,15 @@ export const TASK_HELP: Record<string, TaskHelp> = {
       "deno task kernel-version",
       "deno task kernel-version --image quay.io/fedora/fedora-coreos:testing",
     ],
-    env: ["matrix", "http", "fcos"],
+    env: ["matrix", "http", "github", "fcos", "registry"],
   },
   "kernel-major-minor": {
     examples: ["deno task kernel-major-minor"],
-    env: ["matrix", "http", "fcos"],
+    env: ["matrix", "http", "github", "fcos", "registry"],
   },
   "fedora-version": {
     examples: ["deno task fedora-version"],
-    env: ["matrix", "http", "fcos"],
+    env: ["matrix", "http", "github", "fcos", "registry"],
   },
   "check-compatibility": {
     examples: [
@@ -73,11 +77,12 @@ export const TASK_HELP: Record<string, TaskHelp> = {
       "deno task build --secret-key mok.priv.pem --secret-cert mok.der",
       "deno task build --push --cache-from ghcr.io/o/cache --cache-to ghcr.io/o/cache",
     ],
-    env: [...DISCOVERY, "source", "engine", "isolation", "outputs", "initCwd"],
+    // podman always (CONTAINER_ENGINE is for the read-only tasks)
+    env: [...DISCOVERY, "source", "push", "isolation", "labels", "outputs", "initCwd"],
   },
   "test-build": {
     examples: ["deno task test-build", "deno task test-build --zfs zfs-2.4.2"],
-    env: [...DISCOVERY, "source", "engine", "isolation", "initCwd"],
+    env: [...DISCOVERY, "source", "isolation", "labels", "initCwd"],
   },
   "list-rpms": {
     examples: [
@@ -125,7 +130,7 @@ export const TASK_HELP: Record<string, TaskHelp> = {
       "deno task cleanup 90 3 --yes --github-output",
       "deno task cleanup --dry-run 90 3 --json",
     ],
-    env: ["matrix", "http", "github", "outputs", "color"],
+    env: ["matrix", "http", "github", "registry", "outputs", "color"],
   },
   "run-workflow": {
     examples: ["deno task run-workflow", "deno task run-workflow --force-rebuild --ref main"],

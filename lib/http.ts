@@ -16,13 +16,15 @@ export interface RetryOptions {
   maxWaitMs?: number;
   /** The fetch to use (tests pass one that counts). */
   fetch?: typeof fetch;
+  /** Told one line before each retry (default: printed on stderr). */
+  onRetry?: (line: string) => void;
 }
 
 /** Largest JSON answer getJson() reads unless told otherwise (8 MiB). */
 export const DEFAULT_MAX_JSON_BYTES = 8 * 1024 * 1024;
 
 /** Defaults, overridable by HTTP_TIMEOUT_MS / HTTP_RETRIES / HTTP_BACKOFF_MS (validated). */
-export function defaultRetryOptions(): Required<Omit<RetryOptions, "fetch">> {
+export function defaultRetryOptions(): Required<Omit<RetryOptions, "fetch" | "onRetry">> {
   return { ...httpSettings(), maxWaitMs: 60_000 };
 }
 
@@ -37,13 +39,22 @@ function retryable(response: Response): boolean {
   return response.status >= 500 || isRateLimited(response);
 }
 
-function waitFor(response: Response, fallbackMs: number, maxWaitMs: number): number {
+/** How long the server asks to wait (`retry-after`, `x-ratelimit-reset`), else `fallbackMs`. */
+function waitFor(response: Response, fallbackMs: number): number {
   const retryAfter = response.headers.get("retry-after");
   const reset = response.headers.get("x-ratelimit-reset");
   let ms = fallbackMs;
   if (retryAfter !== null && /^\d{1,10}$/.test(retryAfter)) ms = Number(retryAfter) * 1000;
   else if (reset !== null && /^\d{1,12}$/.test(reset)) ms = Number(reset) * 1000 - Date.now();
-  return Math.min(Math.max(ms, 0), maxWaitMs);
+  return Math.max(ms, 0);
+}
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
+}
+
+function printRetry(line: string): void {
+  console.error(line);
 }
 
 /** Why a response failed, in a few words, for an error message. */
@@ -136,11 +147,14 @@ export async function fetchWithRetry(
 ): Promise<Response> {
   const { timeoutMs, retries, backoffMs, maxWaitMs } = { ...defaultRetryOptions(), ...options };
   const doFetch = options.fetch ?? fetch;
+  const onRetry = options.onRetry ?? printRetry;
   const target = httpUrl(url);
   const href = target.href;
+  const method = init.method ?? "GET";
   for (let attempt = 0;; attempt++) {
     const backoff = backoffMs * 2 ** attempt;
     let failure: RemoteError;
+    let reason: string;
     let delay = backoff;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
@@ -151,18 +165,42 @@ export async function fetchWithRetry(
       const response = await doFetch(target, { ...init, signal });
       clearTimeout(timer);
       if (!retryable(response)) return guarded(response, href, timeoutMs, () => controller.abort());
+      delay = waitFor(response, backoff);
+      if (isRateLimited(response) && delay > maxWaitMs) {
+        // Waiting longer than a minute helps nobody: say until when, at once.
+        const until = new Date(Date.now() + delay).toISOString().slice(11, 16);
+        const message = await serverMessage(response, href);
+        throw new RemoteError(
+          href,
+          response.status,
+          `Rate limited until ${until} UTC (set GH_TOKEN for a higher limit)${message}`,
+        );
+      }
       await response.body?.cancel();
       failure = new RemoteError(href, response.status, statusText(response));
-      delay = waitFor(response, backoff, maxWaitMs);
+      reason = `HTTP ${response.status}`;
     } catch (error) {
       clearTimeout(timer);
+      if (error instanceof RemoteError) throw error;
       const timedOut = controller.signal.aborted;
-      const reason = timedOut
-        ? `Timed out after ${timeoutMs} ms`
-        : `Cannot connect (${error instanceof Error ? error.message.split("\n")[0] : error})`;
-      failure = new RemoteError(href, undefined, reason);
+      reason = timedOut
+        ? "timed out"
+        : `cannot connect (${error instanceof Error ? error.message.split("\n")[0] : error})`;
+      failure = new RemoteError(
+        href,
+        undefined,
+        timedOut ? `Timed out after ${timeoutMs} ms` : reason[0]!.toUpperCase() + reason.slice(1),
+      );
     }
-    if (attempt >= retries) throw failure;
+    if (attempt >= retries) {
+      if (attempt > 0) failure.message += ` after ${attempt + 1} attempts`;
+      throw failure;
+    }
+    onRetry(
+      `retrying ${method} ${href} in ${seconds(delay)} (attempt ${attempt + 2} of ${
+        retries + 1
+      }): ${reason}`,
+    );
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
 }
@@ -224,9 +262,8 @@ export async function readBytes(
   return bytes;
 }
 
-/** A RemoteError for a failed answer, with the server's own `message` when it gave one. */
-export async function remoteErrorOf(url: string, response: Response): Promise<RemoteError> {
-  let detail = statusText(response);
+/** The server's own JSON `message` as ` (message)`, one line and clean, or "". */
+async function serverMessage(response: Response, url: string): Promise<string> {
   try {
     const body = new TextDecoder().decode(await readBytes(response, url, 64 * 1024));
     const message = (JSON.parse(body) as { message?: unknown }).message;
@@ -234,12 +271,21 @@ export async function remoteErrorOf(url: string, response: Response): Promise<Re
       // The server's words, on one line and without terminal control characters.
       // deno-lint-ignore no-control-regex -- removing them is the point
       const clean = message.split("\n")[0]!.replace(/[\x00-\x1f\x7f-\x9f]/g, "").slice(0, 300);
-      detail += ` (${clean})`;
+      return ` (${clean})`;
     }
   } catch {
     // no JSON body (or too big, or cut off): the status says enough
   }
-  return new RemoteError(url, response.status, detail);
+  return "";
+}
+
+/** A RemoteError for a failed answer, with the server's own `message` when it gave one. */
+export async function remoteErrorOf(url: string, response: Response): Promise<RemoteError> {
+  return new RemoteError(
+    url,
+    response.status,
+    statusText(response) + await serverMessage(response, url),
+  );
 }
 
 /** Parses JSON bytes of an answer; malformed JSON is a RemoteError naming the URL. */

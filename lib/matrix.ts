@@ -3,13 +3,14 @@
 // schema and the yaml/zod parser live in lib/matrix_schema.ts, imported only on a cache miss:
 // together they are about half of a task's start-up time.
 import type { Matrix, Release, Target } from "./matrix_schema.ts";
+import { fileURLToPath } from "node:url";
 import { InputError } from "./errors.ts";
 import { userPath } from "./paths.ts";
-import { type Arch, compareZfsTags, zfsVersionOf } from "./patterns.ts";
+import { type Arch, compareZfsTags, seriesOfTag } from "./patterns.ts";
 
 export type { Matrix, Release, Target };
 
-export const MATRIX_PATH = new URL("../matrix.yaml", import.meta.url).pathname;
+export const MATRIX_PATH = fileURLToPath(new URL("../matrix.yaml", import.meta.url));
 
 /** matrix.yaml is a few KiB; anything above this is not a matrix file (documented in docs/environment.md). */
 export const MAX_MATRIX_BYTES = 1024 * 1024;
@@ -51,12 +52,12 @@ export async function readMatrixFile(file: Deno.FsFile, path: string): Promise<s
 }
 
 /** Opens a path for reading; a missing or unreadable file is an InputError naming it. */
-export async function openMatrixFile(path: string, write = false): Promise<Deno.FsFile> {
+export async function openMatrixFile(path: string): Promise<Deno.FsFile> {
   try {
     // Never block on a FIFO or a device: stat first, open only a regular file.
     const info = await Deno.stat(path);
     if (!info.isFile) throw new InputError(`Cannot read ${path}: not a regular file`);
-    return await Deno.open(path, { read: true, write });
+    return await Deno.open(path, { read: true });
   } catch (error) {
     if (error instanceof InputError) throw error;
     throw new InputError(`Cannot read ${path}: ${error instanceof Error ? error.message : error}`);
@@ -67,9 +68,21 @@ export async function openMatrixFile(path: string, write = false): Promise<Deno.
  * Where validated matrix files are cached: the project's own `.cache/` (gitignored), which the
  * tasks may write with `--allow-write=.cache` and nothing else (docs/startup.md).
  */
-export const MATRIX_CACHE_DIR = new URL("../.cache/", import.meta.url).pathname;
+export const MATRIX_CACHE_DIR = fileURLToPath(new URL("../.cache/", import.meta.url));
 
-const SCHEMA_URL = new URL("./matrix_schema.ts", import.meta.url);
+/**
+ * Bump when validation changes outside the files below (none today); the lock file covers the
+ * yaml and zod versions.
+ */
+export const MATRIX_CACHE_VERSION = 2;
+
+/** Everything a parse depends on: the static import graph of matrix_schema.ts and the lock. */
+export const MATRIX_CACHE_SOURCES: readonly URL[] = [
+  "./matrix_schema.ts",
+  "./patterns.ts",
+  "./errors.ts",
+  "../deno.lock",
+].map((path) => new URL(path, import.meta.url));
 const CACHE_FILE = "matrix.json";
 
 async function sha256Hex(text: string): Promise<string> {
@@ -78,12 +91,17 @@ async function sha256Hex(text: string): Promise<string> {
 }
 
 /**
- * The cache key of a matrix text: sha256 of the schema's source and the text, so a change to
- * either (a new rule, an edited file) is a miss. Undefined when the schema cannot be read.
+ * The cache key of a matrix text: sha256 of MATRIX_CACHE_VERSION, every source a parse depends
+ * on and the text, so a change to any (a new rule, an edited file) is a miss. Undefined when a
+ * source cannot be read.
  */
-export async function matrixCacheKey(text: string): Promise<string | undefined> {
+export async function matrixCacheKey(
+  text: string,
+  sources: readonly URL[] = MATRIX_CACHE_SOURCES,
+): Promise<string | undefined> {
   try {
-    return await sha256Hex(`${await Deno.readTextFile(SCHEMA_URL)}\0${text}`);
+    const parts = await Promise.all(sources.map((source) => Deno.readTextFile(source)));
+    return await sha256Hex([`v${MATRIX_CACHE_VERSION}`, ...parts, text].join("\0"));
   } catch {
     return undefined;
   }
@@ -189,18 +207,23 @@ export interface ReleaseRow {
   tracked: boolean;
 }
 
-/** The tracked series (zfs.series, then enabled targets' own) and every release, oldest first. */
-export function releaseOverview(matrix: Matrix): { series: string[]; releases: ReleaseRow[] } {
-  const series = [
+/** The series matrix.yaml tracks: zfs.series, then any series an enabled target overrides. */
+export function trackedSeries(matrix: Matrix): string[] {
+  return [
     ...new Set([
       matrix.zfs.series,
       ...matrix.targets.filter((t) => t.enabled).flatMap((t) => t.series ?? []),
     ]),
   ];
+}
+
+/** The tracked series and every release, oldest first. */
+export function releaseOverview(matrix: Matrix): { series: string[]; releases: ReleaseRow[] } {
+  const series = trackedSeries(matrix);
   const releases = [...matrix.zfs.releases]
     .sort((a, b) => compareZfsTags(a.tag, b.tag))
     .map((release) => {
-      const releaseSeries = zfsVersionOf(release.tag).split(".").slice(0, 2).join(".");
+      const releaseSeries = seriesOfTag(release.tag);
       return {
         "zfs-tag": release.tag,
         series: releaseSeries,

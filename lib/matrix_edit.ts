@@ -4,9 +4,21 @@
 import { isMap, isScalar, isSeq, Pair, parseDocument, Scalar, type YAMLMap } from "yaml";
 import { type Logger, silentLogger } from "./cli.ts";
 import { CheckError, InputError } from "./errors.ts";
-import { type Matrix, matrixPath, openMatrixFile, readMatrixFile } from "./matrix.ts";
+import {
+  type Matrix,
+  matrixPath,
+  openMatrixFile,
+  readMatrixFile,
+  trackedSeries,
+} from "./matrix.ts";
 import { parseMatrix } from "./matrix_schema.ts";
-import { compareZfsTags, KERNEL_MAJOR_MINOR, ZFS_TAG, zfsVersionOf } from "./patterns.ts";
+import {
+  compareZfsTags,
+  KERNEL_MAJOR_MINOR,
+  seriesOfTag,
+  ZFS_TAG,
+  zfsVersionOf,
+} from "./patterns.ts";
 import { hashTarball, type HashTarballOptions } from "./tarball.ts";
 import type { GithubRelease } from "./zfs_releases.ts";
 
@@ -38,10 +50,6 @@ export interface EditResult {
   change: "added" | "completed" | "replaced" | "unchanged" | "conflict";
   text: string;
   differences: Difference[];
-}
-
-function seriesOf(tag: string): string {
-  return zfsVersionOf(tag).split(".").slice(0, 2).join(".");
 }
 
 function scalar(key: Key, value: string): Scalar {
@@ -123,7 +131,7 @@ export function addRelease(
     for (const key of wanted) map.items.push(pairOf(key, release[key]!));
     const next = releases.items[at];
     const nextTag = tagOf(next);
-    if (isMap(next) && nextTag && seriesOf(nextTag) === seriesOf(release.tag)) {
+    if (isMap(next) && nextTag && seriesOfTag(nextTag) === seriesOfTag(release.tag)) {
       map.commentBefore = next.commentBefore;
       map.spaceBefore = next.spaceBefore;
       next.commentBefore = undefined;
@@ -283,17 +291,6 @@ export async function addReleaseFromSource(
   return { ...result, entry, url: source.url, bytes: source.bytes, path };
 }
 
-/** The series matrix.yaml tracks: zfs.series and any series an enabled target overrides. */
-export function trackedSeries(matrix: Matrix): string[] {
-  const series = [matrix.zfs.series];
-  for (const target of matrix.targets) {
-    if (target.enabled && target.series && !series.includes(target.series)) {
-      series.push(target.series);
-    }
-  }
-  return series;
-}
-
 export interface MatrixReport {
   series: string[];
   /** Published releases of the tracked series that matrix.yaml lacks, oldest first. */
@@ -309,7 +306,7 @@ export function matrixReport(matrix: Matrix, releases: GithubRelease[]): MatrixR
   const missing = releases
     .filter((r) => !r.draft && !r.prerelease && ZFS_TAG.test(r.tag_name))
     .map((r) => r.tag_name)
-    .filter((tag) => series.includes(seriesOf(tag)) && !known.has(tag))
+    .filter((tag) => series.includes(seriesOfTag(tag)) && !known.has(tag))
     .filter((tag, i, all) => all.indexOf(tag) === i)
     .sort(compareZfsTags);
   const unpinned = matrix.zfs.releases.filter((r) => !r.sha256).map((r) => r.tag);

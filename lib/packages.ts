@@ -2,7 +2,13 @@
 // organisation, or the authenticated user's own), listing every version (all pages,
 // validated, before anything is decided) and deleting versions one by one with retries.
 import { z } from "zod";
-import { type PackageVersion, RETAINED_NOTE, shortDigests } from "./cleanup.ts";
+import {
+  type CleanupResult,
+  type DeleteFailure,
+  type PackageVersion,
+  RETAINED_NOTE,
+  shortDigests,
+} from "./cleanup.ts";
 import { type Logger, sanitizeTerminal } from "./cli.ts";
 import { RemoteError, UsageError } from "./errors.ts";
 import { fetchWithRetry, getJson, readBytes, remoteErrorOf } from "./http.ts";
@@ -252,12 +258,6 @@ export async function deletePackageVersion(
   throw explainForbidden(error, endpoint);
 }
 
-export interface DeleteFailure {
-  id: number;
-  status?: number;
-  message: string;
-}
-
 /**
  * Deletes versions one at a time (GitHub asks for serial writes), reporting progress as
  * "N of M", and keeps going past failures. Returns what was deleted, what GitHub retains
@@ -267,7 +267,7 @@ export async function deleteVersions(
   endpoint: PackageEndpoint,
   versions: readonly PackageVersion[],
   options: GithubClientOptions & { logger: Logger },
-): Promise<{ deleted: number[]; retained: number[]; failed: DeleteFailure[] }> {
+): Promise<CleanupResult> {
   const deleted: number[] = [];
   const retained: number[] = [];
   const failed: DeleteFailure[] = [];

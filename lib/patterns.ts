@@ -39,6 +39,11 @@ export function zfsVersionOf(tag: string): string {
   return zfsTag(tag).slice("zfs-".length);
 }
 
+/** The series of a ZFS tag: `zfs-2.4.2` → `2.4`. */
+export function seriesOfTag(tag: string): string {
+  return zfsVersionOf(tag).split(".").slice(0, 2).join(".");
+}
+
 /** Validates a ZFS series such as `2.4`. */
 export function zfsSeries(value: string): string {
   return check(ZFS_SERIES, value, "ZFS series", "2.4");

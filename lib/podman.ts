@@ -7,7 +7,7 @@ import { isLoopbackRegistry } from "./build.ts";
 import { BuildProgress, lines, type StageTiming } from "./progress.ts";
 import { safeArchivePath } from "./rpms.ts";
 import { envInt } from "./settings.ts";
-import { tarEntries } from "./tar.ts";
+import { tarEntries, type TarEntry } from "./tar.ts";
 
 /**
  * PODMAN_TIMEOUT_MS: the time limit of a podman call that reaches a registry (pull, push);
@@ -159,7 +159,7 @@ export async function withContainer<T>(ref: string, fn: (id: string) => Promise<
 /** Feeds each entry of `podman export <id>` to `take` as the tar stream arrives. */
 async function exportEntries(
   id: string,
-  take: (entry: import("./tar.ts").TarEntry) => Promise<void> | void,
+  take: (entry: TarEntry) => Promise<void> | void,
 ): Promise<void> {
   const exporter = new Deno.Command(engine(true), {
     args: ["export", id],
@@ -189,9 +189,7 @@ export async function containerFiles(id: string): Promise<string[]> {
 
 /**
  * Copies the regular files of a container whose path `wanted` accepts into `dest` (an existing
- * folder) and returns their relative paths. Symlinks, hard links and devices are never copied,
- * paths that climb out (`..`) are refused, and a file is renamed into place so a symlink left in
- * `dest` is replaced, not written through.
+ * folder) and returns their relative paths (see copyEntries).
  */
 export async function copyRegularFiles(
   id: string,
@@ -200,24 +198,41 @@ export async function copyRegularFiles(
 ): Promise<string[]> {
   const copied: string[] = [];
   await exportEntries(id, async (entry) => {
-    if (entry.type !== "file") return;
-    const path = safeArchivePath(entry.name);
-    if (path === undefined || !wanted(path)) return;
-    const target = join(dest, path);
-    await makeFolders(dest, dirname(path));
-    const temporary = `${target}.${crypto.randomUUID()}.tmp`;
-    try {
-      await Deno.writeFile(temporary, await entry.read(), { createNew: true, mode: 0o644 });
-      await Deno.rename(temporary, target);
-    } catch (error) {
-      await Deno.remove(temporary).catch(() => {});
-      throw new CheckError(
-        `Cannot write ${target}: ${error instanceof Error ? error.message : error}`,
-      );
-    }
-    copied.push(path);
+    const path = await copyEntry(entry, dest, wanted);
+    if (path !== undefined) copied.push(path);
   });
   return copied;
+}
+
+/**
+ * Copies one tar entry into `dest` if it is a regular file `wanted` accepts. Symlinks, hard
+ * links and devices are never copied, paths that climb out (`..`) are refused, the body is
+ * streamed to disk (a multi-GB file never sits in memory), and a file is renamed into place so a
+ * symlink left in `dest` is replaced, not written through. Returns the relative path copied.
+ */
+export async function copyEntry(
+  entry: TarEntry,
+  dest: string,
+  wanted: (path: string) => boolean,
+): Promise<string | undefined> {
+  if (entry.type !== "file") return undefined;
+  const path = safeArchivePath(entry.name);
+  if (path === undefined || !wanted(path)) return undefined;
+  const target = join(dest, path);
+  await makeFolders(dest, dirname(path));
+  const temporary = `${target}.${crypto.randomUUID()}.tmp`;
+  try {
+    const file = await Deno.open(temporary, { write: true, createNew: true, mode: 0o644 });
+    await entry.stream().pipeTo(file.writable);
+    await Deno.rename(temporary, target);
+  } catch (error) {
+    await Deno.remove(temporary).catch(() => {});
+    if (error instanceof CheckError) throw error;
+    throw new CheckError(
+      `Cannot write ${target}: ${error instanceof Error ? error.message : error}`,
+    );
+  }
+  return path;
 }
 
 /** mkdir -p of `relative` under `base`, refusing to go through a symlink. */
@@ -268,31 +283,48 @@ export interface BuildResult {
   stages: StageTiming[];
 }
 
+function logError(logFile: string, error: unknown): CheckError {
+  return new CheckError(
+    `Cannot write the build log ${logFile}: ${error instanceof Error ? error.message : error}`,
+  );
+}
+
 /**
- * Runs `podman <argv>` (a build), writing every output line to `logFile` and feeding it to the
- * progress display; a ticker refreshes the live line on a terminal.
+ * Runs `podman <argv>` (a build, with `env` added), writing every output line to `logFile` and
+ * feeding it to the progress display; a ticker refreshes the live line on a terminal.
  */
 export async function runBuild(
   argv: string[],
   logFile: string,
   progress: BuildProgress,
+  env: Record<string, string> = {},
 ): Promise<BuildResult> {
+  let log: Deno.FsFile;
+  try {
+    log = await Deno.open(logFile, { write: true, create: true, truncate: true });
+  } catch (error) {
+    throw logError(logFile, error);
+  }
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command("podman", { args: argv, stdout: "piped", stderr: "piped" }).spawn();
+    child = new Deno.Command("podman", { args: argv, env, stdout: "piped", stderr: "piped" })
+      .spawn();
   } catch (error) {
+    log.close();
     if (error instanceof Deno.errors.NotFound) throw notInstalled("podman");
     throw error;
   }
-  const log = await Deno.open(logFile, { write: true, create: true, truncate: true });
   const encoder = new TextEncoder();
   let writes = Promise.resolve();
+  let writeError: unknown;
   const take = async (stream: ReadableStream<Uint8Array>) => {
     for await (const line of lines(stream)) {
       progress.line(line);
       const bytes = encoder.encode(`${line}\n`);
       writes = writes.then(async () => {
-        await log.write(bytes);
+        if (writeError === undefined) await log.write(bytes);
+      }).catch((error) => {
+        writeError ??= error;
       });
     }
   };
@@ -314,6 +346,7 @@ export async function runBuild(
   try {
     const [status] = await Promise.all([child.status, take(child.stdout), take(child.stderr)]);
     await writes;
+    if (writeError !== undefined) throw logError(logFile, writeError);
     success = status.success && !interrupted;
     if (!interrupted) progress.finish(success);
     return {

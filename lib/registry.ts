@@ -157,8 +157,20 @@ function serverUrl(location: string, base: string): URL {
   return url;
 }
 
-// The registry of matrix.yaml publish.image, read once and only when credentials may be
-// sent: GitHub credentials go to ghcr.io and to that registry, nowhere else.
+/**
+ * The registries GitHub credentials may go to: GitHub's own (ghcr.io), and the registry of
+ * matrix.yaml publish.image only when it is a loopback stand-in (a fork publishing to
+ * quay.io must not send its GitHub token there).
+ */
+export function githubCredentialRegistries(publishRegistry?: string): Set<string> {
+  const own = new Set(["ghcr.io"]);
+  if (publishRegistry && isLoopbackHost(new URL(`http://${publishRegistry}`).hostname)) {
+    own.add(publishRegistry);
+  }
+  return own;
+}
+
+// The registry of matrix.yaml publish.image, read once and only when credentials may be sent.
 const publishRegistries = new Map<string, Promise<string | undefined>>();
 
 async function ownRegistries(): Promise<Set<string>> {
@@ -171,10 +183,7 @@ async function ownRegistries(): Promise<Set<string>> {
       .catch(() => undefined); // no readable matrix.yaml: GitHub's registry only
     publishRegistries.set(file, publish);
   }
-  const own = new Set(["ghcr.io"]);
-  const registry = await publish;
-  if (registry) own.add(registry);
-  return own;
+  return githubCredentialRegistries(await publish);
 }
 
 /** Basic credentials for a token endpoint, only for GitHub's registry and only on its own host. */
@@ -572,7 +581,7 @@ export async function fetchBlob(
 export async function manifestExists(
   ref: string,
   options: RegistryOptions = {},
-): Promise<{ exists: boolean; digest?: string }> {
+): Promise<{ exists: true; digest: string } | { exists: false; digest?: undefined }> {
   const image = parseImageRef(ref);
   try {
     const { digest } = await getManifest(image, image.digest ?? image.tag!, options.retry);

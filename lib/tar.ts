@@ -14,6 +14,8 @@ export interface TarEntry {
   size: number;
   /** The body of this entry; only while it is the current entry (unread bodies are skipped). */
   read(): Promise<Uint8Array>;
+  /** The body as a stream, for a file too big to hold: same rules as read(), one or the other. */
+  stream(): ReadableStream<Uint8Array>;
 }
 
 function typeOf(header: ParsedTarEntry["header"]): TarEntryType {
@@ -35,7 +37,7 @@ function archiveError(error: unknown, where: string): CheckError {
   return new CheckError(`Malformed tar archive: ${message.replace(/\.$/, "")}`);
 }
 
-async function readAll(body: ReadableStream<Uint8Array>, size: number): Promise<Uint8Array> {
+async function readAll(body: AsyncIterable<Uint8Array>, size: number): Promise<Uint8Array> {
   const content = new Uint8Array(size);
   let filled = 0;
   for await (const chunk of body) {
@@ -90,18 +92,21 @@ export async function* tarEntries(
       const size = header.size;
       const state = { read: false, gone: false };
       where = `inside ${name}`;
-      const read = async (): Promise<Uint8Array> => {
+      const stream = (): ReadableStream<Uint8Array> => {
         if (state.gone) throw new Error(`tar entry ${name} is no longer current`);
         if (state.read) throw new Error(`tar entry ${name} was already read`);
         state.read = true;
-        try {
-          return await readAll(body, size);
-        } catch (error) {
-          if (sourceError) throw sourceError.error;
-          throw archiveError(error, `inside ${name}`);
-        }
+        return ReadableStream.from((async function* () {
+          try {
+            yield* body;
+          } catch (error) {
+            if (sourceError) throw sourceError.error;
+            throw archiveError(error, `inside ${name}`);
+          }
+        })());
       };
-      yield { name, type: typeOf(header), size, read };
+      const read = async () => await readAll(stream(), size);
+      yield { name, type: typeOf(header), size, read, stream };
       state.gone = true;
       // an unread body must be drained, or the decoder stalls
       if (!state.read) await body.cancel();

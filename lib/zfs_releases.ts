@@ -2,7 +2,7 @@
 // zfs-<series>.N tags; series are released in parallel, so /releases/latest is never
 // trusted); matrix.yaml says what is pinned and which kernels each release supports. A build
 // uses the newest published release of the series that is pinned and supports the kernel.
-import { supportsKernel } from "./compat.ts";
+import { checkCompatibility, supportsKernel } from "./compat.ts";
 import { CheckError, RemoteError } from "./errors.ts";
 import { githubApiUrl, type GithubClientOptions, githubPaginate, githubToken } from "./github.ts";
 import { findRelease, type Matrix } from "./matrix.ts";
@@ -107,7 +107,8 @@ function isPinned(matrix: Matrix, tag: string): boolean {
 
 /**
  * Chooses the ZFS release for a kernel: the newest of `published` (the series' published tags)
- * that is pinned and supports the kernel. `forced` (--zfs) is taken as it is. Pure: the same
+ * that is pinned and supports the kernel. `forced` (--zfs) is judged by checkCompatibility: the
+ * same verdict as check-compatibility and build. Pure: the same
  * choice for versions, build and every target of --all-targets.
  */
 export function chooseZfsRelease(
@@ -128,21 +129,16 @@ export function chooseZfsRelease(
   };
 
   if (options.forced !== undefined) {
-    const tag = zfsTag(options.forced);
-    const compatible = supports(tag);
+    // The same verdict as check-compatibility --zfs and build: unknown or unpinned is refused.
+    const result = checkCompatibility(matrix, zfsTag(options.forced), options.kernel);
     return {
-      zfsTag: tag,
+      zfsTag: result.zfsTag,
       zfsLatest,
       zfsPinned,
-      compatible,
-      maxKernel: maxOf(tag),
+      compatible: result.compatible,
+      maxKernel: result.maxKernel,
       warnings: [],
-      message: !findRelease(matrix, tag)
-        ? `${tag} is not in matrix.yaml, so its max kernel is unknown: ` +
-          `add it with \`deno task matrix add ${tag}\``
-        : compatible
-        ? `${tag} (forced) supports kernel ${kernelText} (max ${maxOf(tag)})`
-        : `${tag} (forced) supports kernels up to ${maxOf(tag)}, but the kernel is ${kernelText}`,
+      message: result.message,
     };
   }
   if (zfsLatest === undefined) {

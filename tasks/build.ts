@@ -1,10 +1,13 @@
 // Builds the ZFS RPM image for the target image's kernel with podman: discover, check, build.
 // deno task build [--image REF] [--arch A] [--zfs TAG] [--tag TAG] [--dry-run] [--push] [--github-output]
+import { fileURLToPath } from "node:url";
 import { Option } from "@commander-js/extra-typings";
 import {
   type BuildPlan,
   type BuildVersions,
+  checkSigningPair,
   displayCommand,
+  insecureRegistriesConf,
   planBuild,
   resolveImageName,
   sourceUrlOf,
@@ -12,8 +15,8 @@ import {
 } from "../lib/build.ts";
 import {
   archOption,
+  assertOutputsWritable,
   imageOption,
-  inGithubActions,
   type Logger,
   main,
   markdownTable,
@@ -26,7 +29,7 @@ import {
   writeStepSummary,
   zfsOption,
 } from "../lib/cli.ts";
-import { CheckError, InputError, UsageError } from "../lib/errors.ts";
+import { CheckError, InputError } from "../lib/errors.ts";
 import { findRelease, loadMatrix } from "../lib/matrix.ts";
 import { type Arch, imageRef } from "../lib/patterns.ts";
 // Discovery (registry, CoreOS, GitHub), podman, progress and the tarball module are imported
@@ -34,7 +37,7 @@ import { type Arch, imageRef } from "../lib/patterns.ts";
 
 export const OUTPUTS = ["image-tag", "image", "digest"] as const;
 
-const CONTAINERFILE = new URL("../Containerfile", import.meta.url).pathname;
+const CONTAINERFILE = fileURLToPath(new URL("../Containerfile", import.meta.url));
 
 /** The command line of `build` (and of `test-build`, which cannot push). */
 export function buildCommand(name: string, description: string) {
@@ -88,7 +91,7 @@ async function gitHead(): Promise<string> {
   try {
     const output = await new Deno.Command("git", {
       args: ["rev-parse", "HEAD"],
-      cwd: new URL("..", import.meta.url).pathname,
+      cwd: fileURLToPath(new URL("..", import.meta.url)),
       stdout: "piped",
       stderr: "null",
     }).output();
@@ -110,12 +113,7 @@ export async function prepareBuild(
   logger: Logger,
 ): Promise<{ versions: BuildVersions & { kernelSource?: string }; plan: BuildPlan }> {
   // Signing needs both halves; refuse before any discovery or download.
-  if ((options.secretKey === undefined) !== (options.secretCert === undefined)) {
-    const [given, missing] = options.secretKey === undefined
-      ? ["--secret-cert", "--secret-key"]
-      : ["--secret-key", "--secret-cert"];
-    throw new UsageError(`${given} needs ${missing} too (sign with both or neither)`);
-  }
+  checkSigningPair(options.secretKey, options.secretCert);
   const matrix = await loadMatrix();
   await requireFile(options.containerfile, "--containerfile");
   await requireFile(options.secretKey, "--secret-key");
@@ -175,16 +173,35 @@ export function printPlan(versions: BuildVersions & { kernelSource?: string }, p
   console.log(displayCommand(["podman", ...plan.argv]));
 }
 
-/** Runs the planned podman build with progress; a failure shows the log's tail and path. */
-export async function executeBuild(plan: BuildPlan, logger: Logger): Promise<void> {
+/**
+ * Creates the log folder and names the build's log file in it; a folder that cannot be made
+ * (a file in its place, no permission) is a one-line CheckError.
+ */
+export async function buildLogFile(folder: string, imageTag: string): Promise<string> {
+  try {
+    await Deno.mkdir(folder, { recursive: true });
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    return `${await Deno.realPath(folder)}/build-${imageTag}-${stamp}.log`;
+  } catch (error) {
+    throw new CheckError(
+      `Cannot write the build log in ${folder}: ${error instanceof Error ? error.message : error}`,
+    );
+  }
+}
+
+/**
+ * Runs the planned podman build with progress; a failure shows the log's tail and path. With
+ * `stepSummary` (build --github-output) the stage table also goes to $GITHUB_STEP_SUMMARY.
+ */
+export async function executeBuild(
+  plan: BuildPlan,
+  logger: Logger,
+  options: { stepSummary?: boolean; logFolder?: string } = {},
+): Promise<void> {
   const [{ requirePodman, runBuild }, { BuildProgress, progressMode, stageSummaryRows }] =
     await Promise.all([import("../lib/podman.ts"), import("../lib/progress.ts")]);
   await requirePodman();
-  await Deno.mkdir("build-logs", { recursive: true });
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const logFile = await Deno.realPath("build-logs").then((dir) =>
-    `${dir}/build-${plan.imageTag}-${stamp}.log`
-  );
+  const logFile = await buildLogFile(options.logFolder ?? "build-logs", plan.imageTag);
   const encoder = new TextEncoder();
   const mode = progressMode(Deno.env.toObject(), Deno.stderr.isTerminal());
   let columns = 100;
@@ -199,8 +216,26 @@ export async function executeBuild(plan: BuildPlan, logger: Logger): Promise<voi
     Date.now,
     columns,
   );
+  // Only the loopback registries go without TLS: a registries.conf beside the log says so.
+  const env: Record<string, string> = {};
+  const registriesConf = `${logFile.replace(/\.log$/, "")}.registries.conf`;
+  if (plan.insecureRegistries.length) {
+    try {
+      await Deno.writeTextFile(registriesConf, insecureRegistriesConf(plan.insecureRegistries));
+    } catch (error) {
+      throw new CheckError(
+        `Cannot write ${registriesConf}: ${error instanceof Error ? error.message : error}`,
+      );
+    }
+    env.CONTAINERS_REGISTRIES_CONF = registriesConf;
+  }
   logger.info(`Building ${plan.image}; full log: ${logFile}`);
-  const result = await runBuild(plan.argv, logFile, progress);
+  let result;
+  try {
+    result = await runBuild(plan.argv, logFile, progress, env);
+  } finally {
+    if (plan.insecureRegistries.length) await Deno.remove(registriesConf).catch(() => {});
+  }
   if (result.interrupted) throw new CheckError(`Build interrupted; full log: ${logFile}`);
   if (!result.success) {
     logger.info(`--- last ${result.tail.length} lines of ${logFile} ---`);
@@ -209,7 +244,7 @@ export async function executeBuild(plan: BuildPlan, logger: Logger): Promise<voi
   // Per-stage times: a kernel-only update shows its userland stages as "cached".
   const rows = stageSummaryRows(result.stages, result.elapsed);
   for (const line of textTable(["stage", "result", "time"], rows).split("\n")) logger.info(line);
-  if (inGithubActions()) {
+  if (options.stepSummary) {
     writeStepSummary(`### Build stages\n\n${markdownTable(["stage", "result", "time"], rows)}`);
   }
   if (!result.success) {
@@ -245,12 +280,13 @@ if (import.meta.main) {
       .option("--push", "push the image (to matrix.yaml publish.image, or the --tag's repository)")
       .option("--github-output", "write image-tag, image and digest to $GITHUB_OUTPUT");
     const options = command.parse(Deno.args, { from: "user" }).opts();
+    if (options.githubOutput) assertOutputsWritable();
     const { versions, plan } = await prepareBuild(options, stderrLogger);
     if (options.dryRun) {
       printPlan(versions, plan);
       return 0;
     }
-    await executeBuild(plan, stderrLogger);
+    await executeBuild(plan, stderrLogger, { stepSummary: options.githubOutput });
     let digest = "";
     if (options.push) {
       const { pushImage } = await import("../lib/podman.ts");
@@ -260,11 +296,9 @@ if (import.meta.main) {
     console.log(plan.image);
     if (options.githubOutput) {
       writeGithubOutput({ "image-tag": plan.imageTag, image: plan.image, digest });
-      if (inGithubActions()) {
-        writeStepSummary(
-          markdownTable(["image", "digest"], [[plan.image, digest || "(not pushed)"]]),
-        );
-      }
+      writeStepSummary(
+        markdownTable(["image", "digest"], [[plan.image, digest || "(not pushed)"]]),
+      );
     }
     return 0;
   });

@@ -16,13 +16,16 @@ import {
   taskCommand,
   zfsOption,
 } from "../lib/cli.ts";
-import { UsageError } from "../lib/errors.ts";
+import { CheckError, UsageError } from "../lib/errors.ts";
 import { render } from "../lib/render.ts";
 import { kmodsImageOf } from "./build.ts";
 
 export const OUTPUTS = ["container-exists", "target-tag"] as const;
 
 const REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+
+/** The lines of gh attestation verify that are its verdict: none found, or none verifies. */
+const REFUSAL = /no attestations found|failed to verify|verification failed/i;
 
 if (import.meta.main) {
   main(async () => {
@@ -67,26 +70,34 @@ if (import.meta.main) {
     const { manifestExists } = await import("../lib/registry.ts");
     const found = await manifestExists(image);
     let exists = found.exists;
-    if (exists && options.requireAttestations) {
-      if (!found.digest) {
-        stderrLogger.warn(`${image} exists, but the registry gave no digest to verify`);
-        exists = false;
-      } else {
-        const name = image.slice(0, image.lastIndexOf(":"));
-        try {
-          const { runGh } = await import("../lib/gh.ts");
-          await runGh(["attestation", "verify", `oci://${name}@${found.digest}`], { repo });
-          stderrLogger.info(`Attestation of ${name}@${found.digest} verified for ${repo}`);
-        } catch (error) {
-          const message = sanitizeTerminal(error instanceof Error ? error.message : String(error));
+    let attested = true;
+    if (found.exists && options.requireAttestations) {
+      const name = image.slice(0, image.lastIndexOf(":"));
+      const { GhError, runGh } = await import("../lib/gh.ts");
+      try {
+        await runGh(["attestation", "verify", `oci://${name}@${found.digest}`], { repo });
+        stderrLogger.info(`Attestation of ${name}@${found.digest} verified for ${repo}`);
+      } catch (error) {
+        // Only gh's verdict on the attestation means "not attested" (and a rebuild); gh
+        // missing, logged out, too old or offline is an error: never rebuild what exists.
+        const refusal = error instanceof GhError &&
+          error.stderr.split("\n").find((line) => REFUSAL.test(line));
+        if (!refusal) {
+          const message = error instanceof Error ? error.message : String(error);
           const hint = /unknown command "attestation"/.test(message)
-            ? " (gh attestation needs gh 2.47 or newer)"
+            ? " (gh attestation needs gh 2.49 or newer)"
             : "";
-          stderrLogger.warn(
-            `${image} exists, but its attestation does not verify: ${message}${hint}`,
+          throw new CheckError(
+            `Cannot verify the attestation of ${image}: ${sanitizeTerminal(message)}${hint}`,
           );
-          exists = false;
         }
+        stderrLogger.warn(
+          `${image} exists, but its attestation does not verify: ${
+            sanitizeTerminal(refusal.trim())
+          }`,
+        );
+        exists = false;
+        attested = false;
       }
     }
     render({
@@ -97,7 +108,13 @@ if (import.meta.main) {
         digest: found.digest ?? null,
       },
       outputs: OUTPUTS,
-      lines: [exists ? `exists: ${image}` : `not found: ${image}`],
+      lines: [
+        exists
+          ? `exists: ${image}`
+          : attested
+          ? `not found: ${image}`
+          : `exists, not attested: ${image}`,
+      ],
       summary: false,
     }, options);
     return exists ? 0 : 1;

@@ -4,7 +4,12 @@ import { main, taskCommand, userPath } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { render } from "../lib/render.ts";
 import { groupRpms } from "../lib/rpms.ts";
-import { kmodsImageArguments, resolveKmodsImage, rpmsResult } from "./list_rpms.ts";
+import {
+  checkKmodsImageChoice,
+  kmodsImageArguments,
+  resolveKmodsImage,
+  rpmsResult,
+} from "./list_rpms.ts";
 
 /** Creates the --dest folder (before any pull, so a bad path fails at once) and returns it. */
 async function prepareDest(raw: string): Promise<string> {
@@ -41,6 +46,7 @@ if (import.meta.main) {
       .option("--json", "print the image, the folder and the copied RPMs as JSON")
       .parse(Deno.args, { from: "user" });
     const options = command.opts();
+    checkKmodsImageChoice(command.processedArgs[0], options);
     const dest = await prepareDest(options.dest);
     const image = await resolveKmodsImage(command.processedArgs[0], options);
     const { copyRegularFiles, withContainer } = await import("../lib/podman.ts");

@@ -9,7 +9,7 @@ import {
   taskCommand,
   zfsOption,
 } from "../lib/cli.ts";
-import { CheckError } from "../lib/errors.ts";
+import { CheckError, UsageError } from "../lib/errors.ts";
 import { type Arch } from "../lib/patterns.ts";
 import { render, type TaskResult } from "../lib/render.ts";
 import { groupRpms, type RpmGroup } from "../lib/rpms.ts";
@@ -31,11 +31,22 @@ export function kmodsImageArguments<T extends ReturnType<typeof taskCommand>>(co
     .addOption(zfsOption("ZFS release for the default kmods image, e.g. zfs-2.4.2"));
 }
 
+/** A kmods image and target options at once is a UsageError: they would be silently ignored. */
+export function checkKmodsImageChoice(
+  kmodsImage: string | undefined,
+  options: { image?: string; arch?: Arch; zfs?: string },
+): void {
+  if (kmodsImage !== undefined && [options.image, options.arch, options.zfs].some(Boolean)) {
+    throw new UsageError("Give the kmods image or --image/--arch/--zfs, not both");
+  }
+}
+
 /** The kmods image given, else the one a build for the target would produce; made local. */
 export async function resolveKmodsImage(
   kmodsImage: string | undefined,
   options: { image?: string; arch?: Arch; zfs?: string },
 ): Promise<string> {
+  checkKmodsImageChoice(kmodsImage, options);
   const image = kmodsImage ??
     (await kmodsImageOf(
       { target: options.image, arch: options.arch, zfs: options.zfs },

@@ -120,7 +120,7 @@ if (import.meta.main) {
     let code = 0;
     const program = taskCommand(
       "matrix",
-      "Maintain matrix.yaml: add a ZFS release from its source, check for missing releases",
+      "Maintain matrix.yaml: show its releases, add one from its source, check for missing and unpinned releases",
     );
     program.command("add")
       .description(

@@ -1,17 +1,23 @@
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import {
   BUILD_ARG_NAMES,
   type BuildInput,
+  checkSigningPair,
   contextOf,
   displayCommand,
+  insecureRegistriesConf,
   isLoopbackRegistry,
   planBuild,
   resolveImageName,
   signingCertSha256,
   sourceUrlOf,
 } from "../lib/build.ts";
-import { InputError, UsageError } from "../lib/errors.ts";
-import { formatElapsed, parseStep, progressMode } from "../lib/progress.ts";
+import { CheckError, InputError, UsageError } from "../lib/errors.ts";
+import { runBuild } from "../lib/podman.ts";
+import { BuildProgress, formatElapsed, parseStep, progressMode } from "../lib/progress.ts";
+import { buildLogFile } from "../tasks/build.ts";
+import { ACCESS_DENIED_XML } from "./helpers/fcos_fixtures.ts";
 import { isolatedStorage } from "./helpers/isolated_storage.ts";
 import { buildAndPush, startRegistry } from "./helpers/registry.ts";
 import { taskArgs } from "./helpers/run_task.ts";
@@ -95,7 +101,20 @@ Deno.test("planBuild() adds isolation, secrets, cache and plain http only when a
       arch: "aarch64",
     },
   }));
-  assert.ok(local.argv.includes("--tls-verify=false"));
+  // plain http for the loopback registries alone, never a global --tls-verify=false (the
+  // toolchain image still comes from quay.io over verified TLS)
+  assert.ok(!local.argv.some((a) => a.startsWith("--tls-verify")));
+  assert.deepEqual(local.insecureRegistries, ["127.0.0.1:5000"]);
+  assert.deepEqual(
+    planBuild(input({ cacheFrom: "localhost:5001/cache", cacheTo: "localhost:5001/cache" }))
+      .insecureRegistries,
+    ["localhost:5001"],
+  );
+  assert.deepEqual(planBuild(input()).insecureRegistries, []);
+  assert.equal(
+    insecureRegistriesConf(["127.0.0.1:5000"]),
+    '[[registry]]\nlocation = "127.0.0.1:5000"\ninsecure = true\n',
+  );
   assert.ok(local.argv.includes("arm64"));
   assert.ok(!planBuild(input()).argv.includes("--isolation"));
 });
@@ -149,7 +168,6 @@ Deno.test("planBuild() refuses values that must never reach podman", async (t) =
       { secretKey: "/a,src=/etc/shadow", secretCert: "/c" },
       UsageError,
     ],
-    ["an unknown isolation", { isolation: "none" }, UsageError],
     ["a source URL with quotes", { zfsSourceUrl: "https://x/'y" }, InputError],
   ];
   for (const [name, overrides, error] of cases) {
@@ -178,6 +196,44 @@ Deno.test("planBuild() keys the kmod layer on the signing certificate: its sha25
       }),
     /Signing certificate is not an x509 certificate \(PEM or DER\): \/c/,
   );
+});
+
+Deno.test("checkSigningPair() names the missing half, the same words for task and plan", () => {
+  checkSigningPair();
+  checkSigningPair("/k", "/c");
+  assert.throws(() => checkSigningPair("/k"), {
+    name: "UsageError",
+    message: "--secret-key needs --secret-cert too (sign with both or neither)",
+  });
+  assert.throws(() => planBuild(input({ secretCert: "/c", secretCertContent: CERT })), {
+    message: "--secret-cert needs --secret-key too (sign with both or neither)",
+  });
+});
+
+Deno.test("a build log that cannot be written is a one-line CheckError, not a stack", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "build-logs-" });
+  try {
+    // build-logs is a file: the folder cannot be made
+    await Deno.writeTextFile(`${dir}/build-logs`, "");
+    await assert.rejects(buildLogFile(`${dir}/build-logs`, TAG), (error: Error) => {
+      assert.ok(error instanceof CheckError);
+      assert.match(error.message, /^Cannot write the build log in .*\/build-logs: /);
+      return true;
+    });
+    assert.match(await buildLogFile(`${dir}/logs`, TAG), /\/logs\/build-zfs-2\.4\.2_.*\.log$/);
+    // the log file itself cannot be opened: refused before podman starts
+    const progress = new BuildProgress("plain", () => {}, Date.now, 80);
+    await assert.rejects(
+      runBuild(["--version"], `${dir}/build-logs/build.log`, progress),
+      (error: Error) => {
+        assert.ok(error instanceof CheckError);
+        assert.match(error.message, /^Cannot write the build log .*build\.log: /);
+        return true;
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("resolveImageName() takes a bare tag or a full reference", () => {
@@ -239,7 +295,7 @@ Deno.test("parseStep() and formatElapsed() read podman's step lines", () => {
 
 // ---- integration: the real tasks against podman, rpmbuild and a local registry ------------
 
-const ROOT = new URL("..", import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const KERNEL = "6.15.4-200.fc42.x86_64";
 const TAG = `zfs-2.4.2_kernel-${KERNEL}`;
 
@@ -325,6 +381,11 @@ integrationTest(
   async (t) => {
     const registry = await startRegistry();
     const storage = await isolatedStorage();
+    // The Fedora CoreOS builds server, as it answers for a build it does not have: 403 XML.
+    const fcos = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      () => new Response(ACCESS_DENIED_XML, { status: 403 }),
+    );
     const dir = await Deno.makeTempDir({ prefix: "kmods-build-" });
     const target = `${registry.host}/fcos:stable`;
     const image = `${registry.host}/kmods:${TAG}`;
@@ -351,6 +412,7 @@ integrationTest(
       // BUILDAH_LAYERS=false: no intermediate layer images are left behind after rmi
       const env = {
         MATRIX_FILE: `${dir}/matrix.yaml`,
+        FCOS_BUILDS_URL: `http://127.0.0.1:${fcos.addr.port}`,
         GITHUB_OUTPUT: `${dir}/output`,
         BUILDAH_LAYERS: "false",
         ...storage.env,
@@ -388,12 +450,42 @@ integrationTest(
         },
       );
 
+      await t.step(
+        "build --github-output refuses an unwritable $GITHUB_OUTPUT before anything runs",
+        async () => {
+          const ran = await task("build.ts", [...common, "--dry-run", "--github-output"], {
+            env: { ...env, GITHUB_OUTPUT: dir },
+            cwd: dir,
+          });
+          assert.equal(ran.code, 2, ran.stderr);
+          assert.match(ran.stderr, /^error: Cannot write \$GITHUB_OUTPUT: /m);
+          assert.equal(ran.stdout, "");
+        },
+      );
+
+      await t.step(
+        "test-build under GitHub Actions builds and removes, never writing the step summary",
+        async () => {
+          const ran = await task("test_build.ts", common, {
+            env: { ...env, GITHUB_ACTIONS: "true", GITHUB_STEP_SUMMARY: `${dir}/test-summary` },
+            cwd: dir,
+          });
+          assert.equal(ran.code, 0, ran.stderr);
+          assert.match(ran.stderr, /^Removed /m);
+          assert.equal(await Deno.stat(`${dir}/test-summary`).catch(() => undefined), undefined);
+          await Deno.remove(`${dir}/build-logs`, { recursive: true });
+        },
+      );
+
       await t.step("build builds, tags and pushes the image and writes its outputs", async () => {
         const ran = await task("build.ts", [...common, "--push", "--github-output"], {
-          env,
+          env: { ...env, GITHUB_STEP_SUMMARY: `${dir}/summary` },
           cwd: dir,
         });
         assert.equal(ran.code, 0, ran.stderr);
+        const summary = await Deno.readTextFile(`${dir}/summary`);
+        assert.match(summary, /^### Build stages$/m);
+        assert.match(summary, /^\| .*kmods:zfs-2\.4\.2_kernel-\S+ \| sha256:[0-9a-f]{64} \|$/m);
         assert.equal(ran.stdout.trim(), image);
         assert.match(ran.stderr, /full log: .*build-logs\/build-.*\.log/);
         const outputs = await Deno.readTextFile(`${dir}/output`);
@@ -416,6 +508,13 @@ integrationTest(
         assert.equal(labels["io.github.fedora-zfs-kmods.fedora-version"], "42");
         assert.equal(labels["org.opencontainers.image.ref.name"], TAG);
         assert.match(labels["org.opencontainers.image.created"] ?? "", /^\d{4}-\d\d-\d\dT/);
+        // those of the images the original shell project published, which consumers may check
+        assert.equal(labels["org.opencontainers.image.version"], "zfs-2.4.2");
+        const compat = "io.github.samhclark.fedora-zfs-kmods.";
+        assert.equal(labels[`${compat}kernel.version`], KERNEL);
+        assert.equal(labels[`${compat}kernel.major_minor`], "6.15");
+        assert.equal(labels[`${compat}zfs.tag`], "zfs-2.4.2");
+        assert.equal(labels[`${compat}fedora.version`], "42");
       });
 
       await t.step("list-rpms groups the RPMs by folder", async () => {
@@ -484,8 +583,9 @@ integrationTest(
           );
           assert.equal(noRepo.code, 2, noRepo.stderr);
           assert.match(noRepo.stderr, /--require-attestations needs --repo OWNER\/REPO/);
-          // The gh here cannot verify (too old, or no network for the Sigstore trust root): the
-          // image exists but is not verified, so the answer is "not there" (exit 1).
+          // The gh here (2.23) has no `attestation` command: that is not a verdict on the image,
+          // so it is an error (exit 1) and no container-exists is written — the workflow stops
+          // instead of rebuilding and re-pushing a tag that exists.
           await Deno.writeTextFile(`${dir}/output`, "");
           const unverified = await task(
             "check_container.ts",
@@ -495,9 +595,10 @@ integrationTest(
           assert.equal(unverified.code, 1, unverified.stderr);
           assert.match(
             unverified.stderr,
-            /exists, but its attestation does not verify: gh attestation verify failed/,
+            /^error: Cannot verify the attestation of .*gh 2\.49 or newer/m,
           );
-          assert.match(await Deno.readTextFile(`${dir}/output`), /^container-exists=false$/m);
+          assert.equal(unverified.stdout, "");
+          assert.doesNotMatch(await Deno.readTextFile(`${dir}/output`), /container-exists/);
         },
       );
 
@@ -554,6 +655,14 @@ integrationTest(
           assert.match(ran.stderr, /--- last \d+ lines of .*build-logs\/build-.*\.log ---/);
           assert.match(ran.stderr, /^error: podman build failed \(exit \d+\); full log: .*\.log$/m);
           assert.doesNotMatch(ran.stderr, /AS builder/);
+          // the loopback target was pulled over plain http (registries.conf): its RUN started
+          assert.match(ran.stderr, /\[1\/7\] STEP 4\/\d+: RUN /);
+          assert.doesNotMatch(ran.stderr, /HTTP response to HTTPS client|x509|tls:/i);
+          assert.deepEqual(
+            [...Deno.readDirSync(`${dir}/build-logs`)].filter((e) => e.name.endsWith(".conf")),
+            [],
+            "the registries.conf is removed after the build",
+          );
         },
       );
 
@@ -571,6 +680,7 @@ integrationTest(
       });
     } finally {
       await registry.stop();
+      await fcos.shutdown();
       await Deno.remove(dir, { recursive: true });
       // the kmods image and the target image the real Containerfile pulled (by digest)
       await storage.cleanup();

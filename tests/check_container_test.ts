@@ -73,3 +73,97 @@ Deno.test("check-container says it cannot read a private package without the rig
     }
   });
 });
+
+/** A gh on PATH that logs its arguments and answers `attestation verify` like `script` says. */
+async function fakeGh(dir: string, script: string): Promise<Record<string, string>> {
+  await Deno.writeTextFile(`${dir}/gh`, `#!/bin/sh\necho "$@" >> "${dir}/gh.log"\n${script}\n`);
+  await Deno.chmod(`${dir}/gh`, 0o755);
+  return { PATH: `${dir}:/usr/bin:/bin` };
+}
+
+Deno.test("check-container --require-attestations: only gh's verdict means not attested", async (t) => {
+  await withPrivatePackage(async ({ ref, env }) => {
+    const dir = await Deno.makeTempDir();
+    const auth = { ...env, GH_TOKEN: TOKEN, GITHUB_ACTOR: "octocat" };
+    const check = async (script: string) => {
+      await Deno.writeTextFile(env.GITHUB_OUTPUT!, "");
+      return await runTaskFile(
+        "check_container.ts",
+        ["--tag", ref, "--require-attestations", "--repo", "owner/repo", "--github-output"],
+        { ...auth, ...await fakeGh(dir, script) },
+      );
+    };
+    try {
+      await t.step("verified: exists", async () => {
+        const result = await check("echo 'All attestations have been successfully verified!'");
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(result.stdout.trim(), `exists: ${ref}`);
+        const name = ref.slice(0, ref.lastIndexOf(":"));
+        assert.match(
+          await Deno.readTextFile(`${dir}/gh.log`),
+          new RegExp(
+            `^attestation verify oci://${name}@sha256:[0-9a-f]{64} --repo owner/repo$`,
+            "m",
+          ),
+        );
+      });
+      await t.step("none found: exists, not attested (a rebuild)", async () => {
+        const result = await check(
+          "echo 'Loaded digest sha256:ab for oci://x' >&2\n" +
+            "echo 'Error: no attestations found for subject: sha256:ab' >&2; exit 1",
+        );
+        assert.equal(result.code, 1, result.stderr);
+        assert.equal(result.stdout.trim(), `exists, not attested: ${ref}`);
+        assert.match(result.stderr, /attestation does not verify: Error: no attestations found/);
+        assert.match(await Deno.readTextFile(env.GITHUB_OUTPUT!), /^container-exists=false$/m);
+      });
+      for (
+        const [what, script, message] of [
+          [
+            "offline",
+            "echo 'Error: failed to fetch attestations for subject: sha256:ab' >&2; exit 1",
+            /gh attestation verify failed: Error: failed to fetch attestations/,
+          ],
+          [
+            "too old",
+            `echo 'unknown command "attestation" for "gh"' >&2; exit 1`,
+            /unknown command "attestation" for "gh" \(gh attestation needs gh 2\.49 or newer\)$/,
+          ],
+          ["logged out", "exit 4", /gh is not logged in/],
+          [
+            "a registry refusing gh (HTTP 401 is not gh's login)",
+            "echo 'Error: failed to digest artifact: GET https://ghcr.io/token: HTTP 401' >&2; exit 1",
+            /verify failed: Error: failed to digest artifact: GET https:\/\/ghcr\.io\/token: HTTP 401$/,
+          ],
+          ["failing silently", "exit 1", /gh attestation verify failed: exit code 1/],
+        ] as const
+      ) {
+        await t.step(`${what}: an error, no verdict`, async () => {
+          const result = await check(script);
+          assert.equal(result.code, 1, result.stderr);
+          assert.equal(result.stdout, "");
+          assert.match(result.stderr.trim(), /^error: Cannot verify the attestation of /);
+          assert.match(result.stderr.trim(), message);
+          assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+          assert.doesNotMatch(await Deno.readTextFile(env.GITHUB_OUTPUT!), /container-exists/);
+        });
+      }
+      await t.step("gh not installed: an error, no verdict", async () => {
+        await Deno.writeTextFile(env.GITHUB_OUTPUT!, "");
+        const result = await runTaskFile(
+          "check_container.ts",
+          ["--tag", ref, "--require-attestations", "--repo", "owner/repo", "--github-output"],
+          { ...auth, PATH: `${dir}/nowhere` },
+        );
+        assert.equal(result.code, 1, result.stderr);
+        assert.match(
+          result.stderr,
+          /^error: Cannot verify the attestation of .*gh is not installed/,
+        );
+        assert.doesNotMatch(await Deno.readTextFile(env.GITHUB_OUTPUT!), /container-exists/);
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});

@@ -459,3 +459,18 @@ Deno.test("a plan of 160,000 versions is made and printed in every form without 
   assert.match(planMarkdown(plan, result), /… and \d+ more/);
   assert.equal(JSON.stringify(planJson(plan, { dryRun: true, endpoint: {} })).length > 0, true);
 });
+
+Deno.test("cleanup shows times one way (timeText) to people, ISO in --json", () => {
+  const versions: PackageVersion[] = [
+    { id: 1, name: digestOf(1), createdAt: "2025-01-02T03:04:05.678Z", tags: [versionedTag(1, 0)] },
+    { id: 2, name: digestOf(2), createdAt: "2025-05-30T10:20:30Z", tags: [versionedTag(2, 0)] },
+  ];
+  const plan = planCleanup(versions, { retentionDays: 30, minVersions: 1 }, NOW);
+  const text = `${formatPlan(plan, { verbose: true })}\n${planMarkdown(plan)}`;
+  assert.match(text, /2025-01-02 03:04 UTC/);
+  assert.match(text, /cutoff 2025-05-02 12:00 UTC/);
+  assert.doesNotMatch(text, /\d\d:\d\d:\d\d|\.\d{3}Z/);
+  const json = planJson(plan, { dryRun: true, endpoint: {} });
+  assert.equal(json.cutoff, "2025-05-02T12:00:00.000Z");
+  assert.match(JSON.stringify(json), /"created-at":"2025-01-02T03:04:05\.678Z"/);
+});

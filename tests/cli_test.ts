@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import {
   assertOutputsWritable,
@@ -251,11 +252,14 @@ Deno.test("kmodsImageArgument() takes kmods tags and refuses target images with 
     kmodsImageArgument("localhost:5000/k:zfs-2.4.2_kernel-6.15.4"),
     "localhost:5000/k:zfs-2.4.2_kernel-6.15.4",
   );
+  // pinned by digest alone: one exact image, taken as the kmods image
+  const pinned = `ghcr.io/o/kmods@sha256:${"b".repeat(64)}`;
+  assert.equal(kmodsImageArgument(pinned), pinned);
   for (
     const target of [
       "quay.io/fedora/fedora-coreos:stable",
       "quay.io/fedora/fedora-coreos",
-      `quay.io/fedora/fedora-coreos@sha256:${"a".repeat(64)}`,
+      `quay.io/fedora/fedora-coreos:stable@sha256:${"a".repeat(64)}`,
       "localhost:5000/zfs-2.4.2_kernel-6.15.4",
       "quay.io/x:zfs-2.4_kernel-6.15.4",
     ]
@@ -354,7 +358,7 @@ Deno.test("timeText() prints every time one way, in UTC", () => {
   assert.equal(timeText("yesterday"), "yesterday");
 });
 
-const ROOT = new URL("..", import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** `deno task <args>` started in `cwd`, as a user would (INIT_CWD is set by deno task itself). */
 async function denoTaskIn(cwd: string, args: string[], env: Record<string, string> = {}) {

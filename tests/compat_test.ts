@@ -51,6 +51,13 @@ Deno.test("checkCompatibility() names both versions, the max and the newest supp
     checkCompatibility(unpinned, "zfs-2.4.0", "6.19").message,
     /no sha256 pinned yet: `deno task matrix add zfs-2\.4\.4`/,
   );
+  // a supporting release without a sha256 is what build refuses: not compatible either
+  const refused = checkCompatibility(unpinned, "zfs-2.4.4", "6.19");
+  assert.equal(refused.compatible, false);
+  assert.match(
+    refused.message,
+    /^zfs-2\.4\.4 supports kernel 6\.19 \(max .*\), but matrix\.yaml pins no sha256/,
+  );
   const pinned = checkCompatibility(matrix, "zfs-2.3.5", "6.19");
   assert.match(pinned.message, /supports it is zfs-2\.4\.4/);
 });

@@ -143,6 +143,24 @@ Deno.test("checkContainerfile() keeps every kernel argument out of userland and 
       /stage builder .* sees kernel argument KERNEL_VERSION/,
     );
   });
+  await t.step("a stage that userland's base copies from", () => {
+    assertProblem(
+      mutate(
+        "WORKDIR /build/zfs\n",
+        "COPY --from=target-check /target-check.ok /tmp/target-check.ok\nWORKDIR /build/zfs\n",
+      ),
+      /stage target-check .* sees kernel argument KERNEL_VERSION/,
+    );
+  });
+  await t.step("a stage that userland mounts", () => {
+    assertProblem(
+      mutate(
+        "FROM source AS userland\nRUN ",
+        "FROM source AS userland\nRUN --mount=type=bind,from=kmod,target=/k ",
+      ),
+      /stage kmod .* sees kernel argument KERNEL_VERSION/,
+    );
+  });
   await t.step("userland built on the kmod stage", () => {
     assertProblem(
       mutate("FROM source AS userland\n", "FROM kmod AS userland\n"),
@@ -166,6 +184,26 @@ Deno.test("checkContainerfile() wants a FROM scratch final stage with every labe
     mutate('org.opencontainers.image.revision="${VCS_REF}" \\\n', ""),
     /lacks label org\.opencontainers\.image\.revision/,
   );
+});
+
+Deno.test("the final stage keeps the labels of the images the original project published", () => {
+  const [label] = parseContainerfile(CONTAINERFILE).filter((i) => i.keyword === "LABEL");
+  assert.match(label!.args, /\borg\.opencontainers\.image\.version="\$\{ZFS_TAG\}"/);
+  for (
+    const [key, arg] of [
+      ["zfs.tag", "ZFS_TAG"],
+      ["kernel.version", "KERNEL_VERSION"],
+      ["kernel.major_minor", "KERNEL_MAJOR_MINOR"],
+      ["fedora.version", "FEDORA_VERSION"],
+    ] as const
+  ) {
+    const line = `io.github.samhclark.fedora-zfs-kmods.${key}="\${${arg}}"`;
+    assert.ok(label!.args.includes(line), line);
+    assertProblem(
+      mutate(line, line.replace(key, `${key}-renamed`)),
+      new RegExp(`lacks label io\\.github\\.samhclark\\.fedora-zfs-kmods\\.${key}$`),
+    );
+  }
 });
 
 Deno.test("checkContainerfile() refuses floating tags", () => {
@@ -247,7 +285,7 @@ Deno.test("checkContainerfile() wants SIGNING_CERT_SHA256 in the RUN that reads 
     /RUN mounts the signing secrets but does not use \$\{SIGNING_CERT_SHA256\}: a signed build could reuse an unsigned cached layer/,
   );
   assertProblem(
-    mutate("ARG KERNEL_VERSION\nARG SIGNING_CERT_SHA256\n", "ARG KERNEL_VERSION\n"),
+    mutate("ARG SIGNING_CERT_SHA256\n", ""),
     /RUN uses SIGNING_CERT_SHA256, not declared with ARG in stage kmod/,
   );
   assertProblem(
@@ -256,10 +294,22 @@ Deno.test("checkContainerfile() wants SIGNING_CERT_SHA256 in the RUN that reads 
   );
 });
 
+Deno.test("kmod: SIGNING_CERT_SHA256 is not in the cache key of the kernel-devel install", () => {
+  const kmod = instructionsIn("kmod");
+  const arg = kmod.findIndex((i) => i.keyword === "ARG" && i.words.includes("SIGNING_CERT_SHA256"));
+  const install = kmod.findIndex((i) => i.keyword === "RUN" && i.args.includes("kernel-devel"));
+  assert.ok(arg > install && install >= 0, `ARG at ${arg}, kernel-devel RUN at ${install}`);
+  assertProblem(
+    mutate("ARG SIGNING_CERT_SHA256\n", "")
+      .replace("FROM source AS kmod\n", "FROM source AS kmod\nARG SIGNING_CERT_SHA256\n"),
+    /line \d+: RUN does not use SIGNING_CERT_SHA256 but follows its ARG: switching signed\/unsigned would rebuild it/,
+  );
+});
+
 Deno.test("checkContainerfile() wants the Koji download signature-checked before it is installed", async (t) => {
   const check =
     "      rpmkeys --checksig --define '_pkgverify_level signature' /tmp/kernel-devel.rpm \\\n" +
-    '        || fail "the signature of $url does not verify against the Fedora keys of the builder image"; \\\n';
+    '        || fail "the signature of $url does not verify against the Fedora ${FEDORA_VERSION} key"; \\\n';
   await t.step("no check", () => {
     assertProblem(mutate(check, ""), /RPM downloaded from Koji is never signature-checked/);
   });
@@ -299,15 +349,20 @@ Deno.test("the kmod stage installs kernel-devel of the exact kernel, not kernel 
 const ROOT = new URL("..", import.meta.url).pathname;
 const KERNEL = "6.17.7-300.fc43.x86_64";
 
-/** The RUN instructions of one stage of the real Containerfile. */
-function runsIn(stage: string) {
+/** The instructions of one stage of the real Containerfile, without its FROM. */
+function instructionsIn(stage: string) {
   let current: string | undefined;
-  const runs = [];
+  const instructions = [];
   for (const instruction of parseContainerfile(CONTAINERFILE)) {
     if (instruction.keyword === "FROM") current = instruction.from?.stage;
-    else if (instruction.keyword === "RUN" && current === stage) runs.push(instruction);
+    else if (current === stage) instructions.push(instruction);
   }
-  return runs;
+  return instructions;
+}
+
+/** The RUN instructions of one stage of the real Containerfile. */
+function runsIn(stage: string) {
+  return instructionsIn(stage).filter((i) => i.keyword === "RUN");
 }
 
 /** The shell command of a RUN, without its `--mount=…` flags. */
@@ -365,22 +420,33 @@ async function sandbox(
   }
 }
 
+// What `rpm -q gpg-pubkey --qf '%{VERSION} %{SUMMARY}\n'` prints: rpm 4 names a key by its short
+// id, rpm 6 by its fingerprint; the builder's rpmdb may hold other Fedora keys too.
+const FEDORA_43 = "Fedora (43) <fedora-43-primary@fedoraproject.org> public key";
+const PUBKEYS_RPM4 = `105ef944 Fedora (42) <fedora-42-primary@fedoraproject.org> public key\n` +
+  `31645531 ${FEDORA_43}\n`;
+const PUBKEYS_RPM6 = `c6e7f081cf80e13146676e88829b606631645531 ${FEDORA_43}\n`;
+
 Deno.test("kmod: kernel-devel comes from the repositories, else from Koji after its signature verifies", async (t) => {
   const run = runsIn("kmod").find((r) => r.args.includes("kojipkgs.fedoraproject.org"));
   assert.ok(run, "no kmod RUN downloads from Koji");
   const stubs = {
     dnf:
       '[ "$1" = repoquery ] && [ -n "${STUB_IN_REPO:-}" ] && echo "kernel-devel-$KERNEL_VERSION"; exit 0',
-    curl: 'while [ $# -gt 0 ]; do [ "$1" = --output ] && echo rpm > "$2"; shift; done; exit 0',
+    curl:
+      'while [ $# -gt 0 ]; do [ "$1" = --output ] && echo rpm > "$2"; shift; done; exit "${STUB_CURL_EXIT:-0}"',
+    rpm: 'printf "%s" "$STUB_PUBKEYS"',
     rpmkeys: 'case "$*" in *--checksig*) exit "${STUB_CHECKSIG_EXIT:-0}";; esac',
   };
   await sandbox(stubs, async ({ dir, run: sh }) => {
     const script = shellOf(run).replaceAll("/tmp/kernel-devel.rpm", `${dir}/kernel-devel.rpm`);
+    const env = { KERNEL_VERSION: KERNEL, FEDORA_VERSION: "43", STUB_PUBKEYS: PUBKEYS_RPM4 };
+    // Koji's unsigned build output is …/<arch>/…; the copy signed with a key is data/signed/<id>/
     const koji =
-      "https://kojipkgs.fedoraproject.org/packages/kernel/6.17.7/300.fc43/x86_64/kernel-devel-6.17.7-300.fc43.x86_64.rpm";
+      "https://kojipkgs.fedoraproject.org/packages/kernel/6.17.7/300.fc43/data/signed/31645531/x86_64/kernel-devel-6.17.7-300.fc43.x86_64.rpm";
 
     await t.step("in a repository: dnf installs it, nothing is downloaded", async () => {
-      const ran = await sh(script, { KERNEL_VERSION: KERNEL, STUB_IN_REPO: "1" });
+      const ran = await sh(script, { ...env, STUB_IN_REPO: "1" });
       assert.equal(ran.code, 0, ran.output);
       assert.match(
         ran.output,
@@ -393,33 +459,56 @@ Deno.test("kmod: kernel-devel comes from the repositories, else from Koji after 
       );
     });
 
-    await t.step(
-      "in no repository: the Koji URL, the signature check, then the install",
-      async () => {
-        const ran = await sh(script, { KERNEL_VERSION: KERNEL });
-        assert.equal(ran.code, 0, ran.output);
-        assert.match(
-          ran.output,
-          new RegExp(`downloading it from Koji, ${koji.replaceAll(".", "\\.")}`),
-        );
-        assert.match(ran.output, /from Koji, signature verified against the Fedora keys/);
-        const order = ran.calls.map((c) => c.split(" ").slice(0, 2).join(" "));
-        assert.deepEqual(order, [
-          "dnf repoquery",
-          "curl --fail",
-          "rpmkeys --import",
-          "rpmkeys --checksig",
-          "dnf install",
-        ]);
-        assert.ok(ran.calls[1]!.endsWith(` ${koji}`), ran.calls[1]);
-        assert.match(ran.calls[2]!, /^rpmkeys --import \/etc\/pki\/rpm-gpg\/RPM-GPG-KEY-fedora-/);
-        assert.match(ran.calls[3]!, /--define _pkgverify_level signature .*kernel-devel\.rpm$/);
-        assert.match(ran.calls[4]!, /kernel-devel\.rpm kernel-rpm-macros$/);
-      },
-    );
+    for (const [rpm, pubkeys] of [["rpm 4", PUBKEYS_RPM4], ["rpm 6", PUBKEYS_RPM6]]) {
+      await t.step(
+        `in no repository (${rpm}): import the key, its id, the signed copy, the check, the install`,
+        async () => {
+          const ran = await sh(script, { ...env, STUB_PUBKEYS: pubkeys! });
+          assert.equal(ran.code, 0, ran.output);
+          assert.match(ran.output, new RegExp(`from Koji, ${koji.replaceAll(".", "\\.")}`));
+          assert.match(ran.output, /signature verified against the Fedora 43 key 31645531/);
+          const order = ran.calls.map((c) => c.split(" ").slice(0, 2).join(" "));
+          assert.deepEqual(order, [
+            "dnf repoquery",
+            "rpmkeys --import",
+            "rpm -q",
+            "curl --fail",
+            "rpmkeys --checksig",
+            "dnf install",
+          ]);
+          assert.equal(
+            ran.calls[1],
+            "rpmkeys --import /etc/pki/rpm-gpg/RPM-GPG-KEY-fedora-43-primary",
+          );
+          assert.ok(ran.calls[3]!.endsWith(` ${koji}`), ran.calls[3]);
+          assert.match(ran.calls[4]!, /--define _pkgverify_level signature .*kernel-devel\.rpm$/);
+          assert.match(ran.calls[5]!, /kernel-devel\.rpm kernel-rpm-macros$/);
+        },
+      );
+    }
+
+    await t.step("no imported key of this Fedora release: stops before the download", async () => {
+      const ran = await sh(script, { ...env, FEDORA_VERSION: "44" });
+      assert.notEqual(ran.code, 0);
+      assert.match(
+        ran.output,
+        /error: no key id for \/etc\/pki\/rpm-gpg\/RPM-GPG-KEY-fedora-44-primary/,
+      );
+      assert.ok(!ran.calls.some((c) => c.startsWith("curl")), ran.calls.join("\n"));
+    });
+
+    await t.step("no signed copy on Koji yet: one error naming the URL", async () => {
+      const ran = await sh(script, { ...env, STUB_CURL_EXIT: "22" });
+      assert.notEqual(ran.code, 0);
+      assert.match(
+        ran.output,
+        /error: Koji has no copy of kernel-devel-6\.17\.7-300\.fc43\.x86_64 signed with the Fedora 43 key 31645531 \(not signed yet\?\): https:\/\/kojipkgs\..*\/data\/signed\/31645531\//,
+      );
+      assert.ok(!ran.calls.some((c) => c.startsWith("rpmkeys --checksig")), ran.calls.join("\n"));
+    });
 
     await t.step("a signature that does not verify stops before the install", async () => {
-      const ran = await sh(script, { KERNEL_VERSION: KERNEL, STUB_CHECKSIG_EXIT: "1" });
+      const ran = await sh(script, { ...env, STUB_CHECKSIG_EXIT: "1" });
       assert.notEqual(ran.code, 0);
       assert.match(ran.output, /error: the signature of https:\/\/kojipkgs\..* does not verify/);
       assert.ok(!ran.calls.some((c) => c.startsWith("dnf install")), ran.calls.join("\n"));
@@ -429,7 +518,7 @@ Deno.test("kmod: kernel-devel comes from the repositories, else from Koji after 
       for (
         const bad of ["6.17.7-300.fc43/../x.x86_64", "6.17.7-300.fc43.x86_64;id", "6.x-1.x86_64"]
       ) {
-        const ran = await sh(script, { KERNEL_VERSION: bad });
+        const ran = await sh(script, { ...env, KERNEL_VERSION: bad });
         assert.notEqual(ran.code, 0, bad);
         assert.match(ran.output, /error: kernel (?:version|release|arch) part/, bad);
         assert.ok(!ran.calls.some((c) => c.startsWith("curl")), `${bad}: ${ran.calls}`);

@@ -3,12 +3,12 @@ import {
   discoverImage,
   discoverVersions,
   fedoraVersionOf,
+  findKernel,
   mergeModulesChanges,
   resolveTarget,
   streamOf,
   type Versions,
   versionsOutput,
-  warnWithAnnotation,
 } from "../lib/discover.ts";
 import { inspectImage } from "../lib/registry.ts";
 import { CheckError } from "../lib/errors.ts";
@@ -34,7 +34,7 @@ import {
   type StandInRelease,
   X86_KERNEL,
 } from "./helpers/fcos_fixtures.ts";
-import { startRegistry } from "./helpers/registry.ts";
+import { buildAndPush, startRegistry } from "./helpers/registry.ts";
 import { runTaskFile } from "./helpers/run_task.ts";
 import { type TestServer, withServer } from "./helpers/server.ts";
 import { integrationTest } from "./helpers/tools.ts";
@@ -154,6 +154,36 @@ Deno.test("streamOf() accepts the legacy fedora-coreos.stream label", () => {
   assert.equal(streamOf({}), undefined);
 });
 
+Deno.test("findKernel(): an ostree.linux label still answers, with a warning, when the index cannot be read", async () => {
+  const backoff = Deno.env.get("HTTP_BACKOFF_MS");
+  Deno.env.set("HTTP_BACKOFF_MS", "1");
+  await withServer(() => new Response("down", { status: 502 }), async (server) => {
+    const lines: string[] = [];
+    const found = await findKernel(
+      "example.com/fcos@sha256:" + "a".repeat(64),
+      "x86_64",
+      {
+        labels: {
+          "ostree.linux": FCOS42_KERNEL,
+          "org.opencontainers.image.version": "42.20250705.3.0",
+          "com.coreos.stream": "stable",
+        },
+        layers: [],
+        manifestDigest: "sha256:" + "b".repeat(64),
+      },
+      { info: (l) => lines.push(l), warn: (l) => lines.push(l) },
+      { base: server.url },
+    );
+    assert.deepEqual(found, { kernel: FCOS42_KERNEL, source: "ostree.linux label" });
+    assert.match(lines.join("\n"), /Cannot check .* against the stable release index, trusting/);
+    assert.ok(server.requests.some((r) => r.path === "/stable/releases.json"), "it asked first");
+  }).finally(() =>
+    backoff === undefined
+      ? Deno.env.delete("HTTP_BACKOFF_MS")
+      : Deno.env.set("HTTP_BACKOFF_MS", backoff)
+  );
+});
+
 Deno.test("mergeModulesChanges(): later layers win, whiteouts and opaque markers hide earlier ones", () => {
   const layer = (added: string[], removed: string[] = [], opaque = false) => ({
     added: new Set(added),
@@ -174,9 +204,24 @@ integrationTest(
     const registry = await startRegistry();
     try {
       const name = `fcos-disc-${crypto.randomUUID().slice(0, 8)}`;
+      // Built FROM an older release that still had the ostree.linux label, with another
+      // kernel: it inherits the base's labels, the stale kernel label included.
+      const stale = `${registry.host}/${name}-stale:derived`;
+      const staleLabels = {
+        "com.coreos.stream": "stable",
+        "org.opencontainers.image.version": BASE_VERSION,
+        "ostree.linux": BASE_KERNEL,
+      };
       const [refs, derived] = await Promise.all([
         pushFixtureImages(registry.host, name),
         pushDerivedImages(registry.host, `${name}-derived`),
+        buildAndPush(
+          stale,
+          `FROM scratch\nCOPY usr /usr\n${
+            Object.entries(staleLabels).map(([k, v]) => `LABEL ${k}=${v}\n`).join("")
+          }`,
+          { [`usr/lib/modules/${DERIVED_KERNEL}/modules.dep`]: "\n" },
+        ),
       ]);
       const digestOf = async (ref: string, arch: "x86_64" | "aarch64" = "x86_64") =>
         (await inspectImage(ref, arch)).manifestDigest;
@@ -345,6 +390,24 @@ integrationTest(
                     assert.match(lines.join("\n"), /not release 43\.20251124\.3\.0 itself/);
                   });
                 }
+              },
+            );
+
+            await t.step(
+              "a derived image with its base's ostree.linux label: the label is not trusted",
+              async () => {
+                const lines: string[] = [];
+                const v = await discoverImage({
+                  matrix,
+                  image: stale,
+                  logger: { info: (l) => lines.push(l), warn: (l) => lines.push(l) },
+                });
+                assert.equal(v.kernelSource, "modules directory");
+                assert.equal(v.kernelVersion, DERIVED_KERNEL, "not the label's " + BASE_KERNEL);
+                assert.match(
+                  lines.join("\n"),
+                  /ostree\.linux label and coreos build metadata: the image is not release/,
+                );
               },
             );
 
@@ -521,13 +584,3 @@ integrationTest(
     }
   },
 );
-
-Deno.test("warnWithAnnotation() hands the logger the warning and its annotation title", () => {
-  const lines: string[] = [];
-  const logger = {
-    info: (l: string) => lines.push(`info ${l}`),
-    warn: (l: string, title?: string) => lines.push(`warn ${title}: ${l}`),
-  };
-  warnWithAnnotation(logger, "ZFS release not pinned", "zfs-2.4.5 is not pinned");
-  assert.deepEqual(lines, ["warn ZFS release not pinned: zfs-2.4.5 is not pinned"]);
-});

@@ -1,5 +1,6 @@
 // The edges of the tasks: hostile image content, bad paths and numbers, podman calls to a
 // registry that never answers, and text from servers on the terminal and in step summaries.
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { textTable } from "../lib/cli.ts";
 import { runsTable, type WorkflowRun } from "../lib/gh.ts";
@@ -94,6 +95,25 @@ Deno.test("list-rpms and extract-rpms refuse a target image as the kmods image, 
           } finally {
             await Deno.remove(dir, { recursive: true });
           }
+        });
+      }
+    }
+    const kmods = `127.0.0.1:${server.port}/kmods@sha256:${"0".repeat(64)}`;
+    for (const file of ["list_rpms.ts", "extract_rpms.ts"]) {
+      for (const extra of [["--image", target], ["--arch", "aarch64"], ["--zfs", "zfs-2.4.2"]]) {
+        await t.step(`${file} KMODS-IMAGE ${extra[0]}: one or the other`, async () => {
+          const result = await runTaskFile(file, [kmods, ...extra]);
+          assert.equal(result.code, 2, result.stderr);
+          assert.match(
+            result.stderr,
+            /^error: Give the kmods image or --image\/--arch\/--zfs, not both$/m,
+          );
+          oneErrorLine(result.stderr);
+          // refused before extract-rpms makes its --dest folder (./rpms)
+          assert.equal(
+            await Deno.stat(new URL("../rpms", import.meta.url)).catch(() => undefined),
+            undefined,
+          );
         });
       }
     }
@@ -201,7 +221,7 @@ integrationTest(
         const command = taskCommandLine("list_rpms.ts", [image]);
         const output = await new Deno.Command("script", {
           args: ["-qec", command, "/dev/null"],
-          cwd: new URL("..", import.meta.url).pathname,
+          cwd: fileURLToPath(new URL("..", import.meta.url)),
           env: { PODMAN_TIMEOUT_MS: "2000", NO_COLOR: "1" },
           stdin: "null",
           stdout: "piped",

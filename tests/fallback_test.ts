@@ -3,6 +3,8 @@ import { RemoteError } from "../lib/errors.ts";
 import { FALLBACK_MAX_WALK, lastCompatibleRelease } from "../lib/fallback.ts";
 import { loadMatrix } from "../lib/matrix.ts";
 import { fakeDigest, fcosBuildsHandler, type StandInRelease } from "./helpers/fcos_fixtures.ts";
+import { parseMatrix } from "../lib/matrix_schema.ts";
+import { testMatrix } from "./helpers/release_index.ts";
 import { withServer } from "./helpers/server.ts";
 
 const matrix = await loadMatrix(new URL("../matrix.yaml", import.meta.url).pathname);
@@ -105,6 +107,31 @@ Deno.test("lastCompatibleRelease() uses only pinned releases of the series", asy
       published: ["zfs-2.4.4", "zfs-2.4.2"],
     });
     assert.equal(some.fallback?.zfsTag, "zfs-2.4.4");
+  });
+});
+
+Deno.test("lastCompatibleRelease() by default uses only the series' pinned releases of matrix.yaml", async () => {
+  // a 2.3 series whose one pinned release (max 6.12) supports none of these kernels, beside
+  // pinned zfs-2.4.x releases that do: a 2.3 target must not be offered a 2.4 release
+  const twoSeries = parseMatrix(
+    testMatrix().replace(
+      "  releases:\n",
+      `  releases:\n    - tag: zfs-2.3.9\n      max-kernel: "6.12"\n      sha256: ${
+        "d".repeat(64)
+      }\n`,
+    ),
+  );
+  const releases = stream(3, () => "6.19.1-100.fc43.x86_64");
+  await withServer(fcosBuildsHandler({ stable: releases }), async (server) => {
+    const result = await lastCompatibleRelease({
+      ...options,
+      matrix: twoSeries,
+      series: "2.3",
+      base: server.url,
+    });
+    assert.equal(result.fallback, undefined, JSON.stringify(result.fallback));
+    const own = await lastCompatibleRelease({ ...options, matrix: twoSeries, base: server.url });
+    assert.equal(own.fallback?.zfsTag, "zfs-2.4.2");
   });
 });
 

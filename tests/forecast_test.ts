@@ -268,20 +268,20 @@ Deno.test("collectForecast() reads the stand-in builds server and finds what to 
       json[0]!.image,
       `quay.io/fedora/fedora-coreos@${digestOf("stable", "43.20251110.3.1", "x86_64")}`,
     );
-    // testing falls back to its newest release with a kernel zfs-2.4.2 supports (7.0)
-    assert.deepEqual(
-      [json[1]!["fallback-release"], json[1]!["fallback-zfs-tag"], json[1]!["fallback-image-tag"]],
-      ["43.20251110.2.0", "zfs-2.4.2", `zfs-2.4.2_kernel-${kernel("7.0.5")}`],
-    );
-    assert.equal(
-      json[1]!["fallback-image"],
-      `quay.io/fedora/fedora-coreos@${digestOf("testing", "43.20251110.2.0", "x86_64")}`,
-    );
+    // testing and next are only ahead of the stable target: no kmods tag is built for their
+    // releases, so no pin advice (and no walk) for them
+    for (const row of json.slice(1)) {
+      assert.equal(row["fallback-release"], null);
+      assert.equal(row["fallback-note"], null);
+    }
     assert.equal(json[1]!["expected-on-stable"], "2025-12-08");
-    // on next nothing was ever supported: no fallback, and it says so
-    assert.equal(json[2]!["fallback-release"], null);
-    assert.match(String(json[2]!["fallback-note"]), /no release of next has a kernel/);
     assert.equal(forecastComplete(rows), true);
+    const body = issueBody(rows, "ghcr.io/example/fedora-zfs-kmods")!;
+    assert.doesNotMatch(body, /FROM quay\.io/);
+    assert.match(
+      body,
+      /The stable build is supported meanwhile: release `43\.20251110\.3\.1`, kmods image `ghcr\.io\/example\/fedora-zfs-kmods:zfs-2\.4\.2_kernel-6\.19\.3-200\.fc43\.x86_64`\./,
+    );
     // one release index per stream, shared by the forecast and the fallback walk
     const indexReads = server.requests.filter((r) => r.path.endsWith("/releases.json"));
     assert.deepEqual(indexReads.map((r) => r.path).sort(), [
@@ -289,6 +289,40 @@ Deno.test("collectForecast() reads the stand-in builds server and finds what to 
       "/stable/releases.json",
       "/testing/releases.json",
     ]);
+  });
+});
+
+Deno.test("collectForecast() finds what to pin for a target stream, walking below its release", async () => {
+  // A testing target on 7.1, which nothing pinned supports; next is only ahead of it.
+  const testing = parseMatrix(testMatrix([{ stream: "testing" }]));
+  await withServer(fcosBuilds(CROSSING), async (server) => {
+    const sources = standInSources(server.url);
+    const walks: string[] = [];
+    const rows = await collectForecast(testing, {
+      ...sources,
+      lastCompatible: (options) => {
+        walks.push(`${options.stream} before ${options.before}`);
+        return sources.lastCompatible(options);
+      },
+    });
+    assert.deepEqual(rows.map((r) => [r.verdict, r.stream]), [
+      ["unsupported", "testing"],
+      ["warning", "next"],
+    ]);
+    assert.deepEqual(walks, ["testing before 43.20251124.2.0"]);
+    // testing falls back to its newest release with a kernel zfs-2.4.2 supports (7.0)
+    assert.deepEqual(
+      [rows[0]!.fallback?.release, rows[0]!.fallback?.zfsTag, rows[0]!.fallback?.imageTag],
+      ["43.20251110.2.0", "zfs-2.4.2", `zfs-2.4.2_kernel-${kernel("7.0.5")}`],
+    );
+    assert.equal(
+      rows[0]!.fallback?.image,
+      `quay.io/fedora/fedora-coreos@${digestOf("testing", "43.20251110.2.0", "x86_64")}`,
+    );
+    assert.equal(rows[1]!.fallback, null);
+    // the newest release's build metadata is read once (the forecast), not again by the walk
+    const reads = server.requests.map((r) => r.path).filter((p) => p.endsWith("commitmeta.json"));
+    assert.equal(reads.filter((p) => p.includes("43.20251124.2.0")).length, 1, reads.join(" "));
   });
 });
 

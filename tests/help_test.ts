@@ -2,9 +2,10 @@
 // `deno task` is the one --help prints, and the help has Examples (whose flags the task really
 // takes), Exit codes and Environment sections.
 import assert from "node:assert/strict";
-import { TASK_HELP } from "../lib/help.ts";
+import { fileURLToPath } from "node:url";
+import { helpFooter, TASK_HELP } from "../lib/help.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** Tasks that run tools, not a tasks/*.ts file. */
 const NOT_TASK_FILES = new Set(["test", "bench", "ok"]);
 
@@ -99,4 +100,20 @@ Deno.test("--help shows defaults one way: (default: …) without quotes, no defa
     assert.doesNotMatch(stdout, /default: false/, `${name}: a switch's default`);
     assert.doesNotMatch(stdout, /\(default [^:]/, `${name}: a default written another way`);
   }
+});
+
+Deno.test("--help lists the environment each task really reads", () => {
+  const env = (task: string) => sectionOf(helpFooter(task), "Environment").join("\n");
+  // a registry is reached (lib/registry.ts reads GITHUB_ACTOR for its user)
+  for (const task of ["versions", "kernel-version", "build", "list-rpms", "cleanup"]) {
+    assert.match(env(task), /GITHUB_ACTOR/, task);
+  }
+  assert.doesNotMatch(env("zfs-version"), /GITHUB_ACTOR/);
+  for (const task of ["build", "test-build"]) {
+    // the source and vcs-ref labels; podman always, never CONTAINER_ENGINE
+    assert.match(env(task), /GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_SHA/, task);
+    assert.doesNotMatch(env(task), /CONTAINER_ENGINE/, task);
+  }
+  assert.match(env("build"), /PODMAN_TIMEOUT_MS/);
+  for (const task of ["list-rpms", "extract-rpms"]) assert.match(env(task), /CONTAINER_ENGINE/);
 });

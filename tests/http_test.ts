@@ -4,7 +4,7 @@ import { getJson } from "../lib/http.ts";
 import { githubPaginate, githubToken, nextLink } from "../lib/github.ts";
 import { json, withServer } from "./helpers/server.ts";
 
-const fast = { backoffMs: 1, retries: 2, timeoutMs: 2_000 };
+const fast = { backoffMs: 1, retries: 2, timeoutMs: 2_000, onRetry: () => {} };
 
 Deno.test("getJson() retries a 5xx and succeeds when the server recovers", async () => {
   let calls = 0;
@@ -27,6 +27,70 @@ Deno.test("getJson() gives up after the bounded retries and names the URL and st
     );
     assert.equal(server.requests.length, 3);
   });
+});
+
+Deno.test("fetchWithRetry() says each retry on one line and the attempts in the final error", async () => {
+  const lines: string[] = [];
+  await withServer(() => new Response("down", { status: 503 }), async (server) => {
+    await assert.rejects(
+      getJson(`${server.url}/down?x=1`, {}, { ...fast, onRetry: (line) => lines.push(line) }),
+      (e) =>
+        e instanceof RemoteError &&
+        e.message === `Request failed: ${server.url}/down?x=1 (HTTP 503) after 3 attempts`,
+    );
+  });
+  assert.equal(lines.length, 2);
+  assert.match(
+    lines[0]!,
+    /^retrying GET http:\/\/127\.0\.0\.1:\d+\/down\?x=1 in 1 ms \(attempt 2 of 3\): HTTP 503$/,
+  );
+  assert.match(lines[1]!, /in 2 ms \(attempt 3 of 3\): HTTP 503$/);
+});
+
+Deno.test("fetchWithRetry() says a timed-out attempt is retried", async () => {
+  const lines: string[] = [];
+  await withServer(async () => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return json([]);
+  }, async (server) => {
+    await assert.rejects(
+      getJson(`${server.url}/slow`, {}, {
+        ...fast,
+        retries: 1,
+        timeoutMs: 50,
+        onRetry: (line) => lines.push(line),
+      }),
+      (e) =>
+        e instanceof RemoteError && /Timed out after 50 ms: .* after 2 attempts$/.test(e.message),
+    );
+  });
+  assert.deepEqual(lines.map((line) => line.replace(/^.*\(/, "(")), [
+    "(attempt 2 of 2): timed out",
+  ]);
+});
+
+Deno.test("fetchWithRetry() stops at once when a rate limit asks to wait past maxWaitMs", async () => {
+  const lines: string[] = [];
+  const reset = Math.floor(Date.UTC(2099, 0, 1, 14, 5) / 1000);
+  await withServer(
+    () =>
+      json({ message: "API rate limit exceeded for 203.0.113.9." }, {
+        status: 403,
+        headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset) },
+      }),
+    async (server) => {
+      await assert.rejects(
+        getJson(`${server.url}/limited`, {}, { ...fast, onRetry: (line) => lines.push(line) }),
+        (e) =>
+          e instanceof RemoteError &&
+          e.message ===
+            "Rate limited until 14:05 UTC (set GH_TOKEN for a higher limit) " +
+              `(API rate limit exceeded for 203.0.113.9.): ${server.url}/limited (HTTP 403)`,
+      );
+      assert.equal(server.requests.length, 1);
+    },
+  );
+  assert.deepEqual(lines, []);
 });
 
 Deno.test("getJson() waits out a rate limit with retry-after, then succeeds", async () => {
@@ -128,6 +192,25 @@ Deno.test("githubPaginate() fails whole when a page in the middle fails", async 
         githubPaginate("/p", { baseUrl: server.url, ...fast }),
         (e) => e instanceof RemoteError && e.status === 500,
       );
+    },
+  );
+});
+
+Deno.test("githubPaginate() takes no new page once a concurrent page failed", async () => {
+  const api = pagedApi(50, { last: true });
+  await withServer(
+    (request, server) =>
+      new URL(request.url).searchParams.get("page") === "2"
+        ? json({ message: "Not Found" }, { status: 404 })
+        : api.handler(request, server),
+    async (server) => {
+      await assert.rejects(
+        githubPaginate("/list?per_page=2", { baseUrl: server.url, concurrency: 4, ...fast }),
+        (e) => e instanceof RemoteError && e.status === 404,
+      );
+      // the workers in flight finish their page; none starts another
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.ok(server.requests.length <= 6, `${server.requests.length} requests`);
     },
   );
 });

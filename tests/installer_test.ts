@@ -3,6 +3,7 @@
 // busybox for the utilities) whose rpm, rpm-ostree, dnf and depmod are stubs that record their
 // arguments. The kmods image is mounted the way the README shows.
 import assert from "node:assert/strict";
+import { rpmFolder } from "../lib/rpms.ts";
 import { integrationTest } from "./helpers/tools.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -45,6 +46,23 @@ integrationTest("install-zfs.sh is shellcheck-clean as POSIX sh", ["shellcheck"]
     assert.equal(bad.code, 1, bad.output);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("docs/install.md's sample output lists every main RPM the verify stage requires", async () => {
+  const doc = await Deno.readTextFile(`${ROOT}docs/install.md`);
+  const sample = /installed (\d+) RPMs with rpm-ostree:\n((?:\s+\S+\.rpm\n)+)/.exec(doc);
+  assert.ok(sample, "docs/install.md has no `installed N RPMs` sample");
+  const listed = sample[2]!.trim().split(/\s+/);
+  assert.equal(listed.length, Number(sample[1]), "the count and the list disagree");
+  for (const rpm of listed) assert.equal(rpmFolder(rpm), "/", `${rpm} does not go to the root`);
+  // the verify stage's `for name in …` loop: the RPMs every image has, sorted by rpmFolder()
+  const containerfile = await Deno.readTextFile(`${ROOT}Containerfile`);
+  const names = /for name in ([^;]+);/.exec(containerfile)![1]!.split(/\s+/)
+    .map((name) => name.replaceAll("'", "").replace("[0-9]", "7"));
+  for (const name of [...names, `kmod-zfs-${KERNEL}`, "python3-pyzfs"]) {
+    if (rpmFolder(`${name}-2.4.2-1.fc43.x86_64.rpm`) !== "/") continue;
+    assert.ok(listed.some((rpm) => rpm.startsWith(`${name}-2.4.2-`)), `${name} is not listed`);
   }
 });
 

@@ -3,7 +3,7 @@
 // unwritable) falls back to parsing, with every matrix.yaml guarantee kept.
 import assert from "node:assert/strict";
 import { InputError } from "../lib/errors.ts";
-import { loadMatrix, matrixCacheKey } from "../lib/matrix.ts";
+import { loadMatrix, MATRIX_CACHE_SOURCES, matrixCacheKey } from "../lib/matrix.ts";
 import { parseMatrix } from "../lib/matrix_schema.ts";
 
 const MATRIX = await Deno.readTextFile(new URL("../matrix.yaml", import.meta.url));
@@ -32,10 +32,26 @@ async function cacheFile(key: string, body: string): Promise<string> {
   return `${key}\n${await sha256Hex(body)}\n${body}`;
 }
 
-Deno.test("matrixCacheKey() is the sha256 of the schema's source and the matrix text", async () => {
-  const schema = await Deno.readTextFile(new URL("../lib/matrix_schema.ts", import.meta.url));
-  assert.equal(await matrixCacheKey(MATRIX), await sha256Hex(`${schema}\0${MATRIX}`));
+Deno.test("matrixCacheKey() hashes the text and every source a parse depends on", async () => {
+  const names = MATRIX_CACHE_SOURCES.map((url) => url.pathname.split("/").at(-1));
+  assert.deepEqual(names, ["matrix_schema.ts", "patterns.ts", "errors.ts", "deno.lock"]);
   assert.notEqual(await matrixCacheKey(MATRIX), await matrixCacheKey(`${MATRIX}\n`));
+  // A rule changed in lib/patterns.ts (not in the schema file) is a miss.
+  await withFolder(async ({ dir }) => {
+    const sources = await Promise.all(MATRIX_CACHE_SOURCES.map(async (url, i) => {
+      const copy = new URL(`file://${dir}/source-${i}`);
+      await Deno.writeTextFile(copy, await Deno.readTextFile(url));
+      return copy;
+    }));
+    const before = await matrixCacheKey(MATRIX, sources);
+    assert.equal(before, await matrixCacheKey(MATRIX));
+    const patterns = sources[1]!;
+    await Deno.writeTextFile(
+      patterns,
+      (await Deno.readTextFile(patterns)).replace("export const", "export  const"),
+    );
+    assert.notEqual(await matrixCacheKey(MATRIX, sources), before);
+  });
 });
 
 Deno.test("loadMatrix() writes the cache on a miss and reads it on a hit", async () => {

@@ -8,9 +8,9 @@ import {
   matrixReport,
   type ReleaseEntry,
   releaseFromSource,
-  trackedSeries,
 } from "../lib/matrix_edit.ts";
-import { compareZfsTags } from "../lib/patterns.ts";
+import { trackedSeries } from "../lib/matrix.ts";
+import { compareZfsTags, seriesOfTag } from "../lib/patterns.ts";
 import { insertedLines } from "./helpers/zfs_tarballs.ts";
 
 // A fixed copy (unpinned entries, series comments): the repository's matrix.yaml changes.
@@ -203,4 +203,5 @@ Deno.test("trackedSeries() adds the series an enabled target overrides", () => {
   assert.deepEqual(trackedSeries(matrix), ["2.4"]); // that target is disabled
   matrix.targets[1]!.enabled = true;
   assert.deepEqual(trackedSeries(matrix), ["2.4", "2.3"]);
+  assert.equal(seriesOfTag("zfs-2.3.10"), "2.3");
 });

@@ -1,11 +1,12 @@
 // Least privilege: every task's deno.json command line names its permissions (no -A), never
 // prompts, and agrees with docs/permissions.md; a permission a task lacks is an immediate
 // error, even on a terminal.
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { taskArgs } from "./helpers/run_task.ts";
 import { integrationTest } from "./helpers/tools.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** deno.json's tasks that run a tasks/*.ts file: name → file. */
 async function taskFiles(): Promise<[string, string][]> {

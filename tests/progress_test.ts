@@ -4,6 +4,7 @@
 // build again with another KERNEL_VERSION, so only the kmod stage is rebuilt) and
 // failed-build.log (failing.Containerfile: the kmod RUN exits 3). The integration test at the
 // end runs the same builds live, so a change in buildah's output format fails here.
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import {
   BuildProgress,
@@ -391,7 +392,7 @@ integrationTest(
         Deno.execPath(),
         "run",
         "-A",
-        new URL("./helpers/interruptible_build.ts", import.meta.url).pathname,
+        fileURLToPath(new URL("./helpers/interruptible_build.ts", import.meta.url)),
         dir,
         logFile,
       ],

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { CheckError, InputError, RemoteError } from "../lib/errors.ts";
 import {
   fetchBlob,
+  githubCredentialRegistries,
   inspectImage,
   manifestExists,
   parseBearerChallenge,
@@ -215,6 +216,22 @@ integrationTest("registry client against a real registry behind a Bearer-token f
   } finally {
     await registry.stop();
   }
+});
+
+Deno.test("githubCredentialRegistries(): ghcr.io, and the publish registry only on loopback", () => {
+  assert.deepEqual([...githubCredentialRegistries(undefined)], ["ghcr.io"]);
+  assert.deepEqual([...githubCredentialRegistries("ghcr.io")], ["ghcr.io"]);
+  // a fork publishing to quay.io (where Fedora CoreOS lives too) sends it no GitHub token
+  assert.deepEqual([...githubCredentialRegistries("quay.io")], ["ghcr.io"]);
+  assert.deepEqual([...githubCredentialRegistries("registry.example.com:5000")], ["ghcr.io"]);
+  assert.deepEqual([...githubCredentialRegistries("127.0.0.1:5000")], [
+    "ghcr.io",
+    "127.0.0.1:5000",
+  ]);
+  assert.deepEqual([...githubCredentialRegistries("localhost:5000")], [
+    "ghcr.io",
+    "localhost:5000",
+  ]);
 });
 
 Deno.test("GitHub credentials go only to the project's own registry's token endpoint", async (t) => {

@@ -1,8 +1,9 @@
 // Start-up stays fast (bench/startup_bench.ts measures it): what a task imports statically is
 // what `--help` and a bad flag load, so the heavy modules must be imported only where used.
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 
-const ROOT = new URL("..", import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** lib/ modules a task may import only with `await import()`, and why each is heavy. */
 const LAZY = [

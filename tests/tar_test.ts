@@ -251,3 +251,47 @@ integrationTest(
     }
   },
 );
+
+Deno.test("copyEntry() streams a large file to disk, never holding it whole", async (t) => {
+  const { copyEntry } = await import("../lib/podman.ts");
+  const size = 24 * 1024 * 1024;
+  const body = "0123456789abcdef".repeat(size / 16);
+  const tar = await gnuTar({ "usr/big.rpm": body });
+  const dest = await Deno.makeTempDir({ prefix: "copy-entry-" });
+  try {
+    await t.step("the body goes through stream(), whole and intact", async () => {
+      let largestChunk = 0;
+      for await (const entry of tarEntries(chunked(tar, 64 * 1024))) {
+        // read() would allocate entry.size at once: a hostile multi-GB .rpm must not do that
+        const streamOnly: TarEntry = {
+          ...entry,
+          read: () => Promise.reject(new Error("read() holds the whole file in memory")),
+          stream: () =>
+            entry.stream().pipeThrough(
+              new TransformStream({
+                transform(chunk, controller) {
+                  largestChunk = Math.max(largestChunk, chunk.length);
+                  controller.enqueue(chunk);
+                },
+              }),
+            ),
+        };
+        await copyEntry(streamOnly, dest, () => true);
+      }
+      assert.ok(largestChunk > 0 && largestChunk <= 1024 * 1024, `chunk of ${largestChunk}`);
+      assert.equal((await Deno.stat(`${dest}/usr/big.rpm`)).size, size);
+      assert.equal(await Deno.readTextFile(`${dest}/usr/big.rpm`), body);
+    });
+    await t.step("a stream cut inside the file fails in one line, no temporary left", async () => {
+      await Deno.remove(`${dest}/usr`, { recursive: true });
+      await assert.rejects(async () => {
+        for await (const entry of tarEntries(chunked(tar.slice(0, 4 * 1024 * 1024), 65536))) {
+          await copyEntry(entry, dest, () => true);
+        }
+      }, isError(CheckError, "Truncated tar archive: the stream ended inside usr/big.rpm"));
+      assert.deepEqual([...Deno.readDirSync(`${dest}/usr`)], []);
+    });
+  } finally {
+    await Deno.remove(dest, { recursive: true });
+  }
+});

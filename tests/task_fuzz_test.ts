@@ -4,11 +4,12 @@
 // covered without touching this file. Every remote endpoint points at a closed loopback port,
 // so a run that gets past its input checks fails fast instead of waiting on the network.
 // FUZZ_RUNS raises the number of generated runs (default 40).
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { taskArgs } from "./helpers/run_task.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RUNS = Number(Deno.env.get("FUZZ_RUNS") ?? "40");
 /** A task that has not finished by then counts as hung. */
 const HANG_MS = 60_000;

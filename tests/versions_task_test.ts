@@ -14,7 +14,8 @@ import { integrationTest } from "./helpers/tools.ts";
 
 function assertOneLineError(result: TaskResult, code: number, ...parts: (string | RegExp)[]) {
   assert.equal(result.code, code, result.stderr);
-  const lines = result.stderr.trim().split("\n");
+  // A retry says so on its own line (lib/http.ts); the error itself is one line.
+  const lines = result.stderr.trim().split("\n").filter((line) => !line.startsWith("retrying "));
   assert.equal(lines.length, 1, `one line: ${result.stderr}`);
   assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
   for (const part of parts) {
@@ -195,7 +196,13 @@ Deno.test("zfs-version prints just the newest tag of the series, from every page
 Deno.test("zfs-version exits 1 with the URL and status when GitHub keeps failing", async () => {
   await withServer(() => json({ message: "Server Error" }, { status: 503 }), async (server) => {
     const result = await runTaskFile("zfs_version.ts", [], { GITHUB_API_URL: server.url });
-    assertOneLineError(result, 1, `${server.url}/repos/openzfs/zfs/releases`, "HTTP 503");
+    assertOneLineError(
+      result,
+      1,
+      `${server.url}/repos/openzfs/zfs/releases`,
+      /^retrying GET .* \(attempt 2 of 2\): HTTP 503$/m,
+      /^error: .*\(HTTP 503\) after 2 attempts$/m,
+    );
   });
 });
 
@@ -365,6 +372,33 @@ integrationTest(
             );
           },
           refs.k73,
+        );
+
+        await t.step(
+          "--zfs with an unpinned release: versions, check-compatibility and build all refuse",
+          async () => {
+            await Deno.writeTextFile(
+              matrixFile,
+              good.replace(/(tag: zfs-2\.4\.4\n(?:.*\n)*?) +sha256: [0-9a-f]{64}\n/, "$1"),
+            );
+            const env = { FCOS_BUILDS_URL: fcos.url, MATRIX_FILE: matrixFile };
+            const args = ["--image", refs.k617, "--zfs", "zfs-2.4.4"];
+            const versions = await runTaskFile("versions.ts", [...args, "--json"], env);
+            const check = await runTaskFile("check_compatibility.ts", [...args, "--json"], env);
+            const build = await runTaskFile("build.ts", [...args, "--dry-run"], env);
+            for (const result of [versions, check]) {
+              assert.equal(JSON.parse(result.stdout).compatible, false, result.stderr);
+            }
+            assert.equal(versions.code, 0, "versions reports, it does not refuse");
+            for (const result of [versions, check, build]) {
+              assert.equal(result.code, result === versions ? 0 : 1, result.stderr);
+              assert.match(
+                result.stderr,
+                /zfs-2\.4\.4 .*pins no sha256 for zfs-2\.4\.4.*`deno task matrix add zfs-2\.4\.4`/,
+              );
+            }
+            assert.doesNotMatch(build.stdout, /ZFS release:/);
+          },
         );
 
         await t.step("versions --all-targets gives the nightly plan the fallback", async () => {

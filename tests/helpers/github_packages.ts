@@ -2,6 +2,7 @@
 // `Link` headers, DELETE) and, on the same port, for the package's registry repository
 // (`GET /v2/<owner>/<package>/manifests/<digest>`), answering with documented shapes and
 // the real services' quirks (the 5,000-downloads refusal, rate limits, failures).
+import { fileURLToPath } from "node:url";
 import { createHash } from "node:crypto";
 import { json, type TestServer, withServer } from "./server.ts";
 
@@ -215,7 +216,7 @@ export function github(fake: FakeGithub) {
 
 /** A copy of matrix.yaml whose publish.image is `image`; returns its path. */
 export async function matrixPublishing(image: string): Promise<string> {
-  const source = new URL("../../matrix.yaml", import.meta.url).pathname;
+  const source = fileURLToPath(new URL("../../matrix.yaml", import.meta.url));
   const text = await Deno.readTextFile(source);
   const replaced = text.replace(
     /^(publish:\n {2}image: ).*$/m,

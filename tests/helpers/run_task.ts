@@ -2,13 +2,15 @@
 // permissions, --no-prompt and -q included) with the test's arguments and environment, so a
 // permission a task lacks fails a test instead of a user's run.
 
+import { fileURLToPath } from "node:url";
+
 export interface TaskResult {
   code: number;
   stdout: string;
   stderr: string;
 }
 
-const ROOT = new URL("../../", import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /** Characters deno task's shell would interpret; a command line with one is not split here. */
 const SHELL_SYNTAX = /[$"'`\\;&|<>(){}*?~#]/;
