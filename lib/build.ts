@@ -102,19 +102,36 @@ export function sourceUrlOf(publishImage: string, env: Record<string, string | u
   return ghcr ? `https://github.com/${ghcr[1]}` : PROJECT_URL;
 }
 
-const LOOPBACK = /^((?:127\.0\.0\.1|localhost)(?::\d{1,5})?)\//;
+const LOOPBACK = /^((?:127\.0\.0\.1|localhost|\[::1\])(?::\d{1,5})?)\//;
 
 /** Whether a reference points at a loopback registry, which is spoken to over plain http. */
 export function isLoopbackRegistry(ref: string): boolean {
   return LOOPBACK.test(ref);
 }
 
+// The tables only the V1 format has; V2 [[registry]] tables cannot be mixed into such a file.
+const V1_TABLE = /^\s*\[\s*registries\.(?:search|insecure|block)\s*\]/m;
+
 /**
- * A registries.conf marking only these registries insecure (plain http), for
- * CONTAINERS_REGISTRIES_CONF: every other registry of the build keeps TLS verification.
+ * The registries.conf for CONTAINERS_REGISTRIES_CONF, which podman reads instead of the host's
+ * main file: the host's file (`hostConf`) with these registries added as insecure (plain http),
+ * so its mirrors, blocks, aliases and search list still apply and every other registry keeps
+ * TLS verification. A registry the host file already declares keeps the host's setting (podman
+ * refuses two conflicting entries). A V1 file cannot be extended: `v1` is set and the file
+ * holds only these registries.
  */
-export function insecureRegistriesConf(registries: string[]): string {
-  return registries.map((r) => `[[registry]]\nlocation = "${r}"\ninsecure = true\n`).join("\n");
+export function insecureRegistriesConf(
+  registries: string[],
+  hostConf = "",
+): { text: string; v1: boolean } {
+  const v1 = V1_TABLE.test(hostConf);
+  const base = v1 || hostConf.trim() === "" ? "" : `${hostConf.replace(/\n*$/, "")}\n\n`;
+  const declared = (r: string) =>
+    new RegExp(`^\\s*location\\s*=\\s*["']${r.replace(/[.[\]]/g, "\\$&")}["']`, "m")
+      .test(base);
+  const added = registries.filter((r) => !declared(r))
+    .map((r) => `[[registry]]\nlocation = "${r}"\ninsecure = true\n`);
+  return { text: base + added.join("\n"), v1 };
 }
 
 /** Signing needs both halves: refuses one without the other (before any discovery). */

@@ -267,22 +267,34 @@ export async function findKernel(
     // With it, commitmeta.json is read only when the image is the release.
     const meta = known || index || labelKernel ? undefined : fetchCommitmeta(url);
     meta?.catch(() => {}); // awaited below when needed; a derived image does not depend on it
-    try {
-      releases = index
-        ? releasesOf(index)
-        : await fetchReleaseIndex(stream!, { base: options.base }).catch(noAnswer);
-    } catch (error) {
-      // The index cannot say the image is not the release: the label still answers, loudly.
-      if (!labelKernel || !(error instanceof RemoteError)) throw error;
+    const settled = index ?? await prefetchIndex(stream!, options.base);
+    // When the index cannot say the image is not the release, the label still answers, loudly.
+    const trustLabel = (why: string) => {
       logger?.warn(
-        `Cannot check ${ref} against the ${stream} release index, trusting its ostree.linux ` +
-          `label: ${error.message}`,
+        `Cannot check ${ref} against the ${stream} release index (${why}): ` +
+          "trusting its ostree.linux label",
       );
-      return { kernel: labelKernel, source: "ostree.linux label" };
+      const found = { kernel: labelKernel!, source: "ostree.linux label" as const };
+      return releases ? { ...found, releases } : found;
+    };
+    try {
+      releases = releasesOf(settled);
+    } catch (error) {
+      if (!labelKernel || !(error instanceof RemoteError)) throw error;
+      return trustLabel(error.message);
     }
     const expected = releases?.find((r) => r.version === version)?.images.find((i) =>
       i.arch === arch
     )?.digest;
+    if (!expected && labelKernel) {
+      return trustLabel(
+        releases
+          ? `release ${version} (${arch}) is not in it`
+          : settled.error instanceof Error
+          ? settled.error.message
+          : "no index",
+      );
+    }
     if (expected && expected !== inspection.manifestDigest) {
       seen.push(
         `ostree.linux label and coreos build metadata: the image is not release ${version} ` +

@@ -12,7 +12,7 @@ export interface RetryOptions {
   retries?: number;
   /** First backoff in milliseconds, doubled each retry (default 500). */
   backoffMs?: number;
-  /** Longest wait a `retry-after` or `x-ratelimit-reset` may ask for (default 60 s). */
+  /** Longest wait before a retry; a rate limit asking for longer fails at once (default 60 s). */
   maxWaitMs?: number;
   /** The fetch to use (tests pass one that counts). */
   fetch?: typeof fetch;
@@ -39,10 +39,13 @@ function retryable(response: Response): boolean {
   return response.status >= 500 || isRateLimited(response);
 }
 
-/** How long the server asks to wait (`retry-after`, `x-ratelimit-reset`), else `fallbackMs`. */
+/**
+ * How long the server asks to wait (`retry-after`; `x-ratelimit-reset` only for a rate
+ * limit, since GitHub sends it on every answer), else `fallbackMs`.
+ */
 function waitFor(response: Response, fallbackMs: number): number {
   const retryAfter = response.headers.get("retry-after");
-  const reset = response.headers.get("x-ratelimit-reset");
+  const reset = isRateLimited(response) ? response.headers.get("x-ratelimit-reset") : null;
   let ms = fallbackMs;
   if (retryAfter !== null && /^\d{1,10}$/.test(retryAfter)) ms = Number(retryAfter) * 1000;
   else if (reset !== null && /^\d{1,12}$/.test(reset)) ms = Number(reset) * 1000 - Date.now();
@@ -165,17 +168,20 @@ export async function fetchWithRetry(
       const response = await doFetch(target, { ...init, signal });
       clearTimeout(timer);
       if (!retryable(response)) return guarded(response, href, timeoutMs, () => controller.abort());
-      delay = waitFor(response, backoff);
-      if (isRateLimited(response) && delay > maxWaitMs) {
-        // Waiting longer than a minute helps nobody: say until when, at once.
-        const until = new Date(Date.now() + delay).toISOString().slice(11, 16);
-        const message = await serverMessage(response, href);
+      const asked = waitFor(response, backoff);
+      if (isRateLimited(response) && asked > maxWaitMs) {
+        // Waiting longer than a minute helps nobody: say until when, at once. The body
+        // is read through the idle timeout: a stalled one costs the message, not a hang.
+        const until = new Date(Date.now() + asked).toISOString().slice(11, 16);
+        const body = guarded(response, href, timeoutMs, () => controller.abort());
+        const message = await serverMessage(body, href);
         throw new RemoteError(
           href,
           response.status,
           `Rate limited until ${until} UTC (set GH_TOKEN for a higher limit)${message}`,
         );
       }
+      delay = Math.min(asked, maxWaitMs);
       await response.body?.cancel();
       failure = new RemoteError(href, response.status, statusText(response));
       reason = `HTTP ${response.status}`;

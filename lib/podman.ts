@@ -270,6 +270,31 @@ export async function pushImage(ref: string): Promise<string> {
   }
 }
 
+/**
+ * The main registries.conf podman reads (CONTAINERS_REGISTRIES_CONF if set, else the user's
+ * $HOME/.config/containers/registries.conf, else /etc/containers/registries.conf): its path and
+ * text, or undefined when there is none.
+ */
+export async function hostRegistriesConf(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): Promise<{ path: string; text: string } | undefined> {
+  const paths = env.CONTAINERS_REGISTRIES_CONF ? [env.CONTAINERS_REGISTRIES_CONF] : [
+    ...(env.HOME ? [`${env.HOME}/.config/containers/registries.conf`] : []),
+    "/etc/containers/registries.conf",
+  ];
+  for (const path of paths) {
+    try {
+      return { path, text: await Deno.readTextFile(path) };
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) continue;
+      throw new CheckError(
+        `Cannot read ${path}: ${error instanceof Error ? error.message : error}`,
+      );
+    }
+  }
+  return undefined;
+}
+
 export interface BuildResult {
   success: boolean;
   code: number;
@@ -277,7 +302,7 @@ export interface BuildResult {
   /** the last lines of the log, for a failure message */
   tail: string[];
   elapsed: string;
-  /** Ctrl-C (SIGINT) stopped the build */
+  /** Ctrl-C (SIGINT), SIGTERM or SIGHUP stopped the build */
   interrupted: boolean;
   /** per-stage times, and which stages came from the layer cache */
   stages: StageTiming[];
@@ -307,8 +332,14 @@ export async function runBuild(
   }
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command("podman", { args: argv, env, stdout: "piped", stderr: "piped" })
-      .spawn();
+    // detached: podman leads a process group of its own, so a signal reaches its RUN steps too
+    child = new Deno.Command("podman", {
+      args: argv,
+      env,
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }).spawn();
   } catch (error) {
     log.close();
     if (error instanceof Deno.errors.NotFound) throw notInstalled("podman");
@@ -329,19 +360,26 @@ export async function runBuild(
     }
   };
   const ticker = setInterval(() => progress.tick(), 1000);
-  // Ctrl-C reaches podman too (same process group); passing it on covers a `kill -INT` of
-  // this process alone, and a second Ctrl-C stops podman for good.
+  // podman runs in a process group of its own: a signal to this process (Ctrl-C, SIGTERM from a
+  // cancelled CI job, SIGHUP from a closed terminal) is passed on to that whole group, podman
+  // and the RUN step alike, and this function returns, so the caller's cleanup runs (deno would
+  // otherwise exit at once on SIGTERM or SIGHUP). Ctrl-C goes on as SIGINT, the others as
+  // SIGTERM; a second signal kills the group.
   let interrupted = false;
-  const onInterrupt = () => {
+  const onSignal = (signal: Deno.Signal) => () => {
     if (!interrupted) progress.interrupt();
     try {
-      child.kill(interrupted ? "SIGKILL" : "SIGINT");
+      Deno.kill(-child.pid, interrupted ? "SIGKILL" : signal === "SIGINT" ? "SIGINT" : "SIGTERM");
     } catch {
-      // podman has already exited
+      // podman and its group have already exited
     }
     interrupted = true;
   };
-  Deno.addSignalListener("SIGINT", onInterrupt);
+  const listeners = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((signal) => {
+    const listener = onSignal(signal);
+    Deno.addSignalListener(signal, listener);
+    return [signal, listener] as const;
+  });
   let success = false;
   try {
     const [status] = await Promise.all([child.status, take(child.stdout), take(child.stderr)]);
@@ -360,7 +398,7 @@ export async function runBuild(
     };
   } finally {
     clearInterval(ticker);
-    Deno.removeSignalListener("SIGINT", onInterrupt);
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
     if (!interrupted) progress.finish(success);
     log.close();
   }

@@ -126,9 +126,11 @@ function checkDigest(digest: string, where: string): string {
   return digest;
 }
 
-/** http:// for a loopback registry (127.0.0.1:PORT, localhost:PORT), https:// otherwise. */
+/** http:// for a loopback registry (127.0.0.1, localhost, [::1], with a port), https:// otherwise. */
 export function registryBaseUrl(ref: ImageRef): string {
-  if (/^(127\.0\.0\.1|localhost)(:\d+)?$/.test(ref.registry)) return `http://${ref.registry}`;
+  if (/^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/.test(ref.registry)) {
+    return `http://${ref.registry}`;
+  }
   const host = ref.registry === "docker.io" ? "registry-1.docker.io" : ref.registry;
   return `https://${host}`;
 }

@@ -190,6 +190,30 @@ export async function buildLogFile(folder: string, imageTag: string): Promise<st
 }
 
 /**
+ * Removes the registries.conf files older than `maxAgeMs` from the log folder: those of builds
+ * that were killed (SIGKILL, a crash) before their own cleanup ran.
+ */
+export async function removeStaleRegistriesConfs(
+  folder: string,
+  maxAgeMs = 86_400_000,
+  now = Date.now(),
+): Promise<void> {
+  try {
+    for await (const entry of Deno.readDir(folder)) {
+      if (!entry.isFile || !entry.name.endsWith(".registries.conf")) continue;
+      const path = `${folder}/${entry.name}`;
+      // best effort: another build may remove the same file meanwhile
+      const info = await Deno.lstat(path).catch(() => undefined);
+      if (info?.mtime && now - info.mtime.getTime() > maxAgeMs) {
+        await Deno.remove(path).catch(() => {});
+      }
+    }
+  } catch {
+    // an unreadable folder: nothing to sweep
+  }
+}
+
+/**
  * Runs the planned podman build with progress; a failure shows the log's tail and path. With
  * `stepSummary` (build --github-output) the stage table also goes to $GITHUB_STEP_SUMMARY.
  */
@@ -198,10 +222,14 @@ export async function executeBuild(
   logger: Logger,
   options: { stepSummary?: boolean; logFolder?: string } = {},
 ): Promise<void> {
-  const [{ requirePodman, runBuild }, { BuildProgress, progressMode, stageSummaryRows }] =
-    await Promise.all([import("../lib/podman.ts"), import("../lib/progress.ts")]);
+  const [
+    { hostRegistriesConf, requirePodman, runBuild },
+    { BuildProgress, progressMode, stageSummaryRows },
+  ] = await Promise.all([import("../lib/podman.ts"), import("../lib/progress.ts")]);
   await requirePodman();
-  const logFile = await buildLogFile(options.logFolder ?? "build-logs", plan.imageTag);
+  const logFolder = options.logFolder ?? "build-logs";
+  const logFile = await buildLogFile(logFolder, plan.imageTag);
+  await removeStaleRegistriesConfs(logFolder);
   const encoder = new TextEncoder();
   const mode = progressMode(Deno.env.toObject(), Deno.stderr.isTerminal());
   let columns = 100;
@@ -212,16 +240,32 @@ export async function executeBuild(
   }
   const progress = new BuildProgress(
     mode,
-    (text) => Deno.stderr.writeSync(encoder.encode(text)),
+    (text) => {
+      try {
+        Deno.stderr.writeSync(encoder.encode(text));
+      } catch {
+        // the terminal is gone (SIGHUP): the build goes on to its log file and its cleanup
+      }
+    },
     Date.now,
     columns,
   );
-  // Only the loopback registries go without TLS: a registries.conf beside the log says so.
+  // Only the loopback registries go without TLS: a registries.conf beside the log says so, on
+  // top of the host's own (podman reads it instead of the host's main file).
   const env: Record<string, string> = {};
   const registriesConf = `${logFile.replace(/\.log$/, "")}.registries.conf`;
   if (plan.insecureRegistries.length) {
+    const host = await hostRegistriesConf();
+    const conf = insecureRegistriesConf(plan.insecureRegistries, host?.text);
+    if (conf.v1) {
+      logger.warn(
+        `${host?.path} is in the V1 format, which cannot be extended: this build reads only ` +
+          "the loopback registries and the registries.conf.d drop-ins, not its settings",
+        "registries.conf",
+      );
+    }
     try {
-      await Deno.writeTextFile(registriesConf, insecureRegistriesConf(plan.insecureRegistries));
+      await Deno.writeTextFile(registriesConf, conf.text);
     } catch (error) {
       throw new CheckError(
         `Cannot write ${registriesConf}: ${error instanceof Error ? error.message : error}`,

@@ -26,6 +26,12 @@ const REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 
 /** The lines of gh attestation verify that are its verdict: none found, or none verifies. */
 const REFUSAL = /no attestations found|failed to verify|verification failed/i;
+/**
+ * Signs that gh could not reach what it verifies against (the Sigstore trust root over TUF,
+ * the transparency log): then "Sigstore verification failed" is no verdict.
+ */
+const UNREACHABLE =
+  /\btuf\b|dial tcp|no such host|timeout|timed out|connection (refused|reset)|x509|tls handshake/i;
 
 if (import.meta.main) {
   main(async () => {
@@ -80,10 +86,15 @@ if (import.meta.main) {
       } catch (error) {
         // Only gh's verdict on the attestation means "not attested" (and a rebuild); gh
         // missing, logged out, too old or offline is an error: never rebuild what exists.
-        const refusal = error instanceof GhError &&
-          error.stderr.split("\n").find((line) => REFUSAL.test(line));
+        const lines = error instanceof GhError ? error.stderr.split("\n") : [];
+        const unreachable = lines.find((line) => UNREACHABLE.test(line));
+        const refusal = !unreachable && lines.find((line) => REFUSAL.test(line));
         if (!refusal) {
-          const message = error instanceof Error ? error.message : String(error);
+          const message = unreachable
+            ? `gh attestation verify failed: ${unreachable.trim()}`
+            : error instanceof Error
+            ? error.message
+            : String(error);
           const hint = /unknown command "attestation"/.test(message)
             ? " (gh attestation needs gh 2.49 or newer)"
             : "";

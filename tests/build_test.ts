@@ -14,9 +14,9 @@ import {
   sourceUrlOf,
 } from "../lib/build.ts";
 import { CheckError, InputError, UsageError } from "../lib/errors.ts";
-import { runBuild } from "../lib/podman.ts";
+import { hostRegistriesConf, runBuild } from "../lib/podman.ts";
 import { BuildProgress, formatElapsed, parseStep, progressMode } from "../lib/progress.ts";
-import { buildLogFile } from "../tasks/build.ts";
+import { buildLogFile, removeStaleRegistriesConfs } from "../tasks/build.ts";
 import { ACCESS_DENIED_XML } from "./helpers/fcos_fixtures.ts";
 import { isolatedStorage } from "./helpers/isolated_storage.ts";
 import { buildAndPush, startRegistry } from "./helpers/registry.ts";
@@ -111,9 +111,9 @@ Deno.test("planBuild() adds isolation, secrets, cache and plain http only when a
     ["localhost:5001"],
   );
   assert.deepEqual(planBuild(input()).insecureRegistries, []);
-  assert.equal(
-    insecureRegistriesConf(["127.0.0.1:5000"]),
-    '[[registry]]\nlocation = "127.0.0.1:5000"\ninsecure = true\n',
+  assert.deepEqual(
+    planBuild(input({ cacheTo: "[::1]:5002/cache" })).insecureRegistries,
+    ["[::1]:5002"],
   );
   assert.ok(local.argv.includes("arm64"));
   assert.ok(!planBuild(input()).argv.includes("--isolation"));
@@ -210,6 +210,98 @@ Deno.test("checkSigningPair() names the missing half, the same words for task an
   });
 });
 
+Deno.test("insecureRegistriesConf() adds the loopback registries to the host's registries.conf", async (t) => {
+  const entry = (r: string) => `[[registry]]\nlocation = "${r}"\ninsecure = true\n`;
+  await t.step("no host file: only the loopback registries", () => {
+    assert.deepEqual(insecureRegistriesConf(["127.0.0.1:5000"]), {
+      text: entry("127.0.0.1:5000"),
+      v1: false,
+    });
+  });
+  await t.step("a V2 host file is kept whole, mirrors, blocks and aliases included", () => {
+    const host = 'unqualified-search-registries = ["quay.io"]\n\n[[registry]]\n' +
+      'location = "docker.io"\nblocked = true\n\n[aliases]\n"fcos" = "quay.io/fedora/fcos"\n';
+    const { text, v1 } = insecureRegistriesConf(["127.0.0.1:5000", "[::1]:5001"], host);
+    assert.equal(v1, false);
+    assert.equal(text, `${host}\n${entry("127.0.0.1:5000")}\n${entry("[::1]:5001")}`);
+  });
+  await t.step("a registry the host file declares keeps the host's setting", () => {
+    const host = '[[registry]]\nlocation = "127.0.0.1:5000"\ninsecure = true\n';
+    assert.equal(
+      insecureRegistriesConf(["127.0.0.1:5000", "localhost:5001"], host).text,
+      `${host}\n${entry("localhost:5001")}`,
+    );
+    // a look-alike is not the same registry
+    assert.match(
+      insecureRegistriesConf(["127.0.0.1:5000"], host.replace(":5000", ":50000")).text,
+      /location = "127\.0\.0\.1:5000"\ninsecure/,
+    );
+  });
+  await t.step("a V1 host file cannot be extended: only the loopback registries", () => {
+    const host = '[registries.search]\nregistries = ["quay.io"]\n\n[registries.block]\n' +
+      'registries = ["docker.io"]\n';
+    assert.deepEqual(insecureRegistriesConf(["127.0.0.1:5000"], host), {
+      text: entry("127.0.0.1:5000"),
+      v1: true,
+    });
+  });
+});
+
+Deno.test("hostRegistriesConf() reads the file podman would: env, else the user's, else /etc", async () => {
+  const home = await Deno.makeTempDir({ prefix: "registries-home-" });
+  try {
+    await Deno.mkdir(`${home}/.config/containers`, { recursive: true });
+    const user = `${home}/.config/containers/registries.conf`;
+    await Deno.writeTextFile(user, "# user\n");
+    await Deno.writeTextFile(`${home}/own.conf`, "# own\n");
+    assert.deepEqual(await hostRegistriesConf({ HOME: home }), { path: user, text: "# user\n" });
+    assert.deepEqual(
+      await hostRegistriesConf({ HOME: home, CONTAINERS_REGISTRIES_CONF: `${home}/own.conf` }),
+      { path: `${home}/own.conf`, text: "# own\n" },
+    );
+    assert.equal(
+      await hostRegistriesConf({ HOME: home, CONTAINERS_REGISTRIES_CONF: `${home}/absent` }),
+      undefined,
+    );
+    const system = await hostRegistriesConf({ HOME: `${home}/nobody` });
+    const etc = await Deno.readTextFile("/etc/containers/registries.conf").catch(() => undefined);
+    assert.deepEqual(
+      system,
+      etc === undefined ? undefined : { path: "/etc/containers/registries.conf", text: etc },
+    );
+    // a folder in its place: one line naming it
+    await assert.rejects(
+      hostRegistriesConf({ CONTAINERS_REGISTRIES_CONF: home }),
+      (error: Error) =>
+        error instanceof CheckError && error.message.startsWith(`Cannot read ${home}: `),
+    );
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("removeStaleRegistriesConfs() removes only registries.conf files older than a day", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "build-logs-" });
+  try {
+    const now = Date.now();
+    const twoDaysAgo = new Date(now - 2 * 86_400_000);
+    for (const name of ["old.registries.conf", "old.log", "new.registries.conf"]) {
+      await Deno.writeTextFile(`${dir}/${name}`, "");
+    }
+    await Deno.utime(`${dir}/old.registries.conf`, twoDaysAgo, twoDaysAgo);
+    await Deno.utime(`${dir}/old.log`, twoDaysAgo, twoDaysAgo);
+    await removeStaleRegistriesConfs(dir, 86_400_000, now);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+      "new.registries.conf",
+      "old.log",
+    ]);
+    // a folder that is not there is nothing to sweep
+    await removeStaleRegistriesConfs(`${dir}/absent`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a build log that cannot be written is a one-line CheckError, not a stack", async () => {
   const dir = await Deno.makeTempDir({ prefix: "build-logs-" });
   try {
@@ -273,6 +365,9 @@ Deno.test("sourceUrlOf(), contextOf() and isLoopbackRegistry()", () => {
   assert.equal(contextOf("Containerfile"), ".");
   assert.ok(isLoopbackRegistry("127.0.0.1:5000/x"));
   assert.ok(isLoopbackRegistry("localhost:5000/x@sha256:0"));
+  assert.ok(isLoopbackRegistry("[::1]:5000/x"));
+  assert.ok(isLoopbackRegistry("[::1]/x"));
+  assert.ok(!isLoopbackRegistry("[::2]:5000/x"));
   assert.ok(!isLoopbackRegistry("quay.io/127.0.0.1/x"));
 });
 
@@ -662,6 +757,38 @@ integrationTest(
             [...Deno.readDirSync(`${dir}/build-logs`)].filter((e) => e.name.endsWith(".conf")),
             [],
             "the registries.conf is removed after the build",
+          );
+        },
+      );
+
+      await t.step(
+        "the build keeps the host's registries.conf: its alias resolves, over plain http",
+        async () => {
+          // podman reads the build's registries.conf instead of the host's main file: the
+          // host's settings must be in it, here a short-name alias for the loopback target
+          await Deno.mkdir(`${dir}/alias`);
+          await Deno.writeTextFile(`${dir}/alias/Containerfile`, "FROM kmods-test-target:stable\n");
+          await Deno.writeTextFile(
+            `${dir}/host-registries.conf`,
+            `[aliases]\n"kmods-test-target" = "${registry.host}/fcos"\n`,
+          );
+          const ran = await task("test_build.ts", [
+            ...common,
+            "--containerfile",
+            `${dir}/alias/Containerfile`,
+            "--tag",
+            `${registry.host}/alias-check:${TAG}`,
+          ], {
+            env: { ...env, CONTAINERS_REGISTRIES_CONF: `${dir}/host-registries.conf` },
+            cwd: dir,
+          });
+          assert.equal(ran.code, 0, ran.stderr);
+          const log = ran.stderr.match(/full log: (\S+\.log)$/m)?.[1] ?? "";
+          assert.match(await Deno.readTextFile(log), /STEP 1\/1: FROM kmods-test-target:stable/);
+          assert.match(ran.stderr, /^Removed /m);
+          assert.deepEqual(
+            [...Deno.readDirSync(`${dir}/build-logs`)].filter((e) => e.name.endsWith(".conf")),
+            [],
           );
         },
       );

@@ -117,6 +117,17 @@ Deno.test("check-container --require-attestations: only gh's verdict means not a
         assert.match(result.stderr, /attestation does not verify: Error: no attestations found/);
         assert.match(await Deno.readTextFile(env.GITHUB_OUTPUT!), /^container-exists=false$/m);
       });
+      await t.step("signed by another workflow: exists, not attested (a rebuild)", async () => {
+        const result = await check(
+          "echo 'Loaded 1 attestation from GitHub API' >&2\n" +
+            "echo '✗ Sigstore verification failed' >&2\n" +
+            "echo 'verifying with issuer \"sigstore.dev\": failed to verify certificate identity' >&2; exit 1",
+        );
+        assert.equal(result.code, 1, result.stderr);
+        assert.equal(result.stdout.trim(), `exists, not attested: ${ref}`);
+        assert.match(result.stderr, /does not verify: ✗ Sigstore verification failed$/m);
+        assert.match(await Deno.readTextFile(env.GITHUB_OUTPUT!), /^container-exists=false$/m);
+      });
       for (
         const [what, script, message] of [
           [
@@ -136,6 +147,13 @@ Deno.test("check-container --require-attestations: only gh's verdict means not a
             /verify failed: Error: failed to digest artifact: GET https:\/\/ghcr\.io\/token: HTTP 401$/,
           ],
           ["failing silently", "exit 1", /gh attestation verify failed: exit code 1/],
+          [
+            "no Sigstore trust root (TUF over the network)",
+            "echo 'Loaded 1 attestation from GitHub API' >&2\n" +
+            "echo '✗ Sigstore verification failed' >&2\n" +
+            "echo 'failed to create TUF client: dial tcp: lookup tuf-repo-cdn.sigstore.dev: no such host' >&2; exit 1",
+            /verify failed: failed to create TUF client: dial tcp: lookup tuf-repo-cdn\.sigstore\.dev/,
+          ],
         ] as const
       ) {
         await t.step(`${what}: an error, no verdict`, async () => {

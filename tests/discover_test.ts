@@ -175,13 +175,64 @@ Deno.test("findKernel(): an ostree.linux label still answers, with a warning, wh
       { base: server.url },
     );
     assert.deepEqual(found, { kernel: FCOS42_KERNEL, source: "ostree.linux label" });
-    assert.match(lines.join("\n"), /Cannot check .* against the stable release index, trusting/);
+    assert.match(
+      lines.join("\n"),
+      /^Cannot check .* against the stable release index \(Request failed: .*\): trusting its ostree\.linux label$/,
+    );
     assert.ok(server.requests.some((r) => r.path === "/stable/releases.json"), "it asked first");
   }).finally(() =>
     backoff === undefined
       ? Deno.env.delete("HTTP_BACKOFF_MS")
       : Deno.env.set("HTTP_BACKOFF_MS", backoff)
   );
+});
+
+Deno.test("findKernel(): an ostree.linux label the index cannot check answers with a warning", async (t) => {
+  const inspection = {
+    labels: {
+      "ostree.linux": FCOS42_KERNEL,
+      "org.opencontainers.image.version": "42.20250705.3.0",
+      "com.coreos.stream": "stable",
+    },
+    layers: [],
+    manifestDigest: "sha256:" + "b".repeat(64),
+  };
+  const cases: [string, Parameters<typeof fcosBuildsHandler>, RegExp][] = [
+    [
+      "the index answers 403",
+      [{}, { missing: "403" }],
+      /\(Access denied: .*\/stable\/releases\.json \(HTTP 403\)\)/,
+    ],
+    ["the index answers 404", [{}, { missing: "404" }], /\(Not found: .*\(HTTP 404\)\)/],
+    [
+      "the index does not list the release",
+      [{ stable: [{ version: FCOS43_VERSION, kernels: { x86_64: FCOS43_KERNEL } }] }],
+      /\(release 42\.20250705\.3\.0 \(x86_64\) is not in it\)/,
+    ],
+  ];
+  for (const [what, handler, why] of cases) {
+    await t.step(what, async () => {
+      await withServer(fcosBuildsHandler(...handler), async (server) => {
+        const lines: string[] = [];
+        const found = await findKernel(
+          "example.com/fcos@sha256:" + "a".repeat(64),
+          "x86_64",
+          inspection,
+          { info: (l) => lines.push(`info: ${l}`), warn: (l) => lines.push(`warn: ${l}`) },
+          { base: server.url },
+        );
+        assert.equal(found.kernel, FCOS42_KERNEL);
+        assert.equal(found.source, "ostree.linux label");
+        assert.equal(lines.length, 1, lines.join("\n"));
+        assert.match(
+          lines[0]!,
+          /^warn: Cannot check example\.com\/fcos@sha256:a+ against the stable release index \(/,
+        );
+        assert.match(lines[0]!, why);
+        assert.match(lines[0]!, /\): trusting its ostree\.linux label$/);
+      });
+    });
+  }
 });
 
 Deno.test("mergeModulesChanges(): later layers win, whiteouts and opaque markers hide earlier ones", () => {

@@ -203,6 +203,35 @@ Deno.test("getJson() says the connection was lost when a body is cut off", async
   });
 });
 
+Deno.test("getJson() fails fast on a long rate limit whose body stalls", async () => {
+  let stall: ReturnType<typeof setTimeout> | undefined;
+  await withServer(
+    () =>
+      new Response(
+        new ReadableStream({
+          start: (c) => c.enqueue(new TextEncoder().encode('{"message": "API rate')),
+          // Ends after 2 s so that the server can shut down even without the timeout.
+          pull: (c) =>
+            new Promise((resolve) => {
+              stall = setTimeout(() => resolve(c.close()), 2_000);
+            }),
+          cancel: () => clearTimeout(stall),
+        }),
+        { status: 429, headers: { "retry-after": "3600" } },
+      ),
+    async (api) => {
+      const started = Date.now();
+      await assert.rejects(
+        getJson(`${api.url}/limited`, {}, { ...fast, timeoutMs: 200 }),
+        (error) =>
+          assertOneLine(error, /^Rate limited until \d\d:\d\d UTC \(set GH_TOKEN[^(]*\): http/),
+      );
+      assert.ok(Date.now() - started < 1_500, `took ${Date.now() - started} ms`);
+    },
+  );
+  clearTimeout(stall);
+});
+
 Deno.test("fetchWithRetry() refuses file: and other non-http URLs before any request", async () => {
   for (const url of ["file:///etc/passwd", "data:text/plain,hi", "ftp://127.0.0.1/x"]) {
     await assert.rejects(

@@ -93,6 +93,38 @@ Deno.test("fetchWithRetry() stops at once when a rate limit asks to wait past ma
   assert.deepEqual(lines, []);
 });
 
+Deno.test("fetchWithRetry() waits at most maxWaitMs before retrying a 5xx", async (t) => {
+  const far = String(Math.floor(Date.now() / 1000) + 3600);
+  const cases: [string, number, Record<string, string>][] = [
+    ["a 502 with x-ratelimit-reset an hour away", 502, { "x-ratelimit-reset": far }],
+    ["a 503 with a huge retry-after", 503, { "retry-after": "9999999999" }],
+  ];
+  for (const [name, status, headers] of cases) {
+    await t.step(name, async () => {
+      const lines: string[] = [];
+      const onRetry = (line: string) => {
+        lines.push(line);
+        // Fail here rather than sleep for an hour when the cap is missing.
+        const ms = Number(/ in (\d+) ms /.exec(line)?.[1] ?? Infinity);
+        if (ms > 5) throw new Error(`waits too long: ${line}`);
+      };
+      let calls = 0;
+      await withServer(
+        () => ++calls === 1 ? new Response("down", { status, headers }) : json([1]),
+        async (server) => {
+          const { body } = await getJson(`${server.url}/x`, {}, {
+            ...fast,
+            maxWaitMs: 5,
+            onRetry,
+          });
+          assert.deepEqual(body, [1]);
+        },
+      );
+      assert.equal(lines.length, 1);
+    });
+  }
+});
+
 Deno.test("getJson() waits out a rate limit with retry-after, then succeeds", async () => {
   let calls = 0;
   await withServer(

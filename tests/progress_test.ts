@@ -361,82 +361,99 @@ integrationTest(
   },
 );
 
-/** The processes (pid and name) in a process group, from /proc/<pid>/stat. */
-function processesInGroup(group: number): string[] {
-  const found: string[] = [];
+/**
+ * The live processes (pid and name) in the process groups of `groups`, from /proc/<pid>/stat.
+ * A child of a group leader that leads a group of its own (podman) joins `groups`, so its RUN
+ * steps are still found after podman itself has gone.
+ */
+function processesInGroups(groups: Set<number>): string[] {
+  const stats = [];
   for (const entry of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
     try {
       const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
       // "pid (comm) state ppid pgrp …": comm may hold spaces, so split after its ")"
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(pgrp) === group && state !== "Z") {
-        found.push(`${entry.name} ${stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))}`);
-      }
+      const [state, ppid, pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const pid = Number(entry.name);
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      stats.push({ pid, name, state, ppid: Number(ppid), pgrp: Number(pgrp) });
     } catch {
       // the process ended while we looked
     }
   }
-  return found;
+  for (const s of stats) if (groups.has(s.ppid) && s.pgrp === s.pid) groups.add(s.pid);
+  return stats.filter((s) => groups.has(s.pgrp) && s.state !== "Z")
+    .map((s) => `${s.pid} ${s.name}`);
 }
 
-integrationTest(
-  "Ctrl-C during a real build ends the live line, says interrupted and stops podman",
-  ["podman", "ldd", "setsid"],
-  async () => {
-    const dir = await fixtureContext("slow.Containerfile");
-    const logFile = `${dir}/build.log`;
-    // setsid: a process group of its own, which gets the SIGINT as a terminal's Ctrl-C would
-    const child = new Deno.Command("setsid", {
-      args: [
-        Deno.execPath(),
-        "run",
-        "-A",
-        fileURLToPath(new URL("./helpers/interruptible_build.ts", import.meta.url)),
-        dir,
-        logFile,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const group = child.pid;
-    try {
-      const deadline = Date.now() + 60_000;
-      // wait until the RUN step's sleep runs in the group, as a terminal's job would
-      while (
-        !processesInGroup(group).some((p) => p.endsWith(" sleep")) ||
-        !(await Deno.readTextFile(logFile).catch(() => "")).includes("compiling")
-      ) {
-        assert.ok(Date.now() < deadline, "the build never reached its RUN step");
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      const interruptedAt = Date.now();
-      Deno.kill(-group, "SIGINT");
-      const { code, stdout, stderr } = await child.output();
-      const err = new TextDecoder().decode(stderr);
-      assert.equal(code, 0, err);
-      assert.ok(Date.now() - interruptedAt < 15_000, "the RUN step's 30 s sleep was not stopped");
-      assert.deepEqual(JSON.parse(new TextDecoder().decode(stdout)), {
-        interrupted: true,
-        success: false,
-      });
-      assert.ok(err.startsWith("\r\x1b[2Kcompile · "), err);
-      assert.match(err, /compile · sleep 30 · \d+s \(total \d+s\)[^\n]*\ninterrupted\n$/);
-      // the RUN step's own process ends a moment after podman: give it a few seconds
-      let left = "";
-      for (let i = 0; i < 25; i++) {
-        left = processesInGroup(group).join(", ");
-        if (left === "") break;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      assert.equal(left, "", "processes left behind");
-    } finally {
+// Ctrl-C reaches the whole process group; SIGTERM (a cancelled CI job) and SIGHUP (a closed
+// terminal) reach deno alone, which must stop podman and return, so its cleanup runs.
+for (
+  const [name, signal, group] of [
+    ["Ctrl-C", "SIGINT", true],
+    ["SIGTERM to deno alone", "SIGTERM", false],
+    ["SIGHUP to deno alone", "SIGHUP", false],
+  ] as const
+) {
+  integrationTest(
+    `${name} during a real build ends the live line, says interrupted and stops podman`,
+    ["podman", "ldd", "setsid"],
+    async () => {
+      const dir = await fixtureContext("slow.Containerfile");
+      const logFile = `${dir}/build.log`;
+      // setsid: a process group of its own, as a terminal's job has
+      const child = new Deno.Command("setsid", {
+        args: [
+          Deno.execPath(),
+          "run",
+          "-A",
+          fileURLToPath(new URL("./helpers/interruptible_build.ts", import.meta.url)),
+          dir,
+          logFile,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const pgid = child.pid;
+      const groups = new Set([pgid]);
       try {
-        Deno.kill(-group, "SIGKILL");
-      } catch {
-        // the group is gone, as it should be
+        const deadline = Date.now() + 60_000;
+        // wait until the RUN step's sleep runs in the group, as a terminal's job would
+        while (
+          !processesInGroups(groups).some((p) => p.endsWith(" sleep")) ||
+          !(await Deno.readTextFile(logFile).catch(() => "")).includes("compiling")
+        ) {
+          assert.ok(Date.now() < deadline, "the build never reached its RUN step");
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        const interruptedAt = Date.now();
+        Deno.kill(group ? -pgid : pgid, signal);
+        const { code, stdout, stderr } = await child.output();
+        const err = new TextDecoder().decode(stderr);
+        assert.equal(code, 0, err);
+        assert.ok(Date.now() - interruptedAt < 15_000, "the RUN step's 30 s sleep was not stopped");
+        assert.deepEqual(JSON.parse(new TextDecoder().decode(stdout)), {
+          interrupted: true,
+          success: false,
+        });
+        assert.ok(err.startsWith("\r\x1b[2Kcompile · "), err);
+        assert.match(err, /compile · sleep 30 · \d+s \(total \d+s\)[^\n]*\ninterrupted\n$/);
+        // the RUN step's own process ends a moment after podman: give it a few seconds
+        let left = "";
+        for (let i = 0; i < 25; i++) {
+          left = processesInGroups(groups).join(", ");
+          if (left === "") break;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        assert.equal(left, "", "processes left behind");
+      } finally {
+        try {
+          Deno.kill(-pgid, "SIGKILL");
+        } catch {
+          // the group is gone, as it should be
+        }
+        await Deno.remove(dir, { recursive: true });
       }
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
-);
+    },
+  );
+}

@@ -56,6 +56,11 @@ Deno.test("parseImageRef() requires a tag or digest and rejects malformed refere
 Deno.test("registryBaseUrl() uses plain http only for loopback registries", () => {
   assert.equal(registryBaseUrl(parseImageRef("127.0.0.1:5000/x:1")), "http://127.0.0.1:5000");
   assert.equal(registryBaseUrl(parseImageRef("localhost:5000/x:1")), "http://localhost:5000");
+  assert.equal(registryBaseUrl(parseImageRef("[::1]:5000/x:1")), "http://[::1]:5000");
+  assert.equal(
+    registryBaseUrl(parseImageRef("127.0.0.1.evil.io/x:1")),
+    "https://127.0.0.1.evil.io",
+  );
   assert.equal(registryBaseUrl(parseImageRef("quay.io/x/y:1")), "https://quay.io");
   assert.equal(registryBaseUrl(parseImageRef("fedora:43")), "https://registry-1.docker.io");
 });
