@@ -14,11 +14,11 @@ import {
   FCOS43,
   FCOS43_KERNEL,
   FCOS43_VERSION,
-  fcosBuildsHandler,
   pushFixtureImages,
   RELEASES,
   releasesHandler,
 } from "../tests/helpers/fcos_fixtures.ts";
+import { fcosBuilds } from "../tests/helpers/release_index.ts";
 import { startRegistry } from "../tests/helpers/registry.ts";
 
 const DELAY_MS = 100;
@@ -52,7 +52,7 @@ try {
   });
   const metadata = delayed(
     "fcos-metadata",
-    fcosBuildsHandler({
+    fcosBuilds({
       stable: [{
         version: FCOS43_VERSION,
         kernels: { x86_64: FCOS43_KERNEL },

@@ -1,8 +1,8 @@
 // Where a cleanup plan is made: a pure function from the package's versions, the digests
 // their manifests reference, the policy and the clock to a keep/delete decision for every
 // version, plus its text forms (terminal, Markdown, JSON).
-import { escapeMarkdown, markdownTable, sanitizeTerminal, textTable } from "./cli.ts";
-import { CheckError, UsageError } from "./errors.ts";
+import { escapeMarkdown, markdownTable, sanitizeTerminal, textTable, wholeNumber } from "./cli.ts";
+import { CheckError } from "./errors.ts";
 import { IMAGE_TAG } from "./patterns.ts";
 import { timeText } from "./render.ts";
 
@@ -62,22 +62,12 @@ export const MAX_MIN_VERSIONS = 1_000_000;
 
 /** Validates the retention-days argument: a whole number from 0 to MAX_RETENTION_DAYS. */
 export function retentionDaysOf(value: string): number {
-  return boundedWhole(value, "retention days", 0, MAX_RETENTION_DAYS);
+  return wholeNumber("retention days", 0, MAX_RETENTION_DAYS)(value);
 }
 
 /** Validates the min-versions argument: a whole number from 1 to MAX_MIN_VERSIONS. */
 export function minVersionsOf(value: string): number {
-  return boundedWhole(value, "min-versions", 1, MAX_MIN_VERSIONS);
-}
-
-function boundedWhole(value: string, what: string, min: number, max: number): number {
-  if (!/^\d{1,10}$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new UsageError(
-      `Invalid ${what}: ${JSON.stringify(value.slice(0, 40))} ` +
-        `(expected a whole number from ${min} to ${max})`,
-    );
-  }
-  return Number(value);
+  return wholeNumber("min-versions", 1, MAX_MIN_VERSIONS)(value);
 }
 
 /** `sha256-<hex>`, `sha256-<hex>.sig`, `sha256-<hex>.att`, …: the digest it belongs to. */
@@ -211,8 +201,7 @@ export function planCleanup(
     const reason = reasons.get(version.id) ?? "expired";
     return { ...version, action: reason === "expired" ? "delete" : "keep", reason };
   });
-  let deleteCount = 0;
-  for (const v of planned) if (v.action === "delete") deleteCount++;
+  const deleteCount = planned.filter((v) => v.action === "delete").length;
   return {
     now: now.toISOString(),
     cutoff: new Date(cutoffMs).toISOString(),
@@ -259,7 +248,8 @@ export function shortDigests(text: string): string {
   );
 }
 
-function tagsText(v: PackageVersion): string {
+/** A version's tags for people: comma-separated, or `<untagged>`. */
+export function tagsText(v: PackageVersion): string {
   return v.tags.length ? v.tags.join(", ") : "<untagged>";
 }
 
@@ -339,15 +329,21 @@ export function formatPlan(plan: CleanupPlan, options: FormatOptions = {}): stri
   return lines.join("\n");
 }
 
+/** The rows of the versions GitHub retained (at most `limit`), noted as such. */
+function retainedRows(plan: CleanupPlan, retained: readonly number[], limit?: number): string[][] {
+  const byId = new Map(plan.versions.map((v) => [v.id, v]));
+  return retained.slice(0, limit).map((id) => byId.get(id))
+    .filter((v) => v !== undefined).map((v) => rowOf(v, RETAINED_NOTE));
+}
+
 /** What the run did, for people: the retained and failed versions, then the counts. */
 export function formatResult(plan: CleanupPlan, result: CleanupResult): string {
-  const byId = new Map(plan.versions.map((v) => [v.id, v]));
   const lines: string[] = [];
-  const retained = result.retained.map((id) => byId.get(id)).filter((v) => v !== undefined);
+  const retained = retainedRows(plan, result.retained);
   if (retained.length) {
     lines.push(
       `Retained by GitHub (${retained.length}):`,
-      textTable(HEADER, retained.map((v) => rowOf(v, RETAINED_NOTE))),
+      textTable(HEADER, retained),
       "",
     );
   }
@@ -372,11 +368,8 @@ export function planMarkdown(plan: CleanupPlan, result?: CleanupResult, limit = 
     if (doomed.length > limit) text += `\n… and ${doomed.length - limit} more\n`;
   }
   if (result?.retained.length) {
-    const byId = new Map(doomed.map((v) => [v.id, v]));
-    const rows = result.retained.slice(0, limit).map((id) => byId.get(id))
-      .filter((v) => v !== undefined).map((v) => rowOf(v, RETAINED_NOTE));
     text += `\n#### Retained by GitHub (${result.retained.length})\n\n`;
-    text += markdownTable(HEADER, rows);
+    text += markdownTable(HEADER, retainedRows(plan, result.retained, limit));
   }
   if (result?.failed.length) {
     text += `\n#### Failed (${result.failed.length})\n\n`;

@@ -22,6 +22,11 @@ export function supportsKernel(release: Release, majorMinor: string): boolean {
     (min === undefined || compareMajorMinor(majorMinor, min) >= 0);
 }
 
+/** A kernel as messages name it: `6.18`, or `6.17.7-300.fc43.x86_64 (6.17)`. */
+export function kernelText(kernel: string, majorMinor = kernelMajorMinor(kernel)): string {
+  return kernel === majorMinor ? kernel : `${kernel} (${majorMinor})`;
+}
+
 /**
  * Whether `zfsTag` supports `kernel` (a full version or major.minor) and a build may use it
  * (its sha256 pinned); unknown and unpinned releases fail safe.
@@ -35,7 +40,7 @@ export function checkCompatibility(matrix: Matrix, tag: string, kernel: string):
     .sort(compareZfsTags)
     .at(-1);
   const release = findRelease(matrix, tag);
-  const kernelText = kernel === majorMinor ? kernel : `${kernel} (${majorMinor})`;
+  const kernelShown = kernelText(kernel, majorMinor);
   if (!release) {
     return {
       zfsTag: tag,
@@ -57,11 +62,11 @@ export function checkCompatibility(matrix: Matrix, tag: string, kernel: string):
     ? `up to ${max}`
     : `from ${min}`;
   const message = compatible
-    ? `${tag} supports kernel ${kernelText} (max ${max})`
+    ? `${tag} supports kernel ${kernelShown} (max ${max})`
     : supported
-    ? `${tag} supports kernel ${kernelText} (max ${max}), but matrix.yaml pins no sha256 ` +
+    ? `${tag} supports kernel ${kernelShown} (max ${max}), but matrix.yaml pins no sha256 ` +
       `for ${tag}, so a build refuses it: \`deno task matrix add ${tag}\``
-    : `${tag} supports kernels ${range}, but the kernel is ${kernelText}: ` +
+    : `${tag} supports kernels ${range}, but the kernel is ${kernelShown}: ` +
       (newestSupporting
         ? `the newest release in matrix.yaml that supports it is ${newestSupporting}` +
           (findRelease(matrix, newestSupporting)?.sha256

@@ -31,9 +31,7 @@ import {
 } from "./registry.ts";
 import { tarEntries } from "./tar.ts";
 import { chooseZfsRelease, publishedZfsReleases } from "./zfs_releases.ts";
-import { FALLBACK_KEYS, VERSION_KEYS } from "./version_keys.ts";
-
-export { FALLBACK_KEYS, VERSION_KEYS };
+import type { FALLBACK_KEYS, VERSION_KEYS } from "./version_keys.ts";
 
 // resolveTarget moved to lib/matrix.ts (pure, and light enough for start-up); re-exported here.
 export { resolveTarget };

@@ -57,9 +57,11 @@ export async function lastCompatibleRelease(
   },
 ): Promise<{ fallback?: Fallback; walked: number; capped: boolean }> {
   const maxWalk = options.maxWalk ?? FALLBACK_MAX_WALK;
+  const published = options.published ?? pinnedTags(options.matrix, options.series);
+  // Nothing a build may choose from: no release can be supported, so nothing is read.
+  if (published.length === 0) return { walked: 0, capped: false };
   const releases = options.releases ??
     await fetchReleaseIndex(options.stream, { base: options.base });
-  const published = options.published ?? pinnedTags(options.matrix, options.series);
   const candidates = releases
     .filter((r) =>
       options.before === undefined || compareFcosVersions(r.version, options.before) < 0
@@ -67,7 +69,6 @@ export async function lastCompatibleRelease(
     .map((r) => ({ release: r, image: r.images.find((i) => i.arch === options.arch) }))
     .filter((c) => c.image !== undefined)
     .reverse();
-  if (published.length === 0) return { walked: 0, capped: false };
   const limit = Math.min(maxWalk, candidates.length);
   let walked = 0;
   for (let start = 0; start < limit; start += CONCURRENCY) {

@@ -52,15 +52,15 @@ export const TASK_HELP: Record<string, TaskHelp> = {
       "deno task kernel-version",
       "deno task kernel-version --image quay.io/fedora/fedora-coreos:testing",
     ],
-    env: ["matrix", "http", "github", "fcos", "registry"],
+    env: DISCOVERY,
   },
   "kernel-major-minor": {
     examples: ["deno task kernel-major-minor"],
-    env: ["matrix", "http", "github", "fcos", "registry"],
+    env: DISCOVERY,
   },
   "fedora-version": {
     examples: ["deno task fedora-version"],
-    env: ["matrix", "http", "github", "fcos", "registry"],
+    env: DISCOVERY,
   },
   "check-compatibility": {
     examples: [

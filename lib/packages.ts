@@ -8,6 +8,7 @@ import {
   type PackageVersion,
   RETAINED_NOTE,
   shortDigests,
+  tagsText,
 } from "./cleanup.ts";
 import { type Logger, sanitizeTerminal } from "./cli.ts";
 import { RemoteError, UsageError } from "./errors.ts";
@@ -198,9 +199,7 @@ export async function listPackageVersions(
     throw explainForbidden(error, endpoint);
   }
   const url = `${options.baseUrl ?? githubApiUrl()}${path}`;
-  const versions: PackageVersion[] = new Array(items.length);
-  for (let i = 0; i < items.length; i++) {
-    const item = items[i];
+  const versions = items.map((item, i): PackageVersion => {
     const parsed = versionSchema.safeParse(item);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
@@ -211,13 +210,8 @@ export async function listPackageVersions(
       );
     }
     const v = parsed.data;
-    versions[i] = {
-      id: v.id,
-      name: v.name,
-      createdAt: v.created_at,
-      tags: v.metadata.container.tags,
-    };
-  }
+    return { id: v.id, name: v.name, createdAt: v.created_at, tags: v.metadata.container.tags };
+  });
   return { versions, requests };
 }
 
@@ -274,9 +268,7 @@ export async function deleteVersions(
   const started = performance.now();
   for (const [i, version] of versions.entries()) {
     const step = `[${i + 1} of ${versions.length}]`;
-    const label = sanitizeTerminal(
-      shortDigests(`${version.id} (${version.tags.join(", ") || "<untagged>"})`),
-    );
+    const label = sanitizeTerminal(shortDigests(`${version.id} (${tagsText(version)})`));
     try {
       const result = await deletePackageVersion(endpoint, version.id, options);
       const seconds = ((performance.now() - started) / 1000).toFixed(1);

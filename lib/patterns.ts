@@ -156,11 +156,6 @@ function hostProblem(domain: string): string | undefined {
   return undefined;
 }
 
-/** Whether a string is a valid image reference (see imageRefProblem). */
-export function isImageRef(value: string): boolean {
-  return imageRefProblem(value) === undefined;
-}
-
 /** Validates an image reference such as `quay.io/fedora/fedora-coreos:stable`. */
 export function imageRef(value: string): string {
   const problem = imageRefProblem(value);

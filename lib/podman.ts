@@ -386,7 +386,7 @@ export async function runBuild(
     await writes;
     if (writeError !== undefined) throw logError(logFile, writeError);
     success = status.success && !interrupted;
-    if (!interrupted) progress.finish(success);
+    progress.finish(success); // before stageTimings(); a no-op after interrupt()
     return {
       success,
       code: status.code,
@@ -399,7 +399,7 @@ export async function runBuild(
   } finally {
     clearInterval(ticker);
     for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
-    if (!interrupted) progress.finish(success);
+    progress.finish(success); // when the build threw before finishing
     log.close();
   }
 }

@@ -126,11 +126,14 @@ function checkDigest(digest: string, where: string): string {
   return digest;
 }
 
+/** Whether a registry (`host[:port]`) is on the loopback interface: 127.0.0.1, localhost, [::1]. */
+function isLoopbackRegistry(registry: string): boolean {
+  return isLoopbackHost(registry.replace(/:\d+$/, ""));
+}
+
 /** http:// for a loopback registry (127.0.0.1, localhost, [::1], with a port), https:// otherwise. */
 export function registryBaseUrl(ref: ImageRef): string {
-  if (/^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/.test(ref.registry)) {
-    return `http://${ref.registry}`;
-  }
+  if (isLoopbackRegistry(ref.registry)) return `http://${ref.registry}`;
   const host = ref.registry === "docker.io" ? "registry-1.docker.io" : ref.registry;
   return `https://${host}`;
 }
@@ -166,7 +169,7 @@ function serverUrl(location: string, base: string): URL {
  */
 export function githubCredentialRegistries(publishRegistry?: string): Set<string> {
   const own = new Set(["ghcr.io"]);
-  if (publishRegistry && isLoopbackHost(new URL(`http://${publishRegistry}`).hostname)) {
+  if (publishRegistry && isLoopbackRegistry(publishRegistry)) {
     own.add(publishRegistry);
   }
   return own;

@@ -2,7 +2,7 @@
 // zfs-<series>.N tags; series are released in parallel, so /releases/latest is never
 // trusted); matrix.yaml says what is pinned and which kernels each release supports. A build
 // uses the newest published release of the series that is pinned and supports the kernel.
-import { checkCompatibility, supportsKernel } from "./compat.ts";
+import { checkCompatibility, kernelText, supportsKernel } from "./compat.ts";
 import { CheckError, RemoteError } from "./errors.ts";
 import { githubApiUrl, type GithubClientOptions, githubPaginate, githubToken } from "./github.ts";
 import { findRelease, type Matrix } from "./matrix.ts";
@@ -116,9 +116,7 @@ export function chooseZfsRelease(
   options: { series: string; published?: string[]; kernel: string; forced?: string },
 ): ReleaseChoice {
   const majorMinor = kernelMajorMinor(options.kernel);
-  const kernelText = options.kernel === majorMinor
-    ? majorMinor
-    : `${options.kernel} (${majorMinor})`;
+  const kernelShown = kernelText(options.kernel, majorMinor);
   const published = [...(options.published ?? [])].sort(compareZfsTags).reverse();
   const zfsLatest = published[0];
   const zfsPinned = zfsLatest !== undefined && isPinned(matrix, zfsLatest);
@@ -164,7 +162,7 @@ export function chooseZfsRelease(
       compatible: true,
       maxKernel: maxOf(chosen),
       warnings,
-      message: `${chosen} supports kernel ${kernelText} (max ${maxOf(chosen)})`,
+      message: `${chosen} supports kernel ${kernelShown} (max ${maxOf(chosen)})`,
     };
   }
 
@@ -196,7 +194,7 @@ export function chooseZfsRelease(
     compatible: false,
     maxKernel: maxOf(reported),
     warnings: [],
-    message: `No pinned zfs-${options.series} release supports kernel ${kernelText} ` +
+    message: `No pinned zfs-${options.series} release supports kernel ${kernelShown} ` +
       `(${reported} supports up to ${maxOf(reported) ?? "an unknown version"}): ${hint}`,
   };
 }

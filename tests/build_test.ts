@@ -17,10 +17,10 @@ import { CheckError, InputError, UsageError } from "../lib/errors.ts";
 import { hostRegistriesConf, runBuild } from "../lib/podman.ts";
 import { BuildProgress, formatElapsed, parseStep, progressMode } from "../lib/progress.ts";
 import { buildLogFile, removeStaleRegistriesConfs } from "../tasks/build.ts";
-import { ACCESS_DENIED_XML } from "./helpers/fcos_fixtures.ts";
+import { ACCESS_DENIED_XML } from "./helpers/release_index.ts";
 import { isolatedStorage } from "./helpers/isolated_storage.ts";
 import { buildAndPush, startRegistry } from "./helpers/registry.ts";
-import { taskArgs } from "./helpers/run_task.ts";
+import { spawnTask, type TaskResult } from "./helpers/run_task.ts";
 import { integrationTest } from "./helpers/tools.ts";
 
 const CERT = new TextEncoder().encode(
@@ -394,28 +394,18 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const KERNEL = "6.15.4-200.fc42.x86_64";
 const TAG = `zfs-2.4.2_kernel-${KERNEL}`;
 
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs a task as a user would: deno.json's command line for tasks/<file> (its permissions). */
-async function task(
+function task(
   file: string,
   args: string[],
   options: { env?: Record<string, string>; cwd?: string; clearEnv?: boolean } = {},
-): Promise<Ran> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [...taskArgs(file), ...args],
+): Promise<TaskResult> {
+  return spawnTask(file, args, {
     cwd: options.cwd,
     env: { NO_COLOR: "1", ...options.env },
     clearEnv: options.clearEnv,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+    stdin: "inherit",
+  });
 }
 
 /** An environment whose PATH holds only deno (linked into `dir`), keeping deno's caches. */

@@ -2,7 +2,13 @@
 // Packages REST API and the package's registry repository, answering with payloads of the
 // documented shape (tests/helpers/github_packages.ts).
 import assert from "node:assert/strict";
-import { type FakeGithub, history, PACKAGE, withPackages } from "./helpers/github_packages.ts";
+import {
+  DOWNLOADS_MESSAGE,
+  type FakeGithub,
+  history,
+  PACKAGE,
+  withPackages,
+} from "./helpers/github_packages.ts";
 import { json, type TestServer, withServer } from "./helpers/server.ts";
 import { runTaskFile, taskCommandLine } from "./helpers/run_task.ts";
 import { integrationTest } from "./helpers/tools.ts";
@@ -30,6 +36,10 @@ const orgFake = (versions = history(), extra: Partial<FakeGithub> = {}): FakeGit
   manifests: versions.manifests,
   ...extra,
 });
+const userFake = (owner: string, extra: Partial<FakeGithub> = {}): FakeGithub => {
+  const h = history(20);
+  return { owner, ownerType: "User", versions: h.versions, manifests: h.manifests, ...extra };
+};
 
 /** Ids the rules delete from history() at 90 days / keep 12: ages ≥ 90 except the
  * 10th to 12th newest versioned images (i = 90, 100, 110) and their attestations. */
@@ -269,6 +279,32 @@ Deno.test("cleanup deletes nothing when the manifest of a kept version cannot be
   }
 });
 
+Deno.test("cleanup reads the manifests of a private package with Basic credentials from its token", async (t) => {
+  // A new ghcr.io package is private: an anonymous token request answers 401 (REFERENCE.md).
+  const privateFake = () => orgFake(history(100), { privateRegistry: { password: "ghs_secret" } });
+  await t.step("GH_TOKEN is the package's token: the manifests are read", async () => {
+    await withPackages(privateFake(), async (server, env) => {
+      const run = await runCleanup(["--dry-run", "0", "3", ...org], {
+        ...env,
+        GH_TOKEN: "ghs_secret",
+      });
+      assert.equal(run.code, 0, run.stderr);
+      const tokens = server.requests.filter((r) => r.path.startsWith("/token?"));
+      assert.ok(tokens.length >= 1, "no token was asked for");
+      assert.ok(tokens.every((r) => r.headers.get("authorization")?.startsWith("Basic ")));
+      assert.ok(manifestReads(server).length > 0);
+    });
+  });
+  await t.step("another token: nothing is deleted and the error says what is missing", async () => {
+    await withPackages(privateFake(), async (server, env) => {
+      const run = await runCleanup(["0", "3", ...org, "--yes"], { ...env, GH_TOKEN: "ghs_other" });
+      assert.equal(run.code, 1, run.stderr);
+      assert.equal(deletes(server).length, 0);
+      assert.match(run.stderr, /Cannot read the registry \(a private package needs GH_TOKEN/);
+    });
+  });
+});
+
 Deno.test("cleanup retries a delete that answers 500 and succeeds on 204", async () => {
   const fake = orgFake(history(100), {
     orgId: 1,
@@ -317,6 +353,24 @@ Deno.test("cleanup reports what GitHub retains for its downloads without failing
       await Deno.remove(summaryFile);
       await Deno.remove(outputFile);
     }
+  });
+});
+
+Deno.test("cleanup recognises the downloads refusal by its message, whatever its 4xx status", async () => {
+  // The status GitHub sends with it is not documented (REFERENCE.md): the message decides.
+  const refusal = (status: number) => () => json({ message: DOWNLOADS_MESSAGE }, { status });
+  const fake = orgFake(history(100), {
+    orgId: 1,
+    script: { "DELETE 5093": [refusal(403)], "DELETE 5097": [refusal(422)] },
+  });
+  await withPackages(fake, async (server, env) => {
+    const run = await runCleanup(["90", "3", ...org, "--yes"], env);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(deletes(server).length, 10);
+    assert.match(run.stdout, /delete 10, deleted 8, retained by GitHub 2/);
+    assert.match(run.stdout, /^5093 .* retained by GitHub \(over 5,000 downloads\)$/m);
+    assert.match(run.stdout, /^5097 .* retained by GitHub \(over 5,000 downloads\)$/m);
+    assert.doesNotMatch(run.stderr, /^error:/m);
   });
 });
 
@@ -398,15 +452,7 @@ Deno.test("cleanup names the fix when /user/… answers 403 Resource not accessi
   const refuse = () => json({ message: "Resource not accessible by integration" }, { status: 403 });
   const args = (owner: string) => ["--dry-run", "90", "2", "--owner", owner, "--package", PACKAGE];
   await t.step("the owner is the token's user: /user/… is used and refused", async () => {
-    const h = history(20);
-    const fake: FakeGithub = {
-      owner: "me",
-      ownerType: "User",
-      login: "me",
-      versions: h.versions,
-      manifests: h.manifests,
-      script: { "GET page 1": [refuse] },
-    };
+    const fake = userFake("me", { login: "me", script: { "GET page 1": [refuse] } });
     await withPackages(fake, async (server, env) => {
       const run = await runCleanup(args("me"), env);
       assert.equal(run.code, 1);
@@ -418,14 +464,7 @@ Deno.test("cleanup names the fix when /user/… answers 403 Resource not accessi
     });
   });
   await t.step("--owner-type user uses /users/<owner>/… and never /user", async () => {
-    const h = history(20);
-    const fake: FakeGithub = {
-      owner: "me",
-      ownerType: "User",
-      login: "me",
-      versions: h.versions,
-      manifests: h.manifests,
-    };
+    const fake = userFake("me", { login: "me" });
     await withPackages(fake, async (server, env) => {
       const run = await runCleanup([...args("me"), "--owner-type", "user"], env);
       assert.equal(run.code, 0, run.stderr);
@@ -434,13 +473,7 @@ Deno.test("cleanup names the fix when /user/… answers 403 Resource not accessi
     });
   });
   await t.step("another user's package (or an Actions token) uses /users/<owner>/…", async () => {
-    const h = history(20);
-    const fake: FakeGithub = {
-      owner: "someone",
-      ownerType: "User",
-      versions: h.versions,
-      manifests: h.manifests,
-    };
+    const fake = userFake("someone");
     await withPackages(fake, async (server, env) => {
       const run = await runCleanup(args("someone"), env);
       assert.equal(run.code, 0, run.stderr);
@@ -474,14 +507,7 @@ Deno.test("cleanup refuses (exit 1) when fewer versioned tags exist than min-ver
 });
 
 Deno.test("cleanup takes registry, owner and package from matrix.yaml's publish image", async () => {
-  const h = history(5);
-  const fake: FakeGithub = {
-    owner: "fedora-zfs-kmods",
-    ownerType: "Organization",
-    orgId: 3,
-    versions: h.versions,
-    manifests: h.manifests,
-  };
+  const fake = orgFake(history(5), { owner: "fedora-zfs-kmods", orgId: 3 });
   await withPackages(fake, async (server, env) => {
     const run = await runCleanup(["--dry-run", "90", "1"], env);
     assert.equal(run.code, 0, run.stderr);

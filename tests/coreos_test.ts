@@ -9,14 +9,8 @@ import {
   releaseDateOf,
 } from "../lib/coreos.ts";
 import { RemoteError } from "../lib/errors.ts";
-import {
-  commitmeta,
-  fakeDigest,
-  FCOS43,
-  FCOS43_KERNEL,
-  fcosBuildsHandler,
-  releaseIndex,
-} from "./helpers/fcos_fixtures.ts";
+import { FCOS43, FCOS43_KERNEL } from "./helpers/fcos_fixtures.ts";
+import { commitmeta, digestOf, fcosBuilds, releaseIndex } from "./helpers/release_index.ts";
 import { withServer } from "./helpers/server.ts";
 
 Deno.test("kernelFromCommitmeta() reads the kernel entry of rpmostree.rpmdb.pkglist", () => {
@@ -56,7 +50,7 @@ Deno.test("fetchCommitmeta() treats 403 AccessDenied and 404 as no such build, 5
       new URL(request.url).pathname === "/gone"
         ? new Response("", { status: 404 })
         : new URL(request.url).pathname === "/denied"
-        ? fcosBuildsHandler({})(request)
+        ? fcosBuilds({})(request)
         : new Response("", { status: 503 }),
     async (server) => {
       assert.deepEqual(await fetchCommitmeta(`${server.url}/gone`), { status: 404 });
@@ -79,14 +73,14 @@ const STREAM = [
 ];
 
 Deno.test("fetchReleaseIndex() reads the stream's releases with their per-arch digests", async () => {
-  await withServer(fcosBuildsHandler({ stable: STREAM }), async (server) => {
+  await withServer(fcosBuilds({ stable: STREAM }), async (server) => {
     const releases = await fetchReleaseIndex("stable", { base: server.url });
     assert.deepEqual(releases.map((r) => r.version), STREAM.map((r) => r.version));
     assert.deepEqual(releases[1]!.images[1], {
       arch: "aarch64",
       image: "quay.io/fedora/fedora-coreos",
-      digestRef: `quay.io/fedora/fedora-coreos@${fakeDigest("43.20251110.3.1-aarch64")}`,
-      digest: fakeDigest("43.20251110.3.1-aarch64"),
+      digestRef: `quay.io/fedora/fedora-coreos@${digestOf("stable", "43.20251110.3.1", "aarch64")}`,
+      digest: digestOf("stable", "43.20251110.3.1", "aarch64"),
     });
     assert.deepEqual(server.requests.map((r) => r.path), ["/stable/releases.json"]);
   });
@@ -118,7 +112,7 @@ Deno.test("fetchReleaseIndex() fails with one line for a missing stream or a mal
   for (const [name, body, pattern] of cases) {
     await t.step(name, async () => {
       await withServer(
-        fcosBuildsHandler({ stable: STREAM }, { index: () => body }),
+        fcosBuilds({ stable: STREAM }, { index: () => body }),
         async (server) => {
           await assert.rejects(
             fetchReleaseIndex("stable", { base: server.url }),
@@ -129,7 +123,7 @@ Deno.test("fetchReleaseIndex() fails with one line for a missing stream or a mal
     });
   }
   await t.step("a stream the server does not have answers 403 AccessDenied", async () => {
-    await withServer(fcosBuildsHandler({ stable: STREAM }), async (server) => {
+    await withServer(fcosBuilds({ stable: STREAM }), async (server) => {
       await assert.rejects(
         fetchReleaseIndex("rawhide", { base: server.url, retry: { retries: 0 } }),
         (e) => e instanceof RemoteError && e.status === 403,
@@ -152,7 +146,7 @@ Deno.test("parseReleaseIndex() returns releases oldest first and skips 2019 thre
 });
 
 Deno.test("fetchBuildKernel() reads commitmeta.json and answers undefined for 403 AccessDenied", async () => {
-  await withServer(fcosBuildsHandler({ stable: STREAM }), async (server) => {
+  await withServer(fcosBuilds({ stable: STREAM }), async (server) => {
     const base = { base: server.url };
     assert.equal(
       await fetchBuildKernel("stable", "43.20251110.3.1", "x86_64", base),

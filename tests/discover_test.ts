@@ -22,7 +22,6 @@ import {
   FCOS42_KERNEL,
   FCOS43_KERNEL,
   FCOS43_VERSION,
-  fcosBuildsHandler,
   LEGACY_KERNEL,
   LEGACY_VERSION,
   MODULES_KERNEL,
@@ -31,9 +30,9 @@ import {
   pushFixtureImages,
   RELEASES,
   releasesHandler,
-  type StandInRelease,
   X86_KERNEL,
 } from "./helpers/fcos_fixtures.ts";
+import { fcosBuilds, type StandInRelease } from "./helpers/release_index.ts";
 import { buildAndPush, startRegistry } from "./helpers/registry.ts";
 import { runTaskFile } from "./helpers/run_task.ts";
 import { type TestServer, withServer } from "./helpers/server.ts";
@@ -154,6 +153,17 @@ Deno.test("streamOf() accepts the legacy fedora-coreos.stream label", () => {
   assert.equal(streamOf({}), undefined);
 });
 
+/** An FCOS 42 stable image as inspected: its kernel named by the ostree.linux label only. */
+const LABELLED_42 = {
+  labels: {
+    "ostree.linux": FCOS42_KERNEL,
+    "org.opencontainers.image.version": "42.20250705.3.0",
+    "com.coreos.stream": "stable",
+  },
+  layers: [],
+  manifestDigest: "sha256:" + "b".repeat(64),
+};
+
 Deno.test("findKernel(): an ostree.linux label still answers, with a warning, when the index cannot be read", async () => {
   const backoff = Deno.env.get("HTTP_BACKOFF_MS");
   Deno.env.set("HTTP_BACKOFF_MS", "1");
@@ -162,15 +172,7 @@ Deno.test("findKernel(): an ostree.linux label still answers, with a warning, wh
     const found = await findKernel(
       "example.com/fcos@sha256:" + "a".repeat(64),
       "x86_64",
-      {
-        labels: {
-          "ostree.linux": FCOS42_KERNEL,
-          "org.opencontainers.image.version": "42.20250705.3.0",
-          "com.coreos.stream": "stable",
-        },
-        layers: [],
-        manifestDigest: "sha256:" + "b".repeat(64),
-      },
+      LABELLED_42,
       { info: (l) => lines.push(l), warn: (l) => lines.push(l) },
       { base: server.url },
     );
@@ -188,16 +190,7 @@ Deno.test("findKernel(): an ostree.linux label still answers, with a warning, wh
 });
 
 Deno.test("findKernel(): an ostree.linux label the index cannot check answers with a warning", async (t) => {
-  const inspection = {
-    labels: {
-      "ostree.linux": FCOS42_KERNEL,
-      "org.opencontainers.image.version": "42.20250705.3.0",
-      "com.coreos.stream": "stable",
-    },
-    layers: [],
-    manifestDigest: "sha256:" + "b".repeat(64),
-  };
-  const cases: [string, Parameters<typeof fcosBuildsHandler>, RegExp][] = [
+  const cases: [string, Parameters<typeof fcosBuilds>, RegExp][] = [
     [
       "the index answers 403",
       [{}, { missing: "403" }],
@@ -212,12 +205,12 @@ Deno.test("findKernel(): an ostree.linux label the index cannot check answers wi
   ];
   for (const [what, handler, why] of cases) {
     await t.step(what, async () => {
-      await withServer(fcosBuildsHandler(...handler), async (server) => {
+      await withServer(fcosBuilds(...handler), async (server) => {
         const lines: string[] = [];
         const found = await findKernel(
           "example.com/fcos@sha256:" + "a".repeat(64),
           "x86_64",
-          inspection,
+          LABELLED_42,
           { info: (l) => lines.push(`info: ${l}`), warn: (l) => lines.push(`warn: ${l}`) },
           { base: server.url },
         );
@@ -300,7 +293,7 @@ integrationTest(
         }],
       };
       await withServer(
-        fcosBuildsHandler(streams),
+        fcosBuilds(streams),
         (metadata) =>
           withServer(releasesHandler(RELEASES, 5), async (github) => {
             const env = {

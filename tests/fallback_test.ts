@@ -2,9 +2,8 @@ import assert from "node:assert/strict";
 import { RemoteError } from "../lib/errors.ts";
 import { FALLBACK_MAX_WALK, lastCompatibleRelease } from "../lib/fallback.ts";
 import { loadMatrix } from "../lib/matrix.ts";
-import { fakeDigest, fcosBuildsHandler, type StandInRelease } from "./helpers/fcos_fixtures.ts";
 import { parseMatrix } from "../lib/matrix_schema.ts";
-import { testMatrix } from "./helpers/release_index.ts";
+import { digestOf, fcosBuilds, type StandInRelease, testMatrix } from "./helpers/release_index.ts";
 import { withServer } from "./helpers/server.ts";
 
 const matrix = await loadMatrix(new URL("../matrix.yaml", import.meta.url).pathname);
@@ -23,7 +22,7 @@ const options = { matrix, stream: "stable", arch: "x86_64" as const, series: "2.
 Deno.test("lastCompatibleRelease() finds the newest release whose kernel crosses back under max-kernel", async () => {
   // 2.4.4 supports up to 7.2: releases 0-5 have 7.2, 6-9 have 7.3
   const releases = stream(10, (i) => i < 6 ? "7.2.4-100.fc44.x86_64" : "7.3.1-100.fc44.x86_64");
-  await withServer(fcosBuildsHandler({ stable: releases }), async (server) => {
+  await withServer(fcosBuilds({ stable: releases }), async (server) => {
     const result = await lastCompatibleRelease({ ...options, base: server.url });
     assert.equal(result.fallback?.release, releases[5]!.version);
     assert.equal(result.fallback?.kernelVersion, "7.2.4-100.fc44.x86_64");
@@ -31,7 +30,7 @@ Deno.test("lastCompatibleRelease() finds the newest release whose kernel crosses
     assert.equal(result.fallback?.imageTag, "zfs-2.4.4_kernel-7.2.4-100.fc44.x86_64");
     assert.equal(
       result.fallback?.image,
-      `quay.io/fedora/fedora-coreos@${fakeDigest(`${releases[5]!.version}-x86_64`)}`,
+      `quay.io/fedora/fedora-coreos@${digestOf("stable", releases[5]!.version, "x86_64")}`,
     );
     assert.equal(result.walked, 5);
     assert.equal(result.capped, false);
@@ -46,7 +45,7 @@ Deno.test("lastCompatibleRelease() skips builds the server has no metadata for (
     6,
     (i) => i === 0 ? "6.17.7-300.fc43.x86_64" : i < 3 ? undefined : "7.9.1-100.fc44.x86_64",
   );
-  await withServer(fcosBuildsHandler({ stable: releases }), async (server) => {
+  await withServer(fcosBuilds({ stable: releases }), async (server) => {
     const result = await lastCompatibleRelease({ ...options, base: server.url });
     assert.equal(result.fallback?.release, releases[0]!.version);
     assert.equal(result.walked, 6);
@@ -55,7 +54,7 @@ Deno.test("lastCompatibleRelease() skips builds the server has no metadata for (
 
 Deno.test("lastCompatibleRelease() starts below the release the target already is", async () => {
   const releases = stream(4, () => "6.17.7-300.fc43.x86_64");
-  await withServer(fcosBuildsHandler({ stable: releases }), async (server) => {
+  await withServer(fcosBuilds({ stable: releases }), async (server) => {
     const result = await lastCompatibleRelease({
       ...options,
       base: server.url,
@@ -68,14 +67,14 @@ Deno.test("lastCompatibleRelease() starts below the release the target already i
 Deno.test("lastCompatibleRelease() on a stream where nothing is supported answers none, bounded by the cap", async (t) => {
   await t.step("fewer releases than the cap: all walked, not capped", async () => {
     const releases = stream(7, () => "7.9.1-100.fc44.x86_64");
-    await withServer(fcosBuildsHandler({ stable: releases }), async (server) => {
+    await withServer(fcosBuilds({ stable: releases }), async (server) => {
       const result = await lastCompatibleRelease({ ...options, base: server.url });
       assert.deepEqual(result, { walked: 7, capped: false });
     });
   });
   await t.step("more releases than the cap: stops at the cap and says so", async () => {
     const releases = stream(FALLBACK_MAX_WALK + 12, () => "7.9.1-100.fc44.x86_64");
-    await withServer(fcosBuildsHandler({ stable: releases }), async (server) => {
+    await withServer(fcosBuilds({ stable: releases }), async (server) => {
       const result = await lastCompatibleRelease({ ...options, base: server.url });
       assert.deepEqual(result, { walked: FALLBACK_MAX_WALK, capped: true });
       const metas = server.requests.filter((r) => r.path.endsWith("commitmeta.json"));
@@ -84,7 +83,7 @@ Deno.test("lastCompatibleRelease() on a stream where nothing is supported answer
   });
   await t.step("a smaller maxWalk is honoured", async () => {
     const releases = stream(10, () => "7.9.1-100.fc44.x86_64");
-    await withServer(fcosBuildsHandler({ stable: releases }), async (server) => {
+    await withServer(fcosBuilds({ stable: releases }), async (server) => {
       const result = await lastCompatibleRelease({ ...options, base: server.url, maxWalk: 3 });
       assert.deepEqual(result, { walked: 3, capped: true });
     });
@@ -93,7 +92,7 @@ Deno.test("lastCompatibleRelease() on a stream where nothing is supported answer
 
 Deno.test("lastCompatibleRelease() uses only pinned releases of the series", async () => {
   const releases = stream(3, () => "7.1.1-100.fc44.x86_64");
-  await withServer(fcosBuildsHandler({ stable: releases }), async (server) => {
+  await withServer(fcosBuilds({ stable: releases }), async (server) => {
     // only 2.4.2 (max 7.0) published: 7.1 is not supported
     const none = await lastCompatibleRelease({
       ...options,
@@ -122,7 +121,7 @@ Deno.test("lastCompatibleRelease() by default uses only the series' pinned relea
     ),
   );
   const releases = stream(3, () => "6.19.1-100.fc43.x86_64");
-  await withServer(fcosBuildsHandler({ stable: releases }), async (server) => {
+  await withServer(fcosBuilds({ stable: releases }), async (server) => {
     const result = await lastCompatibleRelease({
       ...options,
       matrix: twoSeries,
@@ -136,7 +135,7 @@ Deno.test("lastCompatibleRelease() by default uses only the series' pinned relea
 });
 
 Deno.test("lastCompatibleRelease() fails with the URL when the release index is missing", async () => {
-  await withServer(fcosBuildsHandler({}), async (server) => {
+  await withServer(fcosBuilds({}), async (server) => {
     await assert.rejects(
       lastCompatibleRelease({ ...options, base: server.url }),
       (e) => e instanceof RemoteError && e.status === 403 && e.message.includes("releases.json"),

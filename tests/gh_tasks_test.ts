@@ -14,7 +14,7 @@ import {
   testMatrix,
 } from "./helpers/release_index.ts";
 import { json, type TestServer, withServer } from "./helpers/server.ts";
-import { taskArgs } from "./helpers/run_task.ts";
+import { spawnTask, type TaskResult } from "./helpers/run_task.ts";
 import { integrationTest } from "./helpers/tools.ts";
 
 const WORKFLOW = { id: 4242, name: "build", path: ".github/workflows/build.yaml", state: "active" };
@@ -216,21 +216,14 @@ function githubApi(recorded: Recorded) {
   };
 }
 
-async function run(
-  cmd: string[],
-  env: Record<string, string>,
-): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(cmd: string[], env: Record<string, string>): Promise<TaskResult> {
   // cmd is tasks/<file> and its arguments, run through deno.json's command line for that task.
   const [script, ...args] = cmd;
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [...taskArgs(script!.replace(/^tasks\//, "")), ...args],
+  return spawnTask(script!.replace(/^tasks\//, ""), args, {
     cwd: new URL("..", import.meta.url).pathname,
     clearEnv: true, // no GH_TOKEN / GITHUB_TOKEN / gh login of the developer leaks in
     env,
-    stdin: "null",
-  }).output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+  });
 }
 
 /** A self-signed certificate for localhost and 127.0.0.1, made with openssl. */

@@ -2,6 +2,7 @@
 // run for real inside `podman build --isolation chroot` on a tiny image (dash as /bin/sh,
 // busybox for the utilities) whose rpm, rpm-ostree, dnf and depmod are stubs that record their
 // arguments. The kmods image is mounted the way the README shows.
+import { isolatedStorage } from "./helpers/isolated_storage.ts";
 import assert from "node:assert/strict";
 import { rpmFolder } from "../lib/rpms.ts";
 import { integrationTest } from "./helpers/tools.ts";
@@ -99,8 +100,11 @@ async function withLibraries(binary: string): Promise<string[]> {
   return [binary, ...libraries];
 }
 
+/** Global podman flags of the test's own storage (set by the integration test below). */
+let storageArgs: string[] = [];
+
 async function podman(args: string[]): Promise<{ code: number; output: string }> {
-  return await run("podman", args);
+  return await run("podman", [...storageArgs, ...args]);
 }
 
 /** Copies one file out of an image without running it (create, cp, rm). */
@@ -126,6 +130,10 @@ integrationTest(
   ["podman", "busybox", "dash", "ldd"],
   async (t) => {
     const dir = await Deno.makeTempDir({ prefix: "installer-" });
+    // Its own podman storage: the `--mount=…,from=` of another image must not race with other
+    // tests' `podman rmi` in the shared storage.
+    const storage = await isolatedStorage();
+    storageArgs = storage.podmanArgs;
     const id = crypto.randomUUID().slice(0, 8);
     const kmods = `localhost/installer-test-kmods-${id}:zfs-2.4.2_kernel-${KERNEL}`;
     const base = `localhost/installer-test-base-${id}:1`;
@@ -291,6 +299,8 @@ integrationTest(
       });
     } finally {
       for (const image of images.reverse()) await podman(["rmi", "--force", image]);
+      storageArgs = [];
+      await storage.cleanup();
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -15,7 +15,7 @@ import {
   stageSummaryRows,
 } from "../lib/progress.ts";
 import { runBuild } from "../lib/podman.ts";
-import { isolatedStorage } from "./helpers/isolated_storage.ts";
+import { type IsolatedStorage, isolatedStorage } from "./helpers/isolated_storage.ts";
 import { integrationTest } from "./helpers/tools.ts";
 
 const FIXTURES = new URL("./fixtures/podman_build/", import.meta.url);
@@ -267,6 +267,27 @@ async function fixtureContext(containerfile: string): Promise<string> {
   return dir;
 }
 
+/** podman's arguments for a --layers build of `dir` in `storage` with the two build args. */
+function chrootBuild(
+  storage: IsolatedStorage,
+  dir: string,
+  build: { zfsTag: string; kernel: string; tag?: string },
+): string[] {
+  return [
+    ...storage.podmanArgs,
+    "build",
+    "--isolation",
+    "chroot",
+    "--layers",
+    "--build-arg",
+    `ZFS_TAG=${build.zfsTag}`,
+    "--build-arg",
+    `KERNEL_VERSION=${build.kernel}`,
+    ...(build.tag ? ["--tag", build.tag] : []),
+    dir,
+  ];
+}
+
 integrationTest(
   "a real podman build: progress per stage, and a kernel-only rebuild reuses userland",
   ["podman", "ldd"],
@@ -281,20 +302,7 @@ integrationTest(
       let out = "";
       const progress = new BuildProgress("plain", (t) => out += t);
       const result = await runBuild(
-        [
-          ...storage.podmanArgs,
-          "build",
-          "--isolation",
-          "chroot",
-          "--layers",
-          "--build-arg",
-          `ZFS_TAG=${zfsTag}`,
-          "--build-arg",
-          `KERNEL_VERSION=${kernel}`,
-          "--tag",
-          image,
-          dir,
-        ],
+        chrootBuild(storage, dir, { zfsTag, kernel, tag: image }),
         `${dir}/build.log`,
         progress,
       );
@@ -331,18 +339,10 @@ integrationTest(
       let out = "";
       const progress = new BuildProgress("plain", (t) => out += t);
       const result = await runBuild(
-        [
-          ...storage.podmanArgs,
-          "build",
-          "--isolation",
-          "chroot",
-          "--layers",
-          "--build-arg",
-          `ZFS_TAG=zfs-2.4.${Math.floor(Math.random() * 1e9)}`,
-          "--build-arg",
-          "KERNEL_VERSION=6.17.9-300.fc43.x86_64",
-          dir,
-        ],
+        chrootBuild(storage, dir, {
+          zfsTag: `zfs-2.4.${Math.floor(Math.random() * 1e9)}`,
+          kernel: "6.17.9-300.fc43.x86_64",
+        }),
         `${dir}/build.log`,
         progress,
       );

@@ -7,7 +7,7 @@
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { taskArgs } from "./helpers/run_task.ts";
+import { spawnTask, type TaskResult } from "./helpers/run_task.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RUNS = Number(Deno.env.get("FUZZ_RUNS") ?? "40");
@@ -36,25 +36,15 @@ function closedPort(): number {
   return port;
 }
 
-async function run(
-  args: string[],
-  env: Record<string, string>,
-  cwd: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(args: string[], env: Record<string, string>, cwd: string): Promise<TaskResult> {
   // args[0] is ${ROOT}tasks/<file>: it runs through deno.json's command line for that task.
   const [script, ...rest] = args;
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [...taskArgs(script!.slice(`${ROOT}tasks/`.length)), ...rest],
+  return spawnTask(script!.slice(`${ROOT}tasks/`.length), rest, {
     cwd,
     env,
     clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
     signal: AbortSignal.timeout(HANG_MS),
-  }).output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+  });
 }
 
 /** Flags, positional arguments and subcommands as commander prints them in --help. */

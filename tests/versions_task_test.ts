@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
 import { inspectImage } from "../lib/registry.ts";
-import {
-  fcosBuildsHandler,
-  release,
-  RELEASES,
-  releasesHandler,
-  type StandInRelease,
-} from "./helpers/fcos_fixtures.ts";
+import { release, RELEASES, releasesHandler } from "./helpers/fcos_fixtures.ts";
+import { fcosBuilds, type StandInRelease } from "./helpers/release_index.ts";
 import { buildAndPush, startRegistry } from "./helpers/registry.ts";
 import { runTaskFile, type TaskResult } from "./helpers/run_task.ts";
 import { json, withServer } from "./helpers/server.ts";
@@ -285,7 +280,21 @@ integrationTest(
         stable[index]!.repository = repository;
       }
       const good = await Deno.readTextFile(new URL("../matrix.yaml", import.meta.url));
-      await withServer(fcosBuildsHandler({ stable }), async (fcos) => {
+      await withServer(fcosBuilds({ stable }), async (fcos) => {
+        // a GitHub stand-in with `releases`, and the environment that points the tasks at both
+        const withGithub = (
+          releases: unknown[],
+          action: (env: Record<string, string>) => Promise<void>,
+        ) =>
+          withServer(
+            releasesHandler(releases, 100),
+            (github) =>
+              action({
+                FCOS_BUILDS_URL: fcos.url,
+                GITHUB_API_URL: github.url,
+                MATRIX_FILE: matrixFile,
+              }),
+          );
         const cases = async (
           name: string,
           releases: unknown[],
@@ -295,12 +304,7 @@ integrationTest(
         ) => {
           await t.step(name, async () => {
             await Deno.writeTextFile(matrixFile, matrix);
-            await withServer(releasesHandler(releases, 100), async (github) => {
-              const env = {
-                FCOS_BUILDS_URL: fcos.url,
-                GITHUB_API_URL: github.url,
-                MATRIX_FILE: matrixFile,
-              };
+            await withGithub(releases, async (env) => {
               const result = await versionsAndBuild(["--image", ref], env);
               check(result);
             });
@@ -406,12 +410,8 @@ integrationTest(
             matrixFile,
             good.replaceAll("quay.io/fedora/fedora-coreos:stable", refs.k73),
           );
-          await withServer(releasesHandler(RELEASES, 100), async (github) => {
-            const result = await runTaskFile("versions.ts", ["--all-targets", "--json"], {
-              FCOS_BUILDS_URL: fcos.url,
-              GITHUB_API_URL: github.url,
-              MATRIX_FILE: matrixFile,
-            });
+          await withGithub(RELEASES, async (env) => {
+            const result = await runTaskFile("versions.ts", ["--all-targets", "--json"], env);
             assert.equal(result.code, 0, result.stderr);
             const [target] = JSON.parse(result.stdout) as Record<string, unknown>[];
             assert.equal(target!.compatible, false);
@@ -423,12 +423,7 @@ integrationTest(
 
         await t.step("build --dry-run of the fallback image plans the fallback tag", async () => {
           await Deno.writeTextFile(matrixFile, good);
-          await withServer(releasesHandler(RELEASES, 100), async (github) => {
-            const env = {
-              FCOS_BUILDS_URL: fcos.url,
-              GITHUB_API_URL: github.url,
-              MATRIX_FILE: matrixFile,
-            };
+          await withGithub(RELEASES, async (env) => {
             const versions = await runTaskFile("versions.ts", ["--image", refs.k73, "--json"], env);
             const fallback = JSON.parse(versions.stdout);
             const build = await runTaskFile(

@@ -103,7 +103,8 @@ export async function withAuthProxy<T>(
   );
 }
 
-function basicMatches(
+/** Whether `authorization` is Basic credentials with `expected`'s password (and user, if given). */
+export function basicMatches(
   authorization: string | null,
   expected: { user?: string; password: string },
 ): boolean {

@@ -1,26 +1,7 @@
-// Fixtures for version discovery: FCOS-shaped images in a real registry, a Fedora CoreOS
-// build-metadata server payload, and pages of GitHub releases of openzfs/zfs.
+// Fixtures for version discovery: FCOS-shaped images in a real registry and pages of GitHub
+// releases of openzfs/zfs (the Fedora CoreOS builds server stand-in is release_index.ts).
 import { $ } from "zx";
 import { buildAndPush } from "./registry.ts";
-
-/** A commitmeta.json of the real shape (Fedora 43 builds have no ostree.linux). */
-export function commitmeta(
-  kernel: { version: string; release: string; arch: string },
-  withLabel = false,
-) {
-  return {
-    "coreos-assembler.basearch": kernel.arch,
-    ...(withLabel ? { "ostree.linux": `${kernel.version}-${kernel.release}.${kernel.arch}` } : {}),
-    "rpmostree.inputhash": "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0",
-    "rpmostree.rpmdb.pkglist": [
-      ["NetworkManager", "1", "1.54.0", "1.fc43", kernel.arch],
-      ["kernel", "0", kernel.version, kernel.release, kernel.arch],
-      ["kernel-core", "0", kernel.version, kernel.release, kernel.arch],
-      ["zincati", "0", "0.0.30", "3.fc43", kernel.arch],
-    ],
-    version: "43.20251110.3.1",
-  };
-}
 
 /** A GitHub release list item with the fields this project reads (and a few it does not). */
 export function release(tag: string, options: { draft?: boolean; prerelease?: boolean } = {}) {
@@ -173,93 +154,6 @@ async function pushIndex(
     for (const image of images) await $({ quiet: true, nothrow: true })`podman rmi ${image}`;
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-/** The XML body S3 (the FCOS builds server) sends with its 403 for a file that does not exist. */
-export const ACCESS_DENIED_XML = '<?xml version="1.0" encoding="UTF-8"?>\n' +
-  "<Error><Code>AccessDenied</Code><Message>Access Denied</Message>" +
-  "<RequestId>7Q2K4D3X1V9B8N6M</RequestId><HostId>aGVsbG8=</HostId></Error>";
-
-/** One release of a stand-in stream: its version, and per arch its kernel and image digest. */
-export interface StandInRelease {
-  version: string;
-  /** arch (x86_64, aarch64) → kernel in its commitmeta.json (undefined: no commitmeta). */
-  kernels: Record<string, string | undefined>;
-  /** arch → digest of its image (default: a digest derived from the version). */
-  digests?: Record<string, string>;
-  /** The image repository of its digest-ref (default quay.io/fedora/fedora-coreos). */
-  repository?: string;
-}
-
-/** A fake but well-formed digest derived from a string. */
-export function fakeDigest(seed: string): string {
-  let hex = "";
-  for (let i = 0; hex.length < 64; i++) {
-    hex += ((seed.charCodeAt(i % seed.length) * 31 + i * 7) % 256).toString(16).padStart(2, "0");
-  }
-  return `sha256:${hex.slice(0, 64)}`;
-}
-
-/** A releases.json of the real shape (coreos/stream-metadata-go release.Index), oldest first. */
-export function releaseIndex(stream: string, releases: StandInRelease[], base = "http://x") {
-  return {
-    stream,
-    metadata: { "last-modified": "2025-11-25T12:00:00Z" },
-    releases: releases.map((r) => ({
-      version: r.version,
-      metadata: `${base}/${stream}/builds/${r.version}/release.json`,
-      commits: Object.keys(r.kernels).map((arch) => ({
-        architecture: arch,
-        checksum: fakeDigest(`commit-${r.version}-${arch}`).slice(7),
-      })),
-      "oci-images": Object.keys(r.kernels).map((arch) => ({
-        architecture: arch,
-        image: r.repository ?? "quay.io/fedora/fedora-coreos",
-        "digest-ref": `${r.repository ?? "quay.io/fedora/fedora-coreos"}@${
-          r.digests?.[arch] ?? fakeDigest(`${r.version}-${arch}`)
-        }`,
-      })),
-    })),
-  };
-}
-
-/**
- * A stand-in for builds.coreos.fedoraproject.org/prod/streams: releases.json per stream and
- * commitmeta.json per build; like the real S3 bucket it answers 403 AccessDenied XML for a
- * file that does not exist (`missing: "404"` for a plain 404 instead).
- */
-export function fcosBuildsHandler(
-  streams: Record<string, StandInRelease[]>,
-  options: { missing?: "403" | "404"; index?: (stream: string) => unknown } = {},
-): (request: Request) => Response {
-  return (request) => {
-    const path = new URL(request.url).pathname;
-    const notFound = () =>
-      options.missing === "404"
-        ? new Response("Not Found", { status: 404 })
-        : new Response(ACCESS_DENIED_XML, {
-          status: 403,
-          headers: { "content-type": "application/xml" },
-        });
-    let match = /^\/([^/]+)\/releases\.json$/.exec(path);
-    if (match && streams[match[1]!]) {
-      const body = options.index?.(match[1]!) ?? releaseIndex(match[1]!, streams[match[1]!]!);
-      return Response.json(body);
-    }
-    match = /^\/([^/]+)\/builds\/([^/]+)\/([^/]+)\/commitmeta\.json$/.exec(path);
-    if (match) {
-      const release = streams[match[1]!]?.find((r) => r.version === match![2]);
-      const kernel = release?.kernels[match[3]!];
-      if (kernel) {
-        const [, version, rel] = /^(.+?)-(.+)\.[^.]+$/.exec(kernel)!;
-        return Response.json({
-          ...commitmeta({ version: version!, release: rel!, arch: match[3]! }),
-          version: match[2],
-        });
-      }
-    }
-    return notFound();
-  };
 }
 
 export const BASE_VERSION = "43.20251124.3.0";

@@ -4,10 +4,12 @@
 // the real services' quirks (the 5,000-downloads refusal, rate limits, failures).
 import { fileURLToPath } from "node:url";
 import { createHash } from "node:crypto";
+import { basicMatches } from "./auth_proxy.ts";
 import { json, type TestServer, withServer } from "./server.ts";
 
 export const PACKAGE = "fedora-zfs-kmods";
 const DAY_MS = 86_400_000;
+const REGISTRY_TOKEN = "registry-token-0123";
 const encoder = new TextEncoder();
 
 export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
@@ -132,6 +134,11 @@ export interface FakeGithub {
   delayMs?: number;
   /** Send no `rel="last"` link (clients must then read page after page). */
   noLast?: boolean;
+  /**
+   * A private package, as every new ghcr.io package is: the registry answers 401 with a Bearer
+   * challenge, and its token endpoint gives a token only for Basic `<any user>:<password>`.
+   */
+  privateRegistry?: { password: string };
   /** Filled in: the most version-list pages that were being answered at once. */
   stats?: { inFlight: number; maxInFlight: number };
 }
@@ -146,6 +153,26 @@ export function github(fake: FakeGithub) {
     if (path === "/v2/") return json({});
     const manifest = new RegExp(`^/v2/${fake.owner.toLowerCase()}/${PACKAGE}/manifests/(.+)$`)
       .exec(path);
+    const closed = fake.privateRegistry;
+    if (closed && path === "/token") {
+      if (!basicMatches(request.headers.get("authorization"), closed)) {
+        return json({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }, {
+          status: 401,
+          headers: { "www-authenticate": `Basic realm="${server.url}/token"` },
+        });
+      }
+      return json({ token: REGISTRY_TOKEN, expires_in: 300 });
+    }
+    if (closed && manifest && request.headers.get("authorization") !== `Bearer ${REGISTRY_TOKEN}`) {
+      const scope = `repository:${fake.owner.toLowerCase()}/${PACKAGE}:pull`;
+      return json({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }, {
+        status: 401,
+        headers: {
+          "www-authenticate":
+            `Bearer realm="${server.url}/token",service="ghcr.io",scope="${scope}"`,
+        },
+      });
+    }
     if (manifest && request.method === "GET") {
       const answer = scripted(`MANIFEST ${manifest[1]}`);
       if (answer) return answer;
@@ -183,7 +210,8 @@ export function github(fake: FakeGithub) {
         stats.inFlight--;
       }
       const page = Number(url.searchParams.get("page") ?? 1);
-      const perPage = Number(url.searchParams.get("per_page") ?? 30);
+      // GitHub's default is 30 and it serves at most 100, whatever per_page asks for
+      const perPage = Math.min(100, Number(url.searchParams.get("per_page") ?? 30));
       const answer = scripted(`GET page ${page}`);
       if (answer) return answer;
       const items = fake.versions.slice((page - 1) * perPage, page * perPage);

@@ -4,19 +4,30 @@
 // does not exist answers 403 with an AccessDenied XML body, not 404.
 import { createHash } from "node:crypto";
 
-/** One release of a stream: its version and the kernel of each arch it was built for. */
+/** One release of a stream: its version, and per arch its kernel and image digest. */
 export interface StandInRelease {
   version: string;
-  /** arch → kernel as `rpm -q kernel` prints it (6.17.7-300.fc43.x86_64). */
-  kernels: Record<string, string>;
+  /**
+   * arch → kernel as `rpm -q kernel` prints it (6.17.7-300.fc43.x86_64); undefined: the build
+   * has no commitmeta.json.
+   */
+  kernels: Record<string, string | undefined>;
+  /** arch → digest of its image (default: digestOf(stream, version, arch)). */
+  digests?: Record<string, string>;
+  /** The image repository of its digest-ref (default quay.io/fedora/fedora-coreos). */
+  repository?: string;
 }
 
 /** Modes for the real service's quirks and failures. */
 export interface BuildsOptions {
   /** Versions whose commitmeta.json is missing (403 AccessDenied, as S3 answers). */
   missingCommitmeta?: string[];
-  /** Streams whose releases.json answers 500 on every attempt. */
+  /** Streams whose releases.json answers 502 on every attempt. */
   failingStreams?: string[];
+  /** How a file that does not exist answers: 403 AccessDenied (the real S3, default) or 404. */
+  missing?: "403" | "404";
+  /** The releases.json body to serve for a stream instead of the real shape (hostile bodies). */
+  index?: (stream: string) => unknown;
 }
 
 /** The per-release, per-arch image digest the stand-in publishes (stable across runs). */
@@ -35,13 +46,12 @@ export function releaseIndex(stream: string, releases: StandInRelease[]) {
         checksum: createHash("sha256").update(`commit ${release.version} ${architecture}`)
           .digest("hex"),
       })),
-      "oci-images": Object.keys(release.kernels).map((architecture) => ({
-        architecture,
-        image: "quay.io/fedora/fedora-coreos",
-        "digest-ref": `quay.io/fedora/fedora-coreos@${
-          digestOf(stream, release.version, architecture)
-        }`,
-      })),
+      "oci-images": Object.keys(release.kernels).map((architecture) => {
+        const image = release.repository ?? "quay.io/fedora/fedora-coreos";
+        const digest = release.digests?.[architecture] ??
+          digestOf(stream, release.version, architecture);
+        return { architecture, image, "digest-ref": `${image}@${digest}` };
+      }),
       version: release.version,
       metadata:
         `https://builds.coreos.fedoraproject.org/prod/streams/${stream}/builds/${release.version}/release.json`,
@@ -49,39 +59,52 @@ export function releaseIndex(stream: string, releases: StandInRelease[]) {
   };
 }
 
-/** A commitmeta.json of the real shape: Fedora 43 builds name the kernel only in the pkglist. */
+/** A commitmeta.json of the real shape (Fedora 43 builds have no ostree.linux). */
+export function commitmeta(
+  kernel: { version: string; release: string; arch: string },
+  withLabel = false,
+) {
+  return {
+    "coreos-assembler.basearch": kernel.arch,
+    ...(withLabel ? { "ostree.linux": `${kernel.version}-${kernel.release}.${kernel.arch}` } : {}),
+    "rpmostree.inputhash": "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0",
+    "rpmostree.rpmdb.pkglist": [
+      ["NetworkManager", "1", "1.54.0", "1.fc43", kernel.arch],
+      ["kernel", "0", kernel.version, kernel.release, kernel.arch],
+      ["kernel-core", "0", kernel.version, kernel.release, kernel.arch],
+      ["zincati", "0", "0.0.30", "3.fc43", kernel.arch],
+    ],
+    version: "43.20251110.3.1",
+  };
+}
+
+/** The commitmeta.json of build `version` whose kernel is `kernel` (6.17.7-300.fc43.x86_64). */
 export function commitmetaFor(version: string, kernel: string) {
   const match = /^(.+?)-([^-]+)\.(x86_64|aarch64|ppc64le|s390x)$/.exec(kernel);
   if (!match) throw new Error(`not a kernel version: ${kernel}`);
   const [, kernelVersion, kernelRelease, arch] = match;
   return {
-    "coreos-assembler.basearch": arch,
-    "rpmostree.inputhash": createHash("sha256").update(version).digest("hex"),
-    "rpmostree.rpmdb.pkglist": [
-      ["NetworkManager", "1", "1.54.0", "1.fc43", arch],
-      ["kernel", "0", kernelVersion, kernelRelease, arch],
-      ["kernel-core", "0", kernelVersion, kernelRelease, arch],
-      ["zincati", "0", "0.0.30", "3.fc43", arch],
-    ],
+    ...commitmeta({ version: kernelVersion!, release: kernelRelease!, arch: arch! }),
     version,
   };
 }
 
-const ACCESS_DENIED = `<?xml version="1.0" encoding="UTF-8"?>
+/** The XML body S3 (the FCOS builds server) sends with its 403 for a file that does not exist. */
+export const ACCESS_DENIED_XML = `<?xml version="1.0" encoding="UTF-8"?>
 <Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>5Z1J8Q2WJ4E3K7TX</RequestId><HostId>aGVsbG8gZnJvbSB0aGUgc3RhbmQtaW4=</HostId></Error>`;
-
-function accessDenied(): Response {
-  return new Response(ACCESS_DENIED, {
-    status: 403,
-    headers: { "content-type": "application/xml", server: "AmazonS3" },
-  });
-}
 
 /** The request handler of the stand-in for `streams` (stream → releases, oldest first). */
 export function fcosBuilds(
   streams: Record<string, StandInRelease[]>,
   options: BuildsOptions = {},
 ): (request: Request) => Response {
+  const notFound = () =>
+    options.missing === "404"
+      ? new Response("Not Found", { status: 404 })
+      : new Response(ACCESS_DENIED_XML, {
+        status: 403,
+        headers: { "content-type": "application/xml", server: "AmazonS3" },
+      });
   return (request) => {
     const { pathname } = new URL(request.url);
     const index = /^\/([a-z0-9-]+)\/releases\.json$/.exec(pathname);
@@ -91,7 +114,8 @@ export function fcosBuilds(
         return new Response("<html><body>502 Bad Gateway</body></html>", { status: 502 });
       }
       const releases = streams[stream];
-      return releases ? Response.json(releaseIndex(stream, releases)) : accessDenied();
+      if (!releases) return notFound();
+      return Response.json(options.index?.(stream) ?? releaseIndex(stream, releases));
     }
     const build = /^\/([a-z0-9-]+)\/builds\/([0-9.]+)\/([a-z0-9_]+)\/commitmeta\.json$/.exec(
       pathname,
@@ -99,16 +123,24 @@ export function fcosBuilds(
     if (build) {
       const [, stream, version, arch] = build;
       const kernel = streams[stream!]?.find((r) => r.version === version)?.kernels[arch!];
-      if (!kernel || options.missingCommitmeta?.includes(version!)) return accessDenied();
+      if (!kernel || options.missingCommitmeta?.includes(version!)) return notFound();
       return Response.json(commitmetaFor(version!, kernel));
     }
-    return accessDenied();
+    return notFound();
   };
 }
 
 /** A kernel version for the tests: `7.1.2` → `7.1.2-200.fc43.<arch>`. */
 export function kernel(version: string, arch = "x86_64"): string {
   return `${version}-200.fc43.${arch}`;
+}
+
+/** A release built for x86_64 and aarch64 with the same kernel version. */
+function bothArches(version: string, kernelVersion: string): StandInRelease {
+  return {
+    version,
+    kernels: { x86_64: kernel(kernelVersion), aarch64: kernel(kernelVersion, "aarch64") },
+  };
 }
 
 /**
@@ -118,38 +150,17 @@ export function kernel(version: string, arch = "x86_64"): string {
  */
 export const CROSSING: Record<string, StandInRelease[]> = {
   stable: [
-    {
-      version: "43.20251027.3.0",
-      kernels: { x86_64: kernel("6.18.4"), aarch64: kernel("6.18.4", "aarch64") },
-    },
-    {
-      version: "43.20251110.3.1",
-      kernels: { x86_64: kernel("6.19.3"), aarch64: kernel("6.19.3", "aarch64") },
-    },
+    bothArches("43.20251027.3.0", "6.18.4"),
+    bothArches("43.20251110.3.1", "6.19.3"),
   ],
   testing: [
-    {
-      version: "43.20251027.2.0",
-      kernels: { x86_64: kernel("6.19.3"), aarch64: kernel("6.19.3", "aarch64") },
-    },
-    {
-      version: "43.20251110.2.0",
-      kernels: { x86_64: kernel("7.0.5"), aarch64: kernel("7.0.5", "aarch64") },
-    },
-    {
-      version: "43.20251124.2.0",
-      kernels: { x86_64: kernel("7.1.2"), aarch64: kernel("7.1.2", "aarch64") },
-    },
+    bothArches("43.20251027.2.0", "6.19.3"),
+    bothArches("43.20251110.2.0", "7.0.5"),
+    bothArches("43.20251124.2.0", "7.1.2"),
   ],
   next: [
-    {
-      version: "43.20251110.1.0",
-      kernels: { x86_64: kernel("7.1.0"), aarch64: kernel("7.1.0", "aarch64") },
-    },
-    {
-      version: "43.20251124.1.0",
-      kernels: { x86_64: kernel("7.3.0"), aarch64: kernel("7.3.0", "aarch64") },
-    },
+    bothArches("43.20251110.1.0", "7.1.0"),
+    bothArches("43.20251124.1.0", "7.3.0"),
   ],
 };
 

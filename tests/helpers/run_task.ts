@@ -46,14 +46,13 @@ export function taskCommandLine(file: string, args: string[] = []): string {
  * Spawns the task of tasks/<file> through deno.json's command line, from the project folder (as
  * deno task does) unless `options.cwd` says otherwise, with extra environment variables.
  */
-export async function runTaskFile(
+export function runTaskFile(
   file: string,
   args: string[],
   env: Record<string, string> = {},
   options: { cwd?: string } = {},
 ): Promise<TaskResult> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [...taskArgs(file), ...args],
+  return spawnTask(file, args, {
     cwd: options.cwd ?? ROOT,
     env: {
       NO_COLOR: "1",
@@ -66,7 +65,23 @@ export async function runTaskFile(
       GITHUB_STEP_SUMMARY: "",
       ...env,
     },
+  });
+}
+
+/**
+ * Spawns the task of tasks/<file> through deno.json's command line with exactly the given
+ * options (no default environment; stdin closed unless given): for tests that need a bare or cleared
+ * environment, a timeout or another working folder.
+ */
+export async function spawnTask(
+  file: string,
+  args: string[],
+  options: Pick<Deno.CommandOptions, "cwd" | "env" | "clearEnv" | "signal" | "stdin"> = {},
+): Promise<TaskResult> {
+  const output = await new Deno.Command(Deno.execPath(), {
     stdin: "null",
+    ...options,
+    args: [...taskArgs(file), ...args],
     stdout: "piped",
     stderr: "piped",
   }).output();
