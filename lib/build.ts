@@ -2,6 +2,7 @@
 // exact podman argv and the image name.
 import { createHash } from "node:crypto";
 import { InputError, UsageError } from "./errors.ts";
+import { isLoopbackRegistry } from "./http.ts";
 import {
   type Arch,
   fedoraVersion,
@@ -100,13 +101,6 @@ export function sourceUrlOf(publishImage: string, env: Record<string, string | u
   }
   const ghcr = /^ghcr\.io\/([a-z0-9_.-]+\/[a-z0-9_.-]+)$/.exec(publishImage);
   return ghcr ? `https://github.com/${ghcr[1]}` : PROJECT_URL;
-}
-
-const LOOPBACK = /^((?:127\.0\.0\.1|localhost|\[::1\])(?::\d{1,5})?)\//;
-
-/** Whether a reference points at a loopback registry, which is spoken to over plain http. */
-export function isLoopbackRegistry(ref: string): boolean {
-  return LOOPBACK.test(ref);
 }
 
 // The tables only the V1 format has; V2 [[registry]] tables cannot be mixed into such a file.
@@ -249,7 +243,7 @@ export function planBuild(input: BuildInput): BuildPlan {
   const insecureRegistries = [
     ...new Set(
       [v.pinnedImage, input.cacheFrom, input.cacheTo].flatMap((r) =>
-        LOOPBACK.exec(r ?? "")?.[1] ?? []
+        r !== undefined && isLoopbackRegistry(r) ? [r.slice(0, r.indexOf("/"))] : []
       ),
     ),
   ];

@@ -92,6 +92,15 @@ export function isLoopbackHost(hostname: string): boolean {
 }
 
 /**
+ * Whether an image reference (`host[:port]/…`) names a registry on the loopback interface
+ * (127.0.0.1, localhost or [::1], any port), which alone is spoken to over plain http.
+ */
+export function isLoopbackRegistry(ref: string): boolean {
+  const slash = ref.indexOf("/");
+  return slash > 0 && isLoopbackHost(ref.slice(0, slash).replace(/:\d+$/, ""));
+}
+
+/**
  * Wraps a body so that each read waits at most `timeoutMs` for the next bytes; a stall or
  * a dropped connection errors the stream with a RemoteError naming the URL.
  */

@@ -12,7 +12,7 @@ import {
 } from "./cleanup.ts";
 import { type Logger, sanitizeTerminal } from "./cli.ts";
 import { RemoteError, UsageError } from "./errors.ts";
-import { fetchWithRetry, getJson, readBytes, remoteErrorOf } from "./http.ts";
+import { fetchWithRetry, getJson, isLoopbackRegistry, readBytes, remoteErrorOf } from "./http.ts";
 import {
   githubApiUrl,
   type GithubClientOptions,
@@ -68,9 +68,8 @@ export function packageName(value: string): string {
 export function packageOfImage(
   image: string,
 ): { registry: string; owner: string; packageName: string } {
-  const match = /^(ghcr\.io|(?:127\.0\.0\.1|localhost)(?::\d{1,5})?)\/([^/]+)\/([^:@]+)(?:[:@].*)?$/
-    .exec(image);
-  if (!match) {
+  const match = /^([^/]+)\/([^/]+)\/([^:@]+)(?:[:@].*)?$/.exec(image);
+  if (!match || (match[1] !== "ghcr.io" && !isLoopbackRegistry(image))) {
     throw new UsageError(
       `The publish image ${image} is not on ghcr.io: pass --owner and --package`,
     );

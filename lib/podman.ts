@@ -3,7 +3,7 @@
 // Arguments always go as an array, never through a shell.
 import { dirname, join } from "node:path";
 import { CheckError } from "./errors.ts";
-import { isLoopbackRegistry } from "./build.ts";
+import { isLoopbackRegistry } from "./http.ts";
 import { BuildProgress, lines, type StageTiming } from "./progress.ts";
 import { safeArchivePath } from "./rpms.ts";
 import { envInt } from "./settings.ts";

@@ -11,6 +11,7 @@ import {
   fetchWithRetry,
   httpUrl,
   isLoopbackHost,
+  isLoopbackRegistry,
   parseJsonBytes,
   readBytes,
   remoteErrorOf,
@@ -126,14 +127,10 @@ function checkDigest(digest: string, where: string): string {
   return digest;
 }
 
-/** Whether a registry (`host[:port]`) is on the loopback interface: 127.0.0.1, localhost, [::1]. */
-function isLoopbackRegistry(registry: string): boolean {
-  return isLoopbackHost(registry.replace(/:\d+$/, ""));
-}
-
 /** http:// for a loopback registry (127.0.0.1, localhost, [::1], with a port), https:// otherwise. */
 export function registryBaseUrl(ref: ImageRef): string {
-  if (isLoopbackRegistry(ref.registry)) return `http://${ref.registry}`;
+  // a bare registry is tested as the first component of a reference
+  if (isLoopbackRegistry(`${ref.registry}/`)) return `http://${ref.registry}`;
   const host = ref.registry === "docker.io" ? "registry-1.docker.io" : ref.registry;
   return `https://${host}`;
 }
@@ -169,7 +166,7 @@ function serverUrl(location: string, base: string): URL {
  */
 export function githubCredentialRegistries(publishRegistry?: string): Set<string> {
   const own = new Set(["ghcr.io"]);
-  if (publishRegistry && isLoopbackRegistry(publishRegistry)) {
+  if (publishRegistry && isLoopbackRegistry(`${publishRegistry}/`)) {
     own.add(publishRegistry);
   }
   return own;

@@ -1,5 +1,7 @@
 // The RPM layout of a kmods image: main RPMs at `/`, then debug/, devel/, other/ (dracut and
 // test), src/. The Containerfile's verify stage sorts with the same rules as rpmFolder().
+import { CheckError } from "./errors.ts";
+import type { TaskResult } from "./render.ts";
 
 /** The folders of the published layout, in display order. */
 export const FOLDERS = ["/", "debug", "devel", "other", "src"] as const;
@@ -57,4 +59,18 @@ export function safeArchivePath(name: string): string | undefined {
     part === "" || part === "." || part === ".." || /[\p{Cc}]/u.test(part);
   if (path === "" || parts.some(bad)) return undefined;
   return path;
+}
+
+/** Groups as text: `folder/` headings with indented file names. */
+export function formatGroups(groups: RpmGroup[]): string {
+  return groups.map((g) =>
+    [g.folder === "/" ? "/" : `${g.folder}/`, ...g.rpms.map((r) => `  ${r}`)].join("\n")
+  )
+    .join("\n");
+}
+
+/** The RPMs of an image, grouped by folder; an image without RPMs is a failed check. */
+export function rpmsResult(image: string, groups: RpmGroup[]): TaskResult {
+  if (groups.length === 0) throw new CheckError(`No RPMs in ${image}`);
+  return { values: { image, groups }, lines: [formatGroups(groups)] };
 }

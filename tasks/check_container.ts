@@ -17,8 +17,8 @@ import {
   zfsOption,
 } from "../lib/cli.ts";
 import { CheckError, UsageError } from "../lib/errors.ts";
+import { kmodsImageOf } from "../lib/kmods_image.ts";
 import { render } from "../lib/render.ts";
-import { kmodsImageOf } from "./build.ts";
 
 export const OUTPUTS = ["container-exists", "target-tag"] as const;
 

@@ -2,14 +2,13 @@
 // deno task extract-rpms [KMODS-IMAGE | --image TARGET --arch A --zfs TAG] [--dest ./rpms] [--json]
 import { main, taskCommand, userPath } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
-import { render } from "../lib/render.ts";
-import { groupRpms } from "../lib/rpms.ts";
 import {
   checkKmodsImageChoice,
   kmodsImageArguments,
   resolveKmodsImage,
-  rpmsResult,
-} from "./list_rpms.ts";
+} from "../lib/kmods_image.ts";
+import { render } from "../lib/render.ts";
+import { groupRpms, rpmsResult } from "../lib/rpms.ts";
 
 /** Creates the --dest folder (before any pull, so a bad path fails at once) and returns it. */
 async function prepareDest(raw: string): Promise<string> {

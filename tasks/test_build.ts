@@ -1,7 +1,7 @@
 // Builds the ZFS RPM image exactly like `build`, then removes it: proves the build still works.
 // deno task test-build [--image REF] [--arch A] [--zfs TAG] [--dry-run]
+import { buildCommand, executeBuild, planLines, prepareBuild } from "../lib/build_run.ts";
 import { main, stderrLogger } from "../lib/cli.ts";
-import { buildCommand, executeBuild, prepareBuild, printPlan } from "./build.ts";
 
 if (import.meta.main) {
   main(async () => {
@@ -9,7 +9,7 @@ if (import.meta.main) {
       .parse(Deno.args, { from: "user" }).opts();
     const { versions, plan } = await prepareBuild(options, stderrLogger);
     if (options.dryRun) {
-      printPlan(versions, plan);
+      for (const line of planLines(versions, plan)) console.log(line);
       return 0;
     }
     await executeBuild(plan, stderrLogger);

@@ -7,16 +7,16 @@ import {
   contextOf,
   displayCommand,
   insecureRegistriesConf,
-  isLoopbackRegistry,
   planBuild,
   resolveImageName,
   signingCertSha256,
   sourceUrlOf,
 } from "../lib/build.ts";
 import { CheckError, InputError, UsageError } from "../lib/errors.ts";
+import { isLoopbackRegistry } from "../lib/http.ts";
 import { hostRegistriesConf, runBuild } from "../lib/podman.ts";
 import { BuildProgress, formatElapsed, parseStep, progressMode } from "../lib/progress.ts";
-import { buildLogFile, removeStaleRegistriesConfs } from "../tasks/build.ts";
+import { buildLogFile, removeStaleRegistriesConfs } from "../lib/build_run.ts";
 import { ACCESS_DENIED_XML } from "./helpers/release_index.ts";
 import { isolatedStorage } from "./helpers/isolated_storage.ts";
 import { buildAndPush, startRegistry } from "./helpers/registry.ts";

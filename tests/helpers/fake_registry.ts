@@ -18,7 +18,10 @@ export type RegistryMode =
   | "stalled-blob"
   | "layer-substituted"
   | "stalled-manifest"
-  | "cut-off-manifest";
+  | "cut-off-manifest"
+  | "redirect-loop"
+  | "token-missing"
+  | "token-endless";
 
 export interface FakeRegistry {
   /** host:port for image references */
@@ -147,7 +150,22 @@ export async function withFakeRegistry<T>(
     return withServer(async (request, server) => {
       const url = new URL(request.url);
       state.paths.push(url.pathname);
-      if (url.pathname === "/token") return Response.json({ token: "t" });
+      if (url.pathname === "/token") {
+        if (mode === "token-missing") return Response.json({ expires_in: 300 });
+        if (mode === "token-endless") return new Response(endless());
+        return Response.json({ token: "t" });
+      }
+      if (
+        (mode === "token-missing" || mode === "token-endless") &&
+        request.headers.get("authorization") !== "Bearer t"
+      ) {
+        return new Response(null, {
+          status: 401,
+          headers: {
+            "www-authenticate": `Bearer realm="http://127.0.0.1:${server.port}/token",service="x"`,
+          },
+        });
+      }
       if (mode === "realm-file" && request.headers.get("authorization") !== "Bearer t") {
         return new Response(null, {
           status: 401,
@@ -192,6 +210,9 @@ export async function withFakeRegistry<T>(
         return new Response(request.method === "HEAD" ? null : bytes, { headers });
       }
       if (kind === "blobs") {
+        if (mode === "redirect-loop") {
+          return new Response(null, { status: 307, headers: { location: url.pathname } });
+        }
         if (mode === "blob-redirect-file") {
           return new Response(null, { status: 307, headers: { location: "file:///etc/passwd" } });
         }

@@ -1,0 +1,32 @@
+// The body of the tasks that discover the target image and print one value of it
+// (kernel-version, kernel-major-minor, fedora-version). Discovery is imported after the
+// arguments are parsed: --help and a bad flag start without the registry client.
+import { archOption, imageOption, stderrLogger, taskCommand } from "./cli.ts";
+import type { ImageVersions } from "./discover.ts";
+import { loadMatrix } from "./matrix.ts";
+import { render } from "./render.ts";
+
+/** A task that discovers the target image and prints one value of it (shared by three tasks). */
+export function imageValueTask(
+  name: string,
+  description: string,
+  key: string,
+  pick: (v: ImageVersions) => string,
+): () => Promise<number> {
+  return async () => {
+    const options = taskCommand(name, description)
+      .addOption(imageOption())
+      .addOption(archOption())
+      .option("--json", `print {"${key}": …, "kernel-source": …} as JSON`)
+      .parse(Deno.args, { from: "user" }).opts();
+    const matrix = await loadMatrix();
+    const { discoverImage } = await import("./discover.ts");
+    const found = await discoverImage({ matrix, ...options, logger: stderrLogger });
+    const value = pick(found);
+    render(
+      { values: { [key]: value, "kernel-source": found.kernelSource }, lines: [value] },
+      options,
+    );
+    return 0;
+  };
+}
