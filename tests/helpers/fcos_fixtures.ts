@@ -1,7 +1,7 @@
 // Fixtures for version discovery: FCOS-shaped images in a real registry and pages of GitHub
 // releases of openzfs/zfs (the Fedora CoreOS builds server stand-in is release_index.ts).
 import { $ } from "zx";
-import { buildAndPush } from "./registry.ts";
+import { buildAndPush, pushImage } from "./registry.ts";
 
 /** A GitHub release list item with the fields this project reads (and a few it does not). */
 export function release(tag: string, options: { draft?: boolean; prerelease?: boolean } = {}) {
@@ -187,8 +187,6 @@ export async function pushDerivedImages(host: string, name: string, busybox = "/
       quiet: true,
     })`podman build --isolation chroot --layers=false --arch amd64 -t ${tag} -f ${dir}/Containerfile ${dir}/ctx`;
   };
-  const push = (tag: string, ref: string) =>
-    $({ quiet: true })`podman push --tls-verify=false ${tag} ${ref}`;
   try {
     await Deno.mkdir(`${dir}/ctx/bin`, { recursive: true });
     await Deno.mkdir(`${dir}/ctx/usr/lib/modules/${BASE_KERNEL}`, { recursive: true });
@@ -196,7 +194,7 @@ export async function pushDerivedImages(host: string, name: string, busybox = "/
     await Deno.symlink("busybox", `${dir}/ctx/bin/sh`);
     await Deno.writeTextFile(`${dir}/ctx/usr/lib/modules/${BASE_KERNEL}/modules.dep`, "\n");
     await build(local, `FROM scratch\nCOPY . /\n${labels(fcosLabels(BASE_VERSION))}`);
-    await push(local, refs.base);
+    await pushImage(local, refs.base);
     const derived = [
       [refs.derived, `rm -rf /usr/lib/modules/${BASE_KERNEL}`, DERIVED_KERNEL],
       [refs.opaque, "rm -rf /usr/lib/modules", OPAQUE_KERNEL],
@@ -209,7 +207,7 @@ export async function pushDerivedImages(host: string, name: string, busybox = "/
         `FROM ${local}\nRUN ${remove} && mkdir -p /usr/lib/modules/${kernel} && ` +
           `echo > /usr/lib/modules/${kernel}/modules.dep\n`,
       );
-      await push(tag, ref);
+      await pushImage(tag, ref);
     }
     const legacy = `localhost/test-legacy-${crypto.randomUUID()}`;
     locals.push(legacy);
@@ -218,7 +216,7 @@ export async function pushDerivedImages(host: string, name: string, busybox = "/
       legacy,
       `FROM scratch\nCOPY bin /bin\n${labels({ ...rest, "fedora-coreos.stream": "testing" })}`,
     );
-    await push(legacy, refs.legacy);
+    await pushImage(legacy, refs.legacy);
   } finally {
     for (const tag of locals.reverse()) await $({ quiet: true, nothrow: true })`podman rmi ${tag}`;
     await Deno.remove(dir, { recursive: true });

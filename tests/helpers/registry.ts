@@ -78,9 +78,27 @@ export async function buildAndPush(
     await $({
       quiet: true,
     })`podman build --isolation chroot --layers=false ${arch} -t ${local} -f ${dir}/Containerfile ${dir}`;
-    await $({ quiet: true })`podman push --tls-verify=false ${local} ${ref}`;
+    await pushImage(local, ref);
     await $({ quiet: true, nothrow: true })`podman rmi ${local}`;
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * `podman push` to a local registry, tried up to three times: podman 4.3 against
+ * docker-registry now and then fails a manifest upload with "digest invalid" / "blob unknown"
+ * when pushes run in parallel; a second push of the same image goes through.
+ */
+export async function pushImage(local: string, ref: string): Promise<void> {
+  for (let attempt = 1;; attempt++) {
+    const result = await $({
+      quiet: true,
+      nothrow: true,
+    })`podman push --tls-verify=false ${local} ${ref}`;
+    if (result.exitCode === 0) return;
+    if (attempt === 3 || !/digest invalid|blob unknown/.test(result.stderr)) {
+      throw new Error(`podman push ${ref} failed: ${result.stderr.trim()}`);
+    }
   }
 }
