@@ -2,6 +2,7 @@
 // for each attack the one-line error it must end in, with nothing leaked or used. A new
 // attack is one more entry in a table (and, for the registry, one more fake_registry mode).
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { RemoteError, UsageError } from "../lib/errors.ts";
 import { githubPaginate } from "../lib/github.ts";
 import { fetchWithRetry, getJson } from "../lib/http.ts";
@@ -14,9 +15,17 @@ import {
   type RegistryMode,
   withFakeRegistry,
 } from "./helpers/fake_registry.ts";
-import { runTaskFile } from "./helpers/run_task.ts";
-import { json, type TestServer, withRawServer, withServer } from "./helpers/server.ts";
+import { runTaskFile, spawnTask } from "./helpers/run_task.ts";
+import {
+  drip,
+  json,
+  type TestServer,
+  withRawServer,
+  withServer,
+  withTimeout,
+} from "./helpers/server.ts";
 
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const fast = { backoffMs: 1, retries: 1, timeoutMs: 2_000 };
 const TOKEN = "ghp_secret_token_for_hostile_tests";
 
@@ -438,3 +447,83 @@ Deno.test("check-container never writes a lying Docker-Content-Digest to $GITHUB
     }
   });
 });
+
+// ---------------------------------------------------------------------------------------
+// Issue 17: a second hostile pass. Each case is named after its number in the issue.
+
+/**
+ * The task of tasks/<file> spawned as `deno task` does (deno.json's permissions), with
+ * runTaskFile's default environment and a signal that kills it when the time limit passes.
+ */
+function runTaskWithin(
+  signal: AbortSignal,
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+) {
+  return spawnTask(file, args, {
+    cwd: ROOT,
+    signal,
+    env: {
+      NO_COLOR: "1",
+      HTTP_BACKOFF_MS: "1",
+      GH_TOKEN: "test",
+      GITHUB_ACTIONS: "false",
+      GITHUB_OUTPUT: "",
+      GITHUB_STEP_SUMMARY: "",
+      PATH: Deno.env.get("PATH") ?? "",
+      HOME: Deno.env.get("HOME") ?? "",
+      ...env,
+    },
+  });
+}
+
+/** What a drip must end in: exit 1 and one line naming the URL, before the time limit. */
+const DRIP_ENV = { HTTP_TIMEOUT_MS: "2000", HTTP_RETRIES: "0" };
+const DRIP_ERROR = /^error: Answer not complete after 8000 ms: http:\/\/127\.0\.0\.1:\d+\/\S+/;
+
+Deno.test("17.4 getJson() ends an answer that drips one byte at a time", async () => {
+  await withTimeout(10_000, () =>
+    withServer(() => new Response(drip("[", 100)), async (api) => {
+      const started = Date.now();
+      await assert.rejects(
+        getJson(`${api.url}/drip`, {}, { ...fast, retries: 0, timeoutMs: 300 }),
+        (error) => assertOneLine(error, /^Answer not complete after 1200 ms: http:.*\/drip/),
+      );
+      assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms`);
+    }));
+});
+
+Deno.test("17.4 zfs-version ends a GitHub page that drips one byte every 500 ms", async () => {
+  await withTimeout(30_000, (signal) =>
+    withServer(() => new Response(drip("[")), async (api) => {
+      const result = await runTaskWithin(signal, "zfs_version.ts", [], {
+        ...DRIP_ENV,
+        GITHUB_API_URL: api.url,
+      });
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, DRIP_ERROR);
+      assert.match(result.stderr, /\/releases/);
+      assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+    }));
+});
+
+for (
+  const [mode, what] of [["drip-manifest", "a manifest"], ["drip-token", "a token answer"]] as const
+) {
+  Deno.test(`17.4 check-container ends ${what} that drips one byte every 500 ms`, async () => {
+    await withTimeout(30_000, (signal) =>
+      withFakeRegistry(mode, async (registry) => {
+        const result = await runTaskWithin(
+          signal,
+          "check_container.ts",
+          ["--tag", `${registry.host}/${registry.repository}:stable`],
+          DRIP_ENV,
+        );
+        assert.equal(result.code, 1, result.stderr);
+        assert.match(result.stderr, DRIP_ERROR);
+        assert.match(result.stderr, mode === "drip-token" ? /\/token\?/ : /\/manifests\/stable/);
+        assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+      }));
+  });
+}

@@ -1,7 +1,7 @@
 // An in-memory OCI registry stand-in for the hostile-server suite: it serves one honest
 // multi-arch image (index → linux/amd64 manifest → config with labels → one layer) and,
 // per mode, lies the way a hostile or broken registry would. A new attack is one more mode.
-import { withRawServer, withServer } from "./server.ts";
+import { drip, withRawServer, withServer } from "./server.ts";
 
 export type RegistryMode =
   | "honest"
@@ -21,7 +21,9 @@ export type RegistryMode =
   | "cut-off-manifest"
   | "redirect-loop"
   | "token-missing"
-  | "token-endless";
+  | "token-endless"
+  | "drip-manifest"
+  | "drip-token";
 
 export interface FakeRegistry {
   /** host:port for image references */
@@ -153,10 +155,11 @@ export async function withFakeRegistry<T>(
       if (url.pathname === "/token") {
         if (mode === "token-missing") return Response.json({ expires_in: 300 });
         if (mode === "token-endless") return new Response(endless());
+        if (mode === "drip-token") return new Response(drip('{"token": "t"'));
         return Response.json({ token: "t" });
       }
       if (
-        (mode === "token-missing" || mode === "token-endless") &&
+        (mode === "token-missing" || mode === "token-endless" || mode === "drip-token") &&
         request.headers.get("authorization") !== "Bearer t"
       ) {
         return new Response(null, {
@@ -186,6 +189,11 @@ export async function withFakeRegistry<T>(
         }
         if (mode === "stalled-manifest" && reference === "stable") {
           return new Response(stalled(index.slice(0, 10)), {
+            headers: { "content-type": manifestType(index) },
+          });
+        }
+        if (mode === "drip-manifest" && reference === "stable") {
+          return new Response(drip(new TextDecoder().decode(index.slice(0, 10))), {
             headers: { "content-type": manifestType(index) },
           });
         }
