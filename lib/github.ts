@@ -5,9 +5,12 @@ import { RemoteError } from "./errors.ts";
 import { getJson, httpUrl, type RetryOptions } from "./http.ts";
 import { envUrl } from "./settings.ts";
 
-/** The REST base URL: GITHUB_API_URL (the Actions convention, validated) or api.github.com. */
+/**
+ * The REST base URL: GITHUB_API_URL (the Actions convention, validated: no query or fragment,
+ * https unless a loopback stand-in, since the token goes there) or api.github.com.
+ */
 export function githubApiUrl(): string {
-  return envUrl("GITHUB_API_URL", "https://api.github.com");
+  return envUrl("GITHUB_API_URL", "https://api.github.com", { httpsUnlessLoopback: true });
 }
 
 /** How long `gh auth token` may take before it counts as "no token". */

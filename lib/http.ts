@@ -4,7 +4,7 @@
 // also through a total deadline: a server that stalls, drips or streams forever ends in a
 // one-line error, never a hang or unbounded memory.
 import { RemoteError } from "./errors.ts";
-import { httpSettings } from "./settings.ts";
+import { httpSettings, isLoopbackHost } from "./settings.ts";
 
 export interface RetryOptions {
   /** Milliseconds before one attempt is abandoned, and the longest pause while reading a body (default 30 s). */
@@ -100,10 +100,7 @@ export function httpUrl(url: string | URL, base?: string | URL): URL {
   return parsed;
 }
 
-/** Whether the host of a URL is the loopback interface (where plain http is allowed). */
-export function isLoopbackHost(hostname: string): boolean {
-  return hostname === "127.0.0.1" || hostname === "localhost" || hostname === "[::1]";
-}
+export { isLoopbackHost };
 
 /**
  * Whether an image reference (`host[:port]/…`) names a registry on the loopback interface

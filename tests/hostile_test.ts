@@ -547,3 +547,39 @@ for (
       }));
   });
 }
+
+Deno.test("17.10 zfs-version exits 2 naming GITHUB_API_URL with a query, a fragment or plain http elsewhere", async (t) => {
+  await withTimeout(60_000, (signal) =>
+    withServer(() => json([]), async (api) => {
+      const cases: [string, RegExp][] = [
+        [`${api.url}/?q=1`, /\(a base URL has no query or fragment\)/],
+        [`${api.url}/api#frag`, /\(a base URL has no query or fragment\)/],
+        [`${api.url}?`, /\(a base URL has no query or fragment\)/],
+        [
+          "http://api.example.com",
+          /\(plain http is allowed only to a loopback host; use https:\/\/\)/,
+        ],
+        ["http://10.0.0.1:8080/api/v3", /plain http is allowed only to a loopback host/],
+      ];
+      for (const [value, pattern] of cases) {
+        await t.step(value, async () => {
+          const result = await runTaskWithin(signal, "zfs_version.ts", [], {
+            GITHUB_API_URL: value,
+            HTTP_RETRIES: "0",
+            HTTP_TIMEOUT_MS: "2000",
+          });
+          assert.equal(result.code, 2, result.stderr);
+          assert.match(result.stderr, /^error: Invalid GITHUB_API_URL: "/);
+          assert.match(result.stderr, pattern);
+          assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+        });
+      }
+      assert.equal(api.requests.length, 0, "a request went out");
+      // Loopback http stays allowed (every stand-in of this suite is one).
+      const local = await runTaskWithin(signal, "zfs_version.ts", [], {
+        GITHUB_API_URL: `http://localhost:${api.port}`,
+      });
+      assert.doesNotMatch(local.stderr, /Invalid GITHUB_API_URL/);
+      assert.equal(api.requests.length, 1);
+    }));
+});
