@@ -4,6 +4,7 @@
 // also through a total deadline: a server that stalls, drips or streams forever ends in a
 // one-line error, never a hang or unbounded memory.
 import { RemoteError } from "./errors.ts";
+import { sanitizeTerminal } from "./sanitize.ts";
 import { httpSettings, isLoopbackHost } from "./settings.ts";
 
 export interface RetryOptions {
@@ -71,7 +72,7 @@ function seconds(ms: number): string {
 }
 
 function printRetry(line: string): void {
-  console.error(line);
+  console.error(sanitizeTerminal(line));
 }
 
 /** Why a response failed, in a few words, for an error message. */
@@ -315,10 +316,8 @@ async function serverMessage(
     const body = new TextDecoder().decode(bytes);
     const message = (JSON.parse(body) as { message?: unknown }).message;
     if (typeof message === "string" && message) {
-      // The server's words, on one line and without terminal control characters.
-      // deno-lint-ignore no-control-regex -- removing them is the point
-      const clean = message.split("\n")[0]!.replace(/[\x00-\x1f\x7f-\x9f]/g, "").slice(0, 300);
-      return ` (${clean})`;
+      // The server's words, on one line, control characters shown escaped.
+      return ` (${sanitizeTerminal(message.slice(0, 300))})`;
     }
   } catch {
     // no JSON body (or too big, or cut off): the status says enough

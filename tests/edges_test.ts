@@ -180,7 +180,7 @@ Deno.test("the runs table strips escape sequences a workflow title could carry",
   const text = textTable(header, rows);
   // deno-lint-ignore no-control-regex -- finding them is the point
   assert.doesNotMatch(text, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/);
-  assert.match(text, /Nightlybuild/);
+  assert.match(text, /Nightly build/);
 });
 
 Deno.test("a bad PODMAN_TIMEOUT_MS is a usage error naming the range", async () => {

@@ -8,10 +8,13 @@ import { githubPaginate } from "../lib/github.ts";
 import { fetchWithRetry, getJson } from "../lib/http.ts";
 import { fetchBlob, inspectImage, manifestExists, readManifest } from "../lib/registry.ts";
 import { httpSettings } from "../lib/settings.ts";
+import { problemLine, stderrLogger } from "../lib/cli.ts";
+import { renderResult } from "../lib/render.ts";
 import {
   EVIL_DIGEST_HEADER,
   EVIL_KERNEL,
   type FakeRegistry,
+  HOSTILE_TEXT,
   type RegistryMode,
   withFakeRegistry,
 } from "./helpers/fake_registry.ts";
@@ -582,4 +585,99 @@ Deno.test("17.10 zfs-version exits 2 naming GITHUB_API_URL with a query, a fragm
       assert.doesNotMatch(local.stderr, /Invalid GITHUB_API_URL/);
       assert.equal(api.requests.length, 1);
     }));
+});
+
+/** What a terminal would act on: no raw one may reach stdout or stderr (tabs and LF between lines aside). */
+const RAW_CONTROL =
+  // deno-lint-ignore no-control-regex -- finding them is the point
+  /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+for (
+  const [mode, where] of [
+    ["hostile-labels", "a com.coreos.stream label and a layer mediaType"],
+    ["hostile-platform", "an index entry's platform.os and architecture"],
+  ] as const
+) {
+  for (const actions of ["false", "true"]) {
+    const channel = actions === "true" ? "an ::error:: annotation" : "the error line";
+    Deno.test(`17.8 kernel-version shows ${where} escaped in ${channel}`, async () => {
+      await withTimeout(30_000, (signal) =>
+        withFakeRegistry(mode, async (registry) => {
+          const result = await runTaskWithin(
+            signal,
+            "kernel_version.ts",
+            ["--image", `${registry.host}/${registry.repository}:stable`, "--arch", "x86_64"],
+            { GITHUB_ACTIONS: actions, HTTP_RETRIES: "0", FCOS_BUILDS_URL: "http://127.0.0.1:9" },
+          );
+          assert.equal(result.code, 1, result.stderr);
+          const both = result.stdout + result.stderr;
+          assert.doesNotMatch(both, RAW_CONTROL, JSON.stringify(both));
+          const lines = result.stderr.trimEnd().split("\n");
+          const errors = lines.filter((l) => /^(error:|::error)/.test(l));
+          assert.equal(errors.length, 1, result.stderr);
+          assert.ok(!lines.some((l) => l.startsWith("error: forged")), result.stderr);
+          // The hostile value is shown, escaped, on the error line itself.
+          assert.match(errors[0]!, /(\\x1b|\\u001b)\]0;pwned(\\x07|\\u0007)/);
+          assert.match(errors[0]!, /\\u202eevil/);
+          if (mode === "hostile-labels") {
+            assert.match(errors[0]!, /cannot read a layer of type \\x1b\]0;pwned\\x07\\x1b\[2Jred/);
+          } else assert.match(errors[0]!, /has no linux\/amd64 image \(platforms: \\x1b/);
+        }));
+    });
+  }
+}
+
+Deno.test("17.8 warnings, info lines, retries, server messages and tables go through the sanitiser", async () => {
+  const lines: string[] = [];
+  const original = console.error;
+  console.error = (line: string) => lines.push(line);
+  try {
+    stderrLogger.warn(`stream ${HOSTILE_TEXT}`, `title ${HOSTILE_TEXT}`);
+    stderrLogger.info(`reading ${HOSTILE_TEXT}`);
+    await withTimeout(10_000, () =>
+      withServer(
+        () => json({ message: HOSTILE_TEXT }, { status: 503 }),
+        async (api) => {
+          await assert.rejects(
+            getJson(`${api.url}/x`, {}, { ...fast, retries: 1 }),
+            (error) => {
+              assert.ok(error instanceof RemoteError);
+              lines.push(problemLine("error", error.message, undefined, true));
+              return true;
+            },
+          );
+        },
+      ));
+    await withTimeout(
+      10_000,
+      () =>
+        withServer(() => json({ message: HOSTILE_TEXT }, { status: 404 }), async (api) => {
+          await assert.rejects(getJson(`${api.url}/y`, {}, fast), (error) => {
+            assert.ok(error instanceof RemoteError);
+            assert.doesNotMatch(error.message, RAW_CONTROL);
+            assert.match(error.message, /\(\\x1b\]0;pwned\\x07/);
+            return true;
+          });
+        }),
+    );
+  } finally {
+    console.error = original;
+  }
+  assert.ok(lines.some((l) => l.startsWith("retrying GET")), lines.join("\n"));
+  const rendered = renderResult({
+    values: { stream: HOSTILE_TEXT },
+    warnings: [{ message: HOSTILE_TEXT, title: HOSTILE_TEXT }],
+    lines: [`stream: ${HOSTILE_TEXT}`],
+  }, { actions: false });
+  const table = renderResult({ values: { stream: HOSTILE_TEXT } }, { actions: false });
+  const json17 = renderResult({ values: { stream: HOSTILE_TEXT } }, { json: true });
+  for (const text of [...lines, ...rendered.stderr, rendered.stdout, table.stdout]) {
+    assert.doesNotMatch(text, RAW_CONTROL, JSON.stringify(text));
+    assert.ok(!text.includes("\n"), JSON.stringify(text));
+  }
+  // --json: C0 escaped by JSON itself, C1 and bidi by jsonText; it reads back unchanged.
+  assert.doesNotMatch(json17.stdout, RAW_CONTROL, json17.stdout);
+  assert.deepEqual(JSON.parse(json17.stdout), { stream: HOSTILE_TEXT });
+  assert.match(table.stdout, /^stream {2}\\x1b\]0;pwned/);
+  assert.match(rendered.stdout, /stream: \\x1b\]0;pwned\\x07\\x1b\[2Jred\\r\\nerror: forged/);
 });

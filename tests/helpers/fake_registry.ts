@@ -23,7 +23,9 @@ export type RegistryMode =
   | "token-missing"
   | "token-endless"
   | "drip-manifest"
-  | "drip-token";
+  | "drip-token"
+  | "hostile-labels"
+  | "hostile-platform";
 
 export interface FakeRegistry {
   /** host:port for image references */
@@ -41,6 +43,15 @@ export interface FakeRegistry {
 export const LABELS = { "ostree.linux": "6.17.7-300.fc43.x86_64" };
 /** What a substituted config claims. */
 export const EVIL_KERNEL = "6.66.6-666.fc43.x86_64";
+/**
+ * Text that sets the terminal title, clears the screen, colours, forges a second error line
+ * and reorders what follows (bidi override, isolate, 8-bit CSI): served by the hostile-labels
+ * mode as com.coreos.stream, org.opencontainers.image.version and a layer's mediaType, and by
+ * hostile-platform as an index entry's platform.os and architecture.
+ */
+export const HOSTILE_TEXT =
+  "\x1b]0;pwned\x07\x1b[2J\x1b[31mred\r\nerror: forged line\u202eevil\u2066\x9b";
+
 /** A Docker-Content-Digest value that tries shell injection on whoever prints it. */
 export const EVIL_DIGEST_HEADER = "sha256:evil$(id) ;x";
 
@@ -86,7 +97,13 @@ export async function withFakeRegistry<T>(
 ): Promise<T> {
   const repository = "fedora/fedora-coreos";
   const layer = encoder.encode("not really a tar layer");
-  const config = encoder.encode(JSON.stringify({ config: { Labels: LABELS } }));
+  const config = encoder.encode(JSON.stringify({
+    config: {
+      Labels: mode === "hostile-labels"
+        ? { "com.coreos.stream": HOSTILE_TEXT, "org.opencontainers.image.version": HOSTILE_TEXT }
+        : LABELS,
+    },
+  }));
   const evilConfig = encoder.encode(
     JSON.stringify({ config: { Labels: { "ostree.linux": EVIL_KERNEL } } }),
   );
@@ -101,7 +118,9 @@ export async function withFakeRegistry<T>(
       size: config.length,
     },
     layers: [{
-      mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+      mediaType: mode === "hostile-labels"
+        ? HOSTILE_TEXT
+        : "application/vnd.oci.image.layer.v1.tar+gzip",
       digest: layerDigest,
       size: layer.length,
     }],
@@ -119,7 +138,9 @@ export async function withFakeRegistry<T>(
       mediaType: "application/vnd.oci.image.manifest.v1+json",
       digest: childDigest,
       size: manifest.length,
-      platform: { os: "linux", architecture: "amd64" },
+      platform: mode === "hostile-platform"
+        ? { os: HOSTILE_TEXT, architecture: HOSTILE_TEXT }
+        : { os: "linux", architecture: "amd64" },
     }],
   }));
   const indexDigest = await sha256(index);
