@@ -23,6 +23,7 @@ import {
   drip,
   json,
   type TestServer,
+  timedTest,
   withRawServer,
   withServer,
   withTimeout,
@@ -201,7 +202,7 @@ for (const [name, attack] of Object.entries(githubAttacks)) {
   });
 }
 
-Deno.test("githubPaginate() returns a page of 200,000 items without a stack overflow", async () => {
+timedTest("githubPaginate() returns a page of 200,000 items without a stack overflow", async () => {
   const big = Array.from({ length: 200_000 }, (_, i) => i);
   await withServer(() => json(big), async (api) => {
     const { items } = await githubPaginate<number>("/list", { baseUrl: api.url, ...fast });
@@ -210,7 +211,7 @@ Deno.test("githubPaginate() returns a page of 200,000 items without a stack over
   });
 });
 
-Deno.test("githubPaginate() refuses an absolute start URL on another origin", async () => {
+timedTest("githubPaginate() refuses an absolute start URL on another origin", async () => {
   await withServer(() => json([1]), async (other) => {
     await assert.rejects(
       githubPaginate(`${other.url}/list`, { baseUrl: "http://127.0.0.1:1", token: TOKEN, ...fast }),
@@ -223,7 +224,7 @@ Deno.test("githubPaginate() refuses an absolute start URL on another origin", as
 // ---------------------------------------------------------------------------------------
 // HTTP bodies: cut off, stalled; the message says so (not "malformed JSON").
 
-Deno.test("getJson() says the connection was lost when a body is cut off", async () => {
+timedTest("getJson() says the connection was lost when a body is cut off", async () => {
   const reply =
     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n" +
     '{"releases": [1, 2';
@@ -235,7 +236,7 @@ Deno.test("getJson() says the connection was lost when a body is cut off", async
   });
 });
 
-Deno.test("getJson() fails fast on a long rate limit whose body stalls", async () => {
+timedTest("getJson() fails fast on a long rate limit whose body stalls", async () => {
   let stall: ReturnType<typeof setTimeout> | undefined;
   await withServer(
     () =>
@@ -264,7 +265,7 @@ Deno.test("getJson() fails fast on a long rate limit whose body stalls", async (
   clearTimeout(stall);
 });
 
-Deno.test("fetchWithRetry() refuses file: and other non-http URLs before any request", async () => {
+timedTest("fetchWithRetry() refuses file: and other non-http URLs before any request", async () => {
   for (const url of ["file:///etc/passwd", "data:text/plain,hi", "ftp://127.0.0.1/x"]) {
     await assert.rejects(
       fetchWithRetry(url, {}, fast),
@@ -276,52 +277,62 @@ Deno.test("fetchWithRetry() refuses file: and other non-http URLs before any req
 // ---------------------------------------------------------------------------------------
 // Environment settings: validated, exit 2 naming the variable and its range.
 
-Deno.test("httpSettings() refuses malformed HTTP_* settings naming the variable and range", async (t) => {
-  const cases: [string, string, RegExp][] = [
-    ["HTTP_RETRIES", "abc", /Invalid HTTP_RETRIES: "abc" \(expected a whole number from 0 to 10\)/],
-    ["HTTP_TIMEOUT_MS", "abc", /Invalid HTTP_TIMEOUT_MS/],
-    ["HTTP_TIMEOUT_MS", "-5", /from 1 to 600000/],
-    ["HTTP_TIMEOUT_MS", "1e99", /Invalid HTTP_TIMEOUT_MS: "1e99"/],
-    ["HTTP_TIMEOUT_MS", "0", /from 1 to 600000/],
-    ["HTTP_BACKOFF_MS", "99999999", /from 0 to 60000/],
-  ];
-  for (const [name, value, pattern] of cases) {
-    await t.step(`${name}=${value}`, () => {
-      const before = Deno.env.get(name);
-      Deno.env.set(name, value);
-      try {
-        assert.throws(
-          () => httpSettings(),
-          (e) => e instanceof UsageError && pattern.test(e.message),
-        );
-      } finally {
-        if (before === undefined) Deno.env.delete(name);
-        else Deno.env.set(name, before);
-      }
-    });
-  }
-});
-
-Deno.test("zfs-version exits 2 before any request for a bad HTTP_RETRIES or GITHUB_API_URL", async (t) => {
-  await withServer(() => json([]), async (api) => {
-    const cases: [Record<string, string>, RegExp][] = [
-      [{ HTTP_RETRIES: "abc", GITHUB_API_URL: api.url }, /^error: Invalid HTTP_RETRIES: "abc"/],
-      [{ HTTP_TIMEOUT_MS: "1e99", GITHUB_API_URL: api.url }, /^error: Invalid HTTP_TIMEOUT_MS/],
-      [{ GITHUB_API_URL: "file:///etc" }, /^error: Invalid GITHUB_API_URL/],
+timedTest(
+  "httpSettings() refuses malformed HTTP_* settings naming the variable and range",
+  async (t) => {
+    const cases: [string, string, RegExp][] = [
+      [
+        "HTTP_RETRIES",
+        "abc",
+        /Invalid HTTP_RETRIES: "abc" \(expected a whole number from 0 to 10\)/,
+      ],
+      ["HTTP_TIMEOUT_MS", "abc", /Invalid HTTP_TIMEOUT_MS/],
+      ["HTTP_TIMEOUT_MS", "-5", /from 1 to 600000/],
+      ["HTTP_TIMEOUT_MS", "1e99", /Invalid HTTP_TIMEOUT_MS: "1e99"/],
+      ["HTTP_TIMEOUT_MS", "0", /from 1 to 600000/],
+      ["HTTP_BACKOFF_MS", "99999999", /from 0 to 60000/],
     ];
-    for (const [env, pattern] of cases) {
-      await t.step(Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" "), async () => {
-        const result = await runTaskFile("zfs_version.ts", [], env);
-        assert.equal(result.code, 2, result.stderr);
-        assert.match(result.stderr, pattern);
-        assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+    for (const [name, value, pattern] of cases) {
+      await t.step(`${name}=${value}`, () => {
+        const before = Deno.env.get(name);
+        Deno.env.set(name, value);
+        try {
+          assert.throws(
+            () => httpSettings(),
+            (e) => e instanceof UsageError && pattern.test(e.message),
+          );
+        } finally {
+          if (before === undefined) Deno.env.delete(name);
+          else Deno.env.set(name, before);
+        }
       });
     }
-    assert.equal(api.requests.length, 0);
-  });
-});
+  },
+);
 
-Deno.test("zfs-version does not send the token to a Link on another host", async () => {
+timedTest(
+  "zfs-version exits 2 before any request for a bad HTTP_RETRIES or GITHUB_API_URL",
+  async (t) => {
+    await withServer(() => json([]), async (api) => {
+      const cases: [Record<string, string>, RegExp][] = [
+        [{ HTTP_RETRIES: "abc", GITHUB_API_URL: api.url }, /^error: Invalid HTTP_RETRIES: "abc"/],
+        [{ HTTP_TIMEOUT_MS: "1e99", GITHUB_API_URL: api.url }, /^error: Invalid HTTP_TIMEOUT_MS/],
+        [{ GITHUB_API_URL: "file:///etc" }, /^error: Invalid GITHUB_API_URL/],
+      ];
+      for (const [env, pattern] of cases) {
+        await t.step(Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" "), async () => {
+          const result = await runTaskFile("zfs_version.ts", [], env);
+          assert.equal(result.code, 2, result.stderr);
+          assert.match(result.stderr, pattern);
+          assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+        });
+      }
+      assert.equal(api.requests.length, 0);
+    });
+  },
+);
+
+timedTest("zfs-version does not send the token to a Link on another host", async () => {
   await withServer(() => json([]), (other) =>
     withServer(
       () =>
@@ -404,22 +415,23 @@ const registryAttacks: Partial<Record<RegistryMode, RegistryAttack>> = {
 
 for (const [mode, attack] of Object.entries(registryAttacks)) {
   Deno.test(`registry client refuses a hostile registry: ${mode}`, async () => {
-    await withFakeRegistry(mode as RegistryMode, async (registry) => {
-      const ref = `${registry.host}/${registry.repository}:stable`;
-      let result: unknown;
-      await assert.rejects(
-        (async () => {
-          result = await attack.run(registry, ref);
-        })(),
-        (error) => assertOneLine(error, attack.error),
-      );
-      assert.ok(!JSON.stringify(result ?? "").includes(EVIL_KERNEL));
-      attack.check?.(registry);
-    });
+    await withTimeout(20_000, () =>
+      withFakeRegistry(mode as RegistryMode, async (registry) => {
+        const ref = `${registry.host}/${registry.repository}:stable`;
+        let result: unknown;
+        await assert.rejects(
+          (async () => {
+            result = await attack.run(registry, ref);
+          })(),
+          (error) => assertOneLine(error, attack.error),
+        );
+        assert.ok(!JSON.stringify(result ?? "").includes(EVIL_KERNEL));
+        attack.check?.(registry);
+      }));
   });
 }
 
-Deno.test("registry client: the honest stand-in passes every check the attacks fail", async () => {
+timedTest("registry client: the honest stand-in passes every check the attacks fail", async () => {
   await withFakeRegistry("honest", async (registry) => {
     const ref = `${registry.host}/${registry.repository}:stable`;
     const image = await inspectImage(ref, "x86_64");
@@ -434,7 +446,7 @@ Deno.test("registry client: the honest stand-in passes every check the attacks f
   });
 });
 
-Deno.test("registry client refuses a malformed digest before building a URL", async () => {
+timedTest("registry client refuses a malformed digest before building a URL", async () => {
   await withFakeRegistry("honest", async (registry) => {
     const name = `${registry.host}/${registry.repository}`;
     for (
@@ -447,29 +459,32 @@ Deno.test("registry client refuses a malformed digest before building a URL", as
   });
 });
 
-Deno.test("check-container never writes a lying Docker-Content-Digest to $GITHUB_OUTPUT", async () => {
-  await withFakeRegistry("digest-header-lies", async (registry) => {
-    const output = await Deno.makeTempFile();
-    try {
-      const result = await runTaskFile(
-        "check_container.ts",
-        ["--tag", `${registry.host}/${registry.repository}:stable`, "--github-output"],
-        { GITHUB_OUTPUT: output },
-      );
-      assert.equal(result.code, 1, result.stderr);
-      assert.match(
-        result.stderr,
-        /^error: Docker-Content-Digest \(a malformed digest\) does not match/,
-      );
-      assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
-      const written = await Deno.readTextFile(output);
-      assert.ok(!written.includes("evil"), written);
-      assert.ok(!result.stderr.includes(EVIL_DIGEST_HEADER));
-    } finally {
-      await Deno.remove(output);
-    }
-  });
-});
+timedTest(
+  "check-container never writes a lying Docker-Content-Digest to $GITHUB_OUTPUT",
+  async () => {
+    await withFakeRegistry("digest-header-lies", async (registry) => {
+      const output = await Deno.makeTempFile();
+      try {
+        const result = await runTaskFile(
+          "check_container.ts",
+          ["--tag", `${registry.host}/${registry.repository}:stable`, "--github-output"],
+          { GITHUB_OUTPUT: output },
+        );
+        assert.equal(result.code, 1, result.stderr);
+        assert.match(
+          result.stderr,
+          /^error: Docker-Content-Digest \(a malformed digest\) does not match/,
+        );
+        assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+        const written = await Deno.readTextFile(output);
+        assert.ok(!written.includes("evil"), written);
+        assert.ok(!result.stderr.includes(EVIL_DIGEST_HEADER));
+      } finally {
+        await Deno.remove(output);
+      }
+    });
+  },
+);
 
 // ---------------------------------------------------------------------------------------
 // Issue 17: a second hostile pass. Each case is named after its number in the issue.
@@ -505,7 +520,7 @@ function runTaskWithin(
 const DRIP_ENV = { HTTP_TIMEOUT_MS: "2000", HTTP_RETRIES: "0" };
 const DRIP_ERROR = /^error: Answer not complete after 8000 ms: http:\/\/127\.0\.0\.1:\d+\/\S+/;
 
-Deno.test("17.4 getJson() ends an answer that drips one byte at a time", async () => {
+timedTest("17.4 getJson() ends an answer that drips one byte at a time", async () => {
   await withTimeout(10_000, () =>
     withServer(() => new Response(drip("[", 100)), async (api) => {
       const started = Date.now();
@@ -517,7 +532,7 @@ Deno.test("17.4 getJson() ends an answer that drips one byte at a time", async (
     }));
 });
 
-Deno.test("17.4 zfs-version ends a GitHub page that drips one byte every 500 ms", async () => {
+timedTest("17.4 zfs-version ends a GitHub page that drips one byte every 500 ms", async () => {
   await withTimeout(30_000, (signal) =>
     withServer(() => new Response(drip("[")), async (api) => {
       const result = await runTaskWithin(signal, "zfs_version.ts", [], {
@@ -551,41 +566,44 @@ for (
   });
 }
 
-Deno.test("17.10 zfs-version exits 2 naming GITHUB_API_URL with a query, a fragment or plain http elsewhere", async (t) => {
-  await withTimeout(60_000, (signal) =>
-    withServer(() => json([]), async (api) => {
-      const cases: [string, RegExp][] = [
-        [`${api.url}/?q=1`, /\(a base URL has no query or fragment\)/],
-        [`${api.url}/api#frag`, /\(a base URL has no query or fragment\)/],
-        [`${api.url}?`, /\(a base URL has no query or fragment\)/],
-        [
-          "http://api.example.com",
-          /\(plain http is allowed only to a loopback host; use https:\/\/\)/,
-        ],
-        ["http://10.0.0.1:8080/api/v3", /plain http is allowed only to a loopback host/],
-      ];
-      for (const [value, pattern] of cases) {
-        await t.step(value, async () => {
-          const result = await runTaskWithin(signal, "zfs_version.ts", [], {
-            GITHUB_API_URL: value,
-            HTTP_RETRIES: "0",
-            HTTP_TIMEOUT_MS: "2000",
+timedTest(
+  "17.10 zfs-version exits 2 naming GITHUB_API_URL with a query, a fragment or plain http elsewhere",
+  async (t) => {
+    await withTimeout(60_000, (signal) =>
+      withServer(() => json([]), async (api) => {
+        const cases: [string, RegExp][] = [
+          [`${api.url}/?q=1`, /\(a base URL has no query or fragment\)/],
+          [`${api.url}/api#frag`, /\(a base URL has no query or fragment\)/],
+          [`${api.url}?`, /\(a base URL has no query or fragment\)/],
+          [
+            "http://api.example.com",
+            /\(plain http is allowed only to a loopback host; use https:\/\/\)/,
+          ],
+          ["http://10.0.0.1:8080/api/v3", /plain http is allowed only to a loopback host/],
+        ];
+        for (const [value, pattern] of cases) {
+          await t.step(value, async () => {
+            const result = await runTaskWithin(signal, "zfs_version.ts", [], {
+              GITHUB_API_URL: value,
+              HTTP_RETRIES: "0",
+              HTTP_TIMEOUT_MS: "2000",
+            });
+            assert.equal(result.code, 2, result.stderr);
+            assert.match(result.stderr, /^error: Invalid GITHUB_API_URL: "/);
+            assert.match(result.stderr, pattern);
+            assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
           });
-          assert.equal(result.code, 2, result.stderr);
-          assert.match(result.stderr, /^error: Invalid GITHUB_API_URL: "/);
-          assert.match(result.stderr, pattern);
-          assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+        }
+        assert.equal(api.requests.length, 0, "a request went out");
+        // Loopback http stays allowed (every stand-in of this suite is one).
+        const local = await runTaskWithin(signal, "zfs_version.ts", [], {
+          GITHUB_API_URL: `http://localhost:${api.port}`,
         });
-      }
-      assert.equal(api.requests.length, 0, "a request went out");
-      // Loopback http stays allowed (every stand-in of this suite is one).
-      const local = await runTaskWithin(signal, "zfs_version.ts", [], {
-        GITHUB_API_URL: `http://localhost:${api.port}`,
-      });
-      assert.doesNotMatch(local.stderr, /Invalid GITHUB_API_URL/);
-      assert.equal(api.requests.length, 1);
-    }));
-});
+        assert.doesNotMatch(local.stderr, /Invalid GITHUB_API_URL/);
+        assert.equal(api.requests.length, 1);
+      }));
+  },
+);
 
 /** What a terminal would act on: no raw one may reach stdout or stderr (tabs and LF between lines aside). */
 const RAW_CONTROL =
@@ -627,57 +645,60 @@ for (
   }
 }
 
-Deno.test("17.8 warnings, info lines, retries, server messages and tables go through the sanitiser", async () => {
-  const lines: string[] = [];
-  const original = console.error;
-  console.error = (line: string) => lines.push(line);
-  try {
-    stderrLogger.warn(`stream ${HOSTILE_TEXT}`, `title ${HOSTILE_TEXT}`);
-    stderrLogger.info(`reading ${HOSTILE_TEXT}`);
-    await withTimeout(10_000, () =>
-      withServer(
-        () => json({ message: HOSTILE_TEXT }, { status: 503 }),
-        async (api) => {
-          await assert.rejects(
-            getJson(`${api.url}/x`, {}, { ...fast, retries: 1 }),
-            (error) => {
+timedTest(
+  "17.8 warnings, info lines, retries, server messages and tables go through the sanitiser",
+  async () => {
+    const lines: string[] = [];
+    const original = console.error;
+    console.error = (line: string) => lines.push(line);
+    try {
+      stderrLogger.warn(`stream ${HOSTILE_TEXT}`, `title ${HOSTILE_TEXT}`);
+      stderrLogger.info(`reading ${HOSTILE_TEXT}`);
+      await withTimeout(10_000, () =>
+        withServer(
+          () => json({ message: HOSTILE_TEXT }, { status: 503 }),
+          async (api) => {
+            await assert.rejects(
+              getJson(`${api.url}/x`, {}, { ...fast, retries: 1 }),
+              (error) => {
+                assert.ok(error instanceof RemoteError);
+                lines.push(problemLine("error", error.message, undefined, true));
+                return true;
+              },
+            );
+          },
+        ));
+      await withTimeout(
+        10_000,
+        () =>
+          withServer(() => json({ message: HOSTILE_TEXT }, { status: 404 }), async (api) => {
+            await assert.rejects(getJson(`${api.url}/y`, {}, fast), (error) => {
               assert.ok(error instanceof RemoteError);
-              lines.push(problemLine("error", error.message, undefined, true));
+              assert.doesNotMatch(error.message, RAW_CONTROL);
+              assert.match(error.message, /\(\\x1b\]0;pwned\\x07/);
               return true;
-            },
-          );
-        },
-      ));
-    await withTimeout(
-      10_000,
-      () =>
-        withServer(() => json({ message: HOSTILE_TEXT }, { status: 404 }), async (api) => {
-          await assert.rejects(getJson(`${api.url}/y`, {}, fast), (error) => {
-            assert.ok(error instanceof RemoteError);
-            assert.doesNotMatch(error.message, RAW_CONTROL);
-            assert.match(error.message, /\(\\x1b\]0;pwned\\x07/);
-            return true;
-          });
-        }),
-    );
-  } finally {
-    console.error = original;
-  }
-  assert.ok(lines.some((l) => l.startsWith("retrying GET")), lines.join("\n"));
-  const rendered = renderResult({
-    values: { stream: HOSTILE_TEXT },
-    warnings: [{ message: HOSTILE_TEXT, title: HOSTILE_TEXT }],
-    lines: [`stream: ${HOSTILE_TEXT}`],
-  }, { actions: false });
-  const table = renderResult({ values: { stream: HOSTILE_TEXT } }, { actions: false });
-  const json17 = renderResult({ values: { stream: HOSTILE_TEXT } }, { json: true });
-  for (const text of [...lines, ...rendered.stderr, rendered.stdout, table.stdout]) {
-    assert.doesNotMatch(text, RAW_CONTROL, JSON.stringify(text));
-    assert.ok(!text.includes("\n"), JSON.stringify(text));
-  }
-  // --json: C0 escaped by JSON itself, C1 and bidi by jsonText; it reads back unchanged.
-  assert.doesNotMatch(json17.stdout, RAW_CONTROL, json17.stdout);
-  assert.deepEqual(JSON.parse(json17.stdout), { stream: HOSTILE_TEXT });
-  assert.match(table.stdout, /^stream {2}\\x1b\]0;pwned/);
-  assert.match(rendered.stdout, /stream: \\x1b\]0;pwned\\x07\\x1b\[2Jred\\r\\nerror: forged/);
-});
+            });
+          }),
+      );
+    } finally {
+      console.error = original;
+    }
+    assert.ok(lines.some((l) => l.startsWith("retrying GET")), lines.join("\n"));
+    const rendered = renderResult({
+      values: { stream: HOSTILE_TEXT },
+      warnings: [{ message: HOSTILE_TEXT, title: HOSTILE_TEXT }],
+      lines: [`stream: ${HOSTILE_TEXT}`],
+    }, { actions: false });
+    const table = renderResult({ values: { stream: HOSTILE_TEXT } }, { actions: false });
+    const json17 = renderResult({ values: { stream: HOSTILE_TEXT } }, { json: true });
+    for (const text of [...lines, ...rendered.stderr, rendered.stdout, table.stdout]) {
+      assert.doesNotMatch(text, RAW_CONTROL, JSON.stringify(text));
+      assert.ok(!text.includes("\n"), JSON.stringify(text));
+    }
+    // --json: C0 escaped by JSON itself, C1 and bidi by jsonText; it reads back unchanged.
+    assert.doesNotMatch(json17.stdout, RAW_CONTROL, json17.stdout);
+    assert.deepEqual(JSON.parse(json17.stdout), { stream: HOSTILE_TEXT });
+    assert.match(table.stdout, /^stream {2}\\x1b\]0;pwned/);
+    assert.match(rendered.stdout, /stream: \\x1b\]0;pwned\\x07\\x1b\[2Jred\\r\\nerror: forged/);
+  },
+);
