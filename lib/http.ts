@@ -8,7 +8,11 @@ import { sanitizeTerminal } from "./sanitize.ts";
 import { httpSettings, isLoopbackHost } from "./settings.ts";
 
 export interface RetryOptions {
-  /** Milliseconds before one attempt is abandoned, and the longest pause while reading a body (default 30 s). */
+  /**
+   * Milliseconds before one attempt is abandoned, and the longest pause while reading a body
+   * (default 30 s); a small answer read whole must also be complete within
+   * ANSWER_DEADLINE_FACTOR times this (answerDeadlineMs).
+   */
   timeoutMs?: number;
   /** Attempts after the first (default 3). */
   retries?: number;
