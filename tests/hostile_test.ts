@@ -176,7 +176,7 @@ for (const [name, attack] of Object.entries(githubAttacks)) {
     ? `${numbered[1]} githubPaginate() refuses a hostile API: ${numbered[2]}`
     : `githubPaginate() refuses a hostile API: ${name}`;
   Deno.test(title, async () => {
-    await withTimeout(20_000, () =>
+    await withTimeout(60_000, () =>
       withServer(
         () => json([]),
         (other) =>
@@ -415,7 +415,7 @@ const registryAttacks: Partial<Record<RegistryMode, RegistryAttack>> = {
 
 for (const [mode, attack] of Object.entries(registryAttacks)) {
   Deno.test(`registry client refuses a hostile registry: ${mode}`, async () => {
-    await withTimeout(20_000, () =>
+    await withTimeout(60_000, () =>
       withFakeRegistry(mode as RegistryMode, async (registry) => {
         const ref = `${registry.host}/${registry.repository}:stable`;
         let result: unknown;
@@ -520,20 +520,20 @@ function runTaskWithin(
 const DRIP_ENV = { HTTP_TIMEOUT_MS: "2000", HTTP_RETRIES: "0" };
 const DRIP_ERROR = /^error: Answer not complete after 8000 ms: http:\/\/127\.0\.0\.1:\d+\/\S+/;
 
-timedTest("17.4 getJson() ends an answer that drips one byte at a time", async () => {
-  await withTimeout(10_000, () =>
+Deno.test("17.4 getJson() ends an answer that drips one byte at a time", async () => {
+  await withTimeout(30_000, () =>
     withServer(() => new Response(drip("[", 100)), async (api) => {
       const started = Date.now();
       await assert.rejects(
         getJson(`${api.url}/drip`, {}, { ...fast, retries: 0, timeoutMs: 300 }),
         (error) => assertOneLine(error, /^Answer not complete after 1200 ms: http:.*\/drip/),
       );
-      assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms`);
+      assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
     }));
 });
 
-timedTest("17.4 zfs-version ends a GitHub page that drips one byte every 500 ms", async () => {
-  await withTimeout(30_000, (signal) =>
+Deno.test("17.4 zfs-version ends a GitHub page that drips one byte every 500 ms", async () => {
+  await withTimeout(60_000, (signal) =>
     withServer(() => new Response(drip("[")), async (api) => {
       const result = await runTaskWithin(signal, "zfs_version.ts", [], {
         ...DRIP_ENV,
@@ -550,7 +550,7 @@ for (
   const [mode, what] of [["drip-manifest", "a manifest"], ["drip-token", "a token answer"]] as const
 ) {
   Deno.test(`17.4 check-container ends ${what} that drips one byte every 500 ms`, async () => {
-    await withTimeout(30_000, (signal) =>
+    await withTimeout(60_000, (signal) =>
       withFakeRegistry(mode, async (registry) => {
         const result = await runTaskWithin(
           signal,
@@ -566,10 +566,10 @@ for (
   });
 }
 
-timedTest(
+Deno.test(
   "17.10 zfs-version exits 2 naming GITHUB_API_URL with a query, a fragment or plain http elsewhere",
   async (t) => {
-    await withTimeout(60_000, (signal) =>
+    await withTimeout(150_000, (signal) =>
       withServer(() => json([]), async (api) => {
         const cases: [string, RegExp][] = [
           [`${api.url}/?q=1`, /\(a base URL has no query or fragment\)/],
@@ -619,7 +619,7 @@ for (
   for (const actions of ["false", "true"]) {
     const channel = actions === "true" ? "an ::error:: annotation" : "the error line";
     Deno.test(`17.8 kernel-version shows ${where} escaped in ${channel}`, async () => {
-      await withTimeout(30_000, (signal) =>
+      await withTimeout(60_000, (signal) =>
         withFakeRegistry(mode, async (registry) => {
           const result = await runTaskWithin(
             signal,
@@ -645,7 +645,7 @@ for (
   }
 }
 
-timedTest(
+Deno.test(
   "17.8 warnings, info lines, retries, server messages and tables go through the sanitiser",
   async () => {
     const lines: string[] = [];
@@ -654,7 +654,7 @@ timedTest(
     try {
       stderrLogger.warn(`stream ${HOSTILE_TEXT}`, `title ${HOSTILE_TEXT}`);
       stderrLogger.info(`reading ${HOSTILE_TEXT}`);
-      await withTimeout(10_000, () =>
+      await withTimeout(30_000, () =>
         withServer(
           () => json({ message: HOSTILE_TEXT }, { status: 503 }),
           async (api) => {
@@ -669,7 +669,7 @@ timedTest(
           },
         ));
       await withTimeout(
-        10_000,
+        30_000,
         () =>
           withServer(() => json({ message: HOSTILE_TEXT }, { status: 404 }), async (api) => {
             await assert.rejects(getJson(`${api.url}/y`, {}, fast), (error) => {

@@ -250,7 +250,7 @@ Deno.test("17.9 kernel-version: a forged cache entry is neither a TypeError nor 
   // entry disturbs no other test (one that rewrites it meanwhile only makes this a miss).
   const cacheDir = new URL("../.cache/", import.meta.url);
   const local = MATRIX.replaceAll("quay.io/", "127.0.0.1:9/");
-  await withTimeout(60_000, async (signal) => {
+  await withTimeout(120_000, async (signal) => {
     for (
       const [name, text, body, code, pattern] of [
         [

@@ -129,13 +129,13 @@ export function drip(first = "", everyMs = 500): ReadableStream<Uint8Array> {
 }
 
 /**
- * Deno.test with its own time limit (default 20 s), for a test that guards against a hang:
- * a regression then fails the test instead of hanging CI.
+ * Deno.test with its own time limit (default 120 s: generous, for a loaded CI machine), for a
+ * test that guards against a hang: a regression then fails the test instead of hanging CI.
  */
 export function timedTest(
   name: string,
   fn: (t: Deno.TestContext) => Promise<void>,
-  ms = 20_000,
+  ms = 120_000,
 ): void {
   Deno.test(name, (t) => withTimeout(ms, () => fn(t)));
 }
