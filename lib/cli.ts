@@ -4,7 +4,7 @@
 import { Command, CommanderError, Option } from "@commander-js/extra-typings";
 import { CheckError, exitCodeOf, InputError, UsageError } from "./errors.ts";
 import { helpFooter } from "./help.ts";
-import { jsonText, sanitizeLines, sanitizeTerminal } from "./sanitize.ts";
+import { jsonText, sanitizeTerminal } from "./sanitize.ts";
 import { arch, IMAGE_TAG, imageRef, toZfsTag, zfsSeries } from "./patterns.ts";
 
 /**
@@ -57,7 +57,7 @@ function escapeCommandProperty(text: string): string {
   return escapeCommandData(text).replaceAll(":", "%3A").replaceAll(",", "%2C");
 }
 
-export { jsonText, sanitizeLines, sanitizeTerminal };
+export { jsonText, sanitizeTerminal };
 
 /**
  * A warning or error line for stderr: `warning: …` / `error: …`, or under GitHub Actions the

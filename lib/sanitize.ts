@@ -34,11 +34,6 @@ export function sanitizeTerminal(text: string): string {
   return String(text).replace(SGR, "").replace(UNSAFE, escaped);
 }
 
-/** Several lines made safe for a terminal: each line sanitised, the line breaks kept. */
-export function sanitizeLines(text: string): string {
-  return String(text).split("\n").map(sanitizeTerminal).join("\n");
-}
-
 /**
  * JSON text for a terminal: JSON.stringify escapes C0 controls; C1 and bidi controls are
  * escaped too (`\u009b`, `\u202e`), which JSON reads back as the same string.

@@ -49,7 +49,11 @@ export function envUrl(
   } catch {
     url = undefined;
   }
-  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.username) {
+  if (url && (url.username || url.password)) {
+    // Never echo credentials: they would end up in a CI log.
+    throw new UsageError(`Invalid ${name}: a URL with credentials in it (expected none)`);
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
     throw invalid("expected an http:// or https:// URL");
   }
   if (/[?#]/.test(raw)) throw invalid("a base URL has no query or fragment");

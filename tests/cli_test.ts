@@ -8,7 +8,6 @@ import {
   markdownTable,
   problemLine,
   runTask,
-  sanitizeLines,
   sanitizeTerminal,
   taskCommand,
   textTable,
@@ -109,7 +108,6 @@ Deno.test("sanitizeTerminal() shows control and bidi characters escaped, on one 
   assert.equal(sanitizeTerminal("over\rwrite\x08\x00\x7f\x9b"), "over\\rwrite\\x08\\x00\\x7f\\x9b");
   assert.equal(sanitizeTerminal("a\u202eb\u2066c"), "a\\u202eb\\u2066c");
   assert.equal(sanitizeTerminal("line 1\nline 2\tx"), "line 1\\nline 2\tx");
-  assert.equal(sanitizeLines("line 1\nline\x1b 2"), "line 1\nline\\x1b 2");
 });
 
 Deno.test("textTable() strips control characters and handles 200,000 rows", () => {

@@ -580,6 +580,10 @@ Deno.test(
             /\(plain http is allowed only to a loopback host; use https:\/\/\)/,
           ],
           ["http://10.0.0.1:8080/api/v3", /plain http is allowed only to a loopback host/],
+          [
+            "https://:secret@api.example.com",
+            /^error: Invalid GITHUB_API_URL: a URL with credentials in it \(expected none\)\n$/,
+          ],
         ];
         for (const [value, pattern] of cases) {
           await t.step(value, async () => {
@@ -589,7 +593,8 @@ Deno.test(
               HTTP_TIMEOUT_MS: "2000",
             });
             assert.equal(result.code, 2, result.stderr);
-            assert.match(result.stderr, /^error: Invalid GITHUB_API_URL: "/);
+            assert.match(result.stderr, /^error: Invalid GITHUB_API_URL: /);
+            assert.doesNotMatch(result.stderr, /secret/);
             assert.match(result.stderr, pattern);
             assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
           });
