@@ -4,6 +4,7 @@
 import { Command, CommanderError, Option } from "@commander-js/extra-typings";
 import { CheckError, exitCodeOf, InputError, UsageError } from "./errors.ts";
 import { helpFooter } from "./help.ts";
+import { jsonText, sanitizeTerminal } from "./sanitize.ts";
 import { arch, IMAGE_TAG, imageRef, toZfsTag, zfsSeries } from "./patterns.ts";
 
 /**
@@ -56,10 +57,13 @@ function escapeCommandProperty(text: string): string {
   return escapeCommandData(text).replaceAll(":", "%3A").replaceAll(",", "%2C");
 }
 
+export { jsonText, sanitizeTerminal };
+
 /**
  * A warning or error line for stderr: `warning: …` / `error: …`, or under GitHub Actions the
  * `::warning::` / `::error::` workflow command, which the log shows in its place and the run
- * page lists as an annotation.
+ * page lists as an annotation. Always one line: the message and title go through
+ * sanitizeTerminal (control characters shown escaped) before any workflow-command escaping.
  */
 export function problemLine(
   level: "warning" | "error",
@@ -67,9 +71,19 @@ export function problemLine(
   title?: string,
   actions = inGithubActions(),
 ): string {
-  if (!actions) return `${level}: ${message}`;
-  const properties = title === undefined ? "" : ` title=${escapeCommandProperty(title)}`;
-  return `::${level}${properties}::${escapeCommandData(message)}`;
+  const text = sanitizeTerminal(message);
+  if (!actions) return `${level}: ${text}`;
+  const properties = title === undefined
+    ? ""
+    : ` title=${escapeCommandProperty(sanitizeTerminal(title))}`;
+  return `::${level}${properties}::${escapeCommandData(text)}`;
+}
+
+/** An unexpected error on one line: its name and message and where it was thrown, no stack. */
+function unexpectedText(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const at = /\n\s+at (.*)/.exec(error.stack ?? "")?.[1];
+  return `${error.name}: ${error.message}${at ? ` (at ${at})` : ""}`;
 }
 
 /**
@@ -88,12 +102,7 @@ export async function runTask(main: () => Promise<number | void>): Promise<numbe
       console.error(problemLine("error", error.message));
       return exitCodeOf(error);
     }
-    console.error(
-      problemLine(
-        "error",
-        `unexpected failure: ${error instanceof Error ? error.stack : error}`,
-      ),
-    );
+    console.error(problemLine("error", `unexpected failure: ${unexpectedText(error)}`));
     return 1;
   }
 }
@@ -178,9 +187,9 @@ export function wholeNumber(
   };
 }
 
-/** Prints one JSON document on stdout. */
+/** Prints one JSON document on stdout (C1 and bidi controls escaped too: jsonText). */
 export function printJson(value: unknown): void {
-  console.log(JSON.stringify(value, null, 2));
+  console.log(jsonText(value));
 }
 
 /** Whether the task runs under GitHub Actions. */
@@ -242,26 +251,15 @@ export function writeStepSummary(markdown: string): boolean {
   return appendTo("GITHUB_STEP_SUMMARY", markdown.endsWith("\n") ? markdown : `${markdown}\n`);
 }
 
-// Control characters (C0, DEL, C1) and the bidirectional overrides that reorder what a
-// reader sees ("Trojan Source").
-// deno-lint-ignore no-control-regex -- stripping them is the point
-const ANSI_SEQUENCE = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])/g;
-// deno-lint-ignore no-control-regex -- stripping them is the point
-const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-const LINE_BREAKS = /[\n\t\u2028\u2029]/g;
-
-/** Text from a server made safe for a terminal: escape sequences and control characters removed. */
-export function sanitizeTerminal(text: string): string {
-  return text.replace(ANSI_SEQUENCE, "").replace(CONTROL, "");
-}
+// Line breaks become spaces in a table cell or a Markdown line (a CR LF is one break).
+const LINE_BREAKS = /\r\n|[\r\n\t\u2028\u2029]/g;
 
 /**
  * Text from a server made inert in Markdown (a step summary): on one line, with the
  * characters that start links, images, HTML, code, emphasis and table cells escaped.
  */
 export function escapeMarkdown(text: string): string {
-  return sanitizeTerminal(text)
-    .replace(LINE_BREAKS, " ")
+  return sanitizeTerminal(text.replace(LINE_BREAKS, " "))
     .replace(/[\\`*[\]<>|!~&]/g, (c) => `\\${c}`)
     // `_` between letters or digits never emphasises (GFM), so tags like
     // zfs-2.4.2_kernel-6.15 stay readable in the raw summary.
@@ -286,10 +284,10 @@ export function markdownTable(header: string[], rows: string[][]): string {
 }
 
 function terminalCell(text: string): string {
-  return sanitizeTerminal(text).replace(LINE_BREAKS, " ");
+  return sanitizeTerminal(text.replace(LINE_BREAKS, " "));
 }
 
-/** A plain-text table with padded columns, control characters stripped; any number of rows. */
+/** A plain-text table with padded columns, control characters escaped; any number of rows. */
 export function textTable(header: string[], rows: string[][]): string {
   const clean = (cells: string[]) => header.map((_, i) => terminalCell(cells[i] ?? ""));
   const head = clean(header);
@@ -313,9 +311,12 @@ export interface Logger {
   warn(message: string, title?: string): void;
 }
 
-/** The logger of every task: a warning is also an annotation under GitHub Actions. */
+/**
+ * The logger of every task: a warning is also an annotation under GitHub Actions. Each message
+ * is one line, sanitised (control characters shown escaped: sanitizeTerminal).
+ */
 export const stderrLogger: Logger = {
-  info: (message) => console.error(message),
+  info: (message) => console.error(sanitizeTerminal(message)),
   warn: (message, title) => console.error(problemLine("warning", message, title)),
 };
 

@@ -1,13 +1,16 @@
 // GitHub REST: base URL (GITHUB_API_URL), token discovery and paginated reads. Pagination
 // follows Link URLs only to the API's own origin, never reads a page twice and stops at a
-// page cap, so neither the token nor the process can be led astray by a server.
+// page cap counted in requests, so neither the token nor the process can be led astray.
 import { RemoteError } from "./errors.ts";
 import { getJson, httpUrl, type RetryOptions } from "./http.ts";
 import { envUrl } from "./settings.ts";
 
-/** The REST base URL: GITHUB_API_URL (the Actions convention, validated) or api.github.com. */
+/**
+ * The REST base URL: GITHUB_API_URL (the Actions convention, validated: no query or fragment,
+ * https unless a loopback stand-in, since the token goes there) or api.github.com.
+ */
 export function githubApiUrl(): string {
-  return envUrl("GITHUB_API_URL", "https://api.github.com");
+  return envUrl("GITHUB_API_URL", "https://api.github.com", { httpsUnlessLoopback: true });
 }
 
 /** How long `gh auth token` may take before it counts as "no token". */
@@ -83,8 +86,13 @@ export interface GithubClientOptions extends RetryOptions {
 export interface PaginateOptions extends GithubClientOptions {
   /** Pages read at once when the first page names the last one (default 1: sequential). */
   concurrency?: number;
-  /** Most pages read before giving up (default MAX_PAGES). */
+  /** Most page requests made before giving up (default MAX_PAGES), repeats included. */
   maxPages?: number;
+  /**
+   * Refuse a link back to a page already read (default true). The page cap holds without
+   * it; tests turn it off to check that the cap alone stops a loop.
+   */
+  refuseRepeatedPages?: boolean;
   /** Largest page in bytes (default 32 MiB). */
   maxPageBytes?: number;
 }
@@ -134,9 +142,12 @@ export async function githubPaginate<T>(
   const maxPages = Math.max(1, options.maxPages ?? MAX_PAGES);
   const concurrency = Math.max(1, Math.min(options.concurrency ?? 1, 16));
   const headers = githubHeaders(options.token);
+  const refuseRepeats = options.refuseRepeatedPages ?? true;
   const seen = new Set<string>();
   const pages: T[][] = [];
   let requests = 0;
+  // Pages claimed: every request counts toward the cap, distinct URL or not.
+  let claimed = 0;
 
   const readPage = async (url: string): Promise<{ items: T[]; link: string | null }> => {
     requests++;
@@ -151,12 +162,13 @@ export async function githubPaginate<T>(
     return { items: body as T[], link: response.headers.get("link") };
   };
   const claim = (url: string) => {
-    if (seen.has(url)) {
+    if (refuseRepeats && seen.has(url)) {
       throw new RemoteError(url, undefined, "Pagination points back to a page already read");
     }
-    if (seen.size >= maxPages) {
+    if (claimed >= maxPages) {
       throw new RemoteError(url, undefined, `More than ${maxPages} pages, giving up`);
     }
+    claimed++;
     seen.add(url);
   };
 

@@ -1,12 +1,18 @@
 // Plain fetch with a timeout per attempt and bounded retries with backoff for network
 // errors, 5xx and rate limits. Every failure names the URL and the status. Bodies are
-// read through an idle timeout and a size cap: a server that stalls or streams forever
-// ends in a one-line error, never a hang or unbounded memory.
+// read through an idle timeout and a size cap, and a small answer read whole (readBytes)
+// also through a total deadline: a server that stalls, drips or streams forever ends in a
+// one-line error, never a hang or unbounded memory.
 import { RemoteError } from "./errors.ts";
-import { httpSettings } from "./settings.ts";
+import { sanitizeTerminal } from "./sanitize.ts";
+import { httpSettings, isLoopbackHost } from "./settings.ts";
 
 export interface RetryOptions {
-  /** Milliseconds before one attempt is abandoned, and the longest pause while reading a body (default 30 s). */
+  /**
+   * Milliseconds before one attempt is abandoned, and the longest pause while reading a body
+   * (default 30 s); a small answer read whole must also be complete within
+   * ANSWER_DEADLINE_FACTOR times this (answerDeadlineMs).
+   */
   timeoutMs?: number;
   /** Attempts after the first (default 3). */
   retries?: number;
@@ -22,6 +28,19 @@ export interface RetryOptions {
 
 /** Largest JSON answer getJson() reads unless told otherwise (8 MiB). */
 export const DEFAULT_MAX_JSON_BYTES = 8 * 1024 * 1024;
+
+/**
+ * A small answer read whole (a JSON page, a manifest, a token, a config blob, a release
+ * index, commitmeta) must be complete within this many HTTP_TIMEOUT_MS after its headers:
+ * the idle limit alone lets a server that drips one byte at a time hold a task forever.
+ * Layers and tarballs are streamed and keep the idle limit only.
+ */
+export const ANSWER_DEADLINE_FACTOR = 4;
+
+/** The total deadline for reading a small answer: ANSWER_DEADLINE_FACTOR × the timeout. */
+export function answerDeadlineMs(options: Pick<RetryOptions, "timeoutMs"> = {}): number {
+  return ANSWER_DEADLINE_FACTOR * (options.timeoutMs ?? httpSettings().timeoutMs);
+}
 
 /** Defaults, overridable by HTTP_TIMEOUT_MS / HTTP_RETRIES / HTTP_BACKOFF_MS (validated). */
 export function defaultRetryOptions(): Required<Omit<RetryOptions, "fetch" | "onRetry">> {
@@ -57,7 +76,7 @@ function seconds(ms: number): string {
 }
 
 function printRetry(line: string): void {
-  console.error(line);
+  console.error(sanitizeTerminal(line));
 }
 
 /** Why a response failed, in a few words, for an error message. */
@@ -86,10 +105,7 @@ export function httpUrl(url: string | URL, base?: string | URL): URL {
   return parsed;
 }
 
-/** Whether the host of a URL is the loopback interface (where plain http is allowed). */
-export function isLoopbackHost(hostname: string): boolean {
-  return hostname === "127.0.0.1" || hostname === "localhost" || hostname === "[::1]";
-}
+export { isLoopbackHost };
 
 /**
  * Whether an image reference (`host[:port]/…`) names a registry on the loopback interface
@@ -183,7 +199,7 @@ export async function fetchWithRetry(
         // is read through the idle timeout: a stalled one costs the message, not a hang.
         const until = new Date(Date.now() + asked).toISOString().slice(11, 16);
         const body = guarded(response, href, timeoutMs, () => controller.abort());
-        const message = await serverMessage(body, href);
+        const message = await serverMessage(body, href, timeoutMs);
         throw new RemoteError(
           href,
           response.status,
@@ -235,12 +251,14 @@ function guarded(response: Response, href: string, timeoutMs: number, abort: () 
 
 /**
  * Reads a whole body, at most `maxBytes` (a larger answer is a RemoteError, checked against
- * Content-Length first and then while reading).
+ * Content-Length first and then while reading), within `deadlineMs` in all (default
+ * answerDeadlineMs(): 4 × HTTP_TIMEOUT_MS), whatever the pauses between its chunks.
  */
 export async function readBytes(
   response: Response,
   url: string,
   maxBytes: number,
+  deadlineMs: number = answerDeadlineMs(),
 ): Promise<Uint8Array> {
   const declared = Number(response.headers.get("content-length") ?? "0");
   const tooBig = () =>
@@ -253,9 +271,19 @@ export async function readBytes(
   const chunks: Uint8Array[] = [];
   let total = 0;
   const reader = response.body.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new RemoteError(url, response.status, `Answer not complete after ${deadlineMs} ms`),
+        ),
+      deadlineMs,
+    );
+  });
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await Promise.race([reader.read(), expired]);
       if (done) break;
       total += value.byteLength;
       if (total > maxBytes) {
@@ -265,8 +293,12 @@ export async function readBytes(
       chunks.push(value);
     }
   } catch (error) {
+    // Cancelling the guarded body also aborts its request (a slow server is dropped).
+    reader.cancel().catch(() => {});
     if (error instanceof RemoteError) throw error;
     throw new RemoteError(url, response.status, "Connection lost reading");
+  } finally {
+    clearTimeout(timer);
   }
   const bytes = new Uint8Array(total);
   let offset = 0;
@@ -278,15 +310,18 @@ export async function readBytes(
 }
 
 /** The server's own JSON `message` as ` (message)`, one line and clean, or "". */
-async function serverMessage(response: Response, url: string): Promise<string> {
+async function serverMessage(
+  response: Response,
+  url: string,
+  timeoutMs?: number,
+): Promise<string> {
   try {
-    const body = new TextDecoder().decode(await readBytes(response, url, 64 * 1024));
+    const bytes = await readBytes(response, url, 64 * 1024, answerDeadlineMs({ timeoutMs }));
+    const body = new TextDecoder().decode(bytes);
     const message = (JSON.parse(body) as { message?: unknown }).message;
     if (typeof message === "string" && message) {
-      // The server's words, on one line and without terminal control characters.
-      // deno-lint-ignore no-control-regex -- removing them is the point
-      const clean = message.split("\n")[0]!.replace(/[\x00-\x1f\x7f-\x9f]/g, "").slice(0, 300);
-      return ` (${clean})`;
+      // The server's words, on one line, control characters shown escaped.
+      return ` (${sanitizeTerminal(message.slice(0, 300))})`;
     }
   } catch {
     // no JSON body (or too big, or cut off): the status says enough
@@ -321,6 +356,11 @@ export async function getJson<T = unknown>(
   const href = String(url);
   const response = await fetchWithRetry(url, init, options);
   if (!response.ok) throw await remoteErrorOf(href, response);
-  const bytes = await readBytes(response, href, options.maxBytes ?? DEFAULT_MAX_JSON_BYTES);
+  const bytes = await readBytes(
+    response,
+    href,
+    options.maxBytes ?? DEFAULT_MAX_JSON_BYTES,
+    answerDeadlineMs(options),
+  );
   return { body: parseJsonBytes(bytes, href, response.status) as T, response };
 }

@@ -6,7 +6,17 @@ import type { Matrix, Release, Target } from "./matrix_schema.ts";
 import { fileURLToPath } from "node:url";
 import { InputError } from "./errors.ts";
 import { userPath } from "./paths.ts";
-import { type Arch, compareZfsTags, seriesOfTag } from "./patterns.ts";
+import {
+  type Arch,
+  ARCHES,
+  compareZfsTags,
+  imageRefProblem,
+  KERNEL_MAJOR_MINOR,
+  seriesOfTag,
+  SHA256,
+  ZFS_SERIES,
+  ZFS_TAG,
+} from "./patterns.ts";
 
 export type { Matrix, Release, Target };
 
@@ -107,9 +117,102 @@ export async function matrixCacheKey(
   }
 }
 
+const TARGET_NAME = /^[a-z0-9][a-z0-9_-]*$/;
+const STREAM_NAME = /^[a-z0-9-]+$/;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The problem with an object's keys (required ones missing, unknown ones), or undefined. */
+function keysProblem(
+  value: Record<string, unknown>,
+  where: string,
+  required: string[],
+  optional: string[] = [],
+): string | undefined {
+  const missing = required.find((key) => !(key in value));
+  if (missing) return `${where}.${missing} is missing`;
+  const extra = Object.keys(value).find((key) =>
+    !required.includes(key) && !optional.includes(key)
+  );
+  return extra === undefined ? undefined : `${where}.${extra} is not a known key`;
+}
+
+function matches(value: unknown, pattern: RegExp): boolean {
+  return typeof value === "string" && pattern.test(value);
+}
+
+function releaseProblem(value: unknown, where: string): string | undefined {
+  if (!isRecord(value)) return `${where} is not an object`;
+  const keys = keysProblem(value, where, ["tag", "max-kernel"], ["min-kernel", "sha256"]);
+  if (keys) return keys;
+  if (!matches(value.tag, ZFS_TAG)) return `${where}.tag`;
+  if (!matches(value["max-kernel"], KERNEL_MAJOR_MINOR)) return `${where}.max-kernel`;
+  if ("min-kernel" in value && !matches(value["min-kernel"], KERNEL_MAJOR_MINOR)) {
+    return `${where}.min-kernel`;
+  }
+  if ("sha256" in value && !matches(value.sha256, SHA256)) return `${where}.sha256`;
+}
+
+function targetProblem(value: unknown, where: string): string | undefined {
+  if (!isRecord(value)) return `${where} is not an object`;
+  const required = ["name", "image", "stream", "arch", "enabled"];
+  const keys = keysProblem(value, where, required, ["series"]);
+  if (keys) return keys;
+  if (!matches(value.name, TARGET_NAME)) return `${where}.name`;
+  if (typeof value.image !== "string" || imageRefProblem(value.image)) return `${where}.image`;
+  if (!matches(value.stream, STREAM_NAME)) return `${where}.stream`;
+  if (!(ARCHES as readonly unknown[]).includes(value.arch)) return `${where}.arch`;
+  if ("series" in value && !matches(value.series, ZFS_SERIES)) return `${where}.series`;
+  if (typeof value.enabled !== "boolean") return `${where}.enabled`;
+}
+
+/**
+ * What is wrong with a cached matrix, or undefined when it has the shape parseMatrix()
+ * returns, by the same rules (keys, patterns, image references, no duplicate tag or target
+ * name, a target enabled). Cheap: no yaml, no zod. A cache entry that fails it is dropped,
+ * so an edited cache can neither crash a task nor hand it values matrix.yaml may not hold.
+ */
+export function matrixShapeProblem(value: unknown): string | undefined {
+  if (!isRecord(value)) return "not an object";
+  const top = keysProblem(value, "(top level)", ["zfs", "targets", "publish"]);
+  if (top) return top;
+  const { zfs, targets, publish } = value;
+  if (!isRecord(zfs)) return "zfs is not an object";
+  const zfsKeys = keysProblem(zfs, "zfs", ["series", "releases"]);
+  if (zfsKeys) return zfsKeys;
+  if (!matches(zfs.series, ZFS_SERIES)) return "zfs.series";
+  if (!Array.isArray(zfs.releases) || zfs.releases.length === 0) return "zfs.releases";
+  const tags = new Set<unknown>();
+  for (const [i, release] of zfs.releases.entries()) {
+    const problem = releaseProblem(release, `zfs.releases.${i}`);
+    if (problem) return problem;
+    if (tags.has(release.tag)) return `zfs.releases.${i}: duplicate tag`;
+    tags.add(release.tag);
+  }
+  if (!Array.isArray(targets) || targets.length === 0) return "targets";
+  const names = new Set<unknown>();
+  for (const [i, target] of targets.entries()) {
+    const problem = targetProblem(target, `targets.${i}`);
+    if (problem) return problem;
+    if (names.has(target.name)) return `targets.${i}: duplicate name`;
+    names.add(target.name);
+  }
+  if (!targets.some((target) => target.enabled === true)) return "no target is enabled";
+  if (!isRecord(publish)) return "publish is not an object";
+  const publishKeys = keysProblem(publish, "publish", ["image", "cache"]);
+  if (publishKeys) return publishKeys;
+  for (const key of ["image", "cache"] as const) {
+    const ref = publish[key];
+    if (typeof ref !== "string" || imageRefProblem(ref)) return `publish.${key}`;
+  }
+}
+
 /**
  * The cached matrix for a key, or undefined on any doubt: no file, not a regular file, too big,
- * another key, a body whose checksum does not match (torn or edited), JSON that does not parse.
+ * another key, a body whose checksum does not match (torn or edited), JSON that does not parse,
+ * a body that is not a valid matrix (matrixShapeProblem: edited with its checksum redone).
  */
 async function readCache(dir: string, key: string): Promise<Matrix | undefined> {
   try {
@@ -121,8 +224,8 @@ async function readCache(dir: string, key: string): Promise<Matrix | undefined> 
     const [fileKey, checksum] = text.split("\n", 2);
     const body = text.slice((fileKey?.length ?? 0) + (checksum?.length ?? 0) + 2);
     if (fileKey !== key || checksum !== await sha256Hex(body)) return undefined;
-    const matrix = JSON.parse(body);
-    return matrix !== null && typeof matrix === "object" ? matrix as Matrix : undefined;
+    const matrix: unknown = JSON.parse(body);
+    return matrixShapeProblem(matrix) === undefined ? matrix as Matrix : undefined;
   } catch {
     return undefined;
   }

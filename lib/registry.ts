@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { CheckError, InputError, RemoteError } from "./errors.ts";
 import { githubToken } from "./github.ts";
 import {
+  answerDeadlineMs,
   fetchWithRetry,
   httpUrl,
   isLoopbackHost,
@@ -244,7 +245,7 @@ async function fetchToken(ref: ImageRef, challenge: Record<string, string>, retr
   }
   if (!response.ok) throw await remoteErrorOf(url.href, response);
   const body = parseJsonBytes(
-    await readBytes(response, url.href, MAX_TOKEN_BYTES),
+    await readBytes(response, url.href, MAX_TOKEN_BYTES, answerDeadlineMs(retry)),
     url.href,
     response.status,
   ) as { token?: unknown; access_token?: unknown } | null;
@@ -378,7 +379,7 @@ async function getManifest(ref: ImageRef, reference: string, retry: RetryOptions
   const url = registryUrl(ref, path);
   const response = await registryRequest(ref, path, { headers: { Accept: ACCEPT } }, retry);
   if (!response.ok) throw await registryError(url, response);
-  const bytes = await readBytes(response, url, MAX_MANIFEST_BYTES);
+  const bytes = await readBytes(response, url, MAX_MANIFEST_BYTES, answerDeadlineMs(retry));
   const digest = await sha256Of(bytes);
   if (reference.startsWith("sha256:") && digest !== reference) {
     throw new RemoteError(url, response.status, `Manifest content does not match ${reference}`);
@@ -498,7 +499,12 @@ export async function readImageConfig(
   const configUrl = registryUrl(image, `blobs/${configDigest}`);
   const configResponse = await fetchBlob(ref, configDigest, options);
   // Small and capped; the verifying body errors on a mismatch at its end.
-  const bytes = await readBytes(configResponse, configUrl, MAX_CONFIG_BYTES);
+  const bytes = await readBytes(
+    configResponse,
+    configUrl,
+    MAX_CONFIG_BYTES,
+    answerDeadlineMs(options.retry),
+  );
   const config = parseJsonBytes(bytes, configUrl, configResponse.status) as {
     config?: { Labels?: unknown };
   } | null;

@@ -4,6 +4,7 @@
 // The keys of `values` are the JSON keys and the output names (kebab-case), so they cannot
 // drift apart.
 import {
+  jsonText,
   markdownTable,
   problemLine,
   sanitizeTerminal,
@@ -120,8 +121,9 @@ export function renderResult(result: TaskResult, options: RenderOptions = {}): R
   const table = tableOf(result);
   let stdout: string;
   if (options.json) {
-    stdout = JSON.stringify(result.json ?? result.values, null, 2);
+    stdout = jsonText(result.json ?? result.values);
   } else {
+    // Each line one line: a value inside it cannot forge another (sanitizeTerminal).
     const parts = (result.lines ?? []).map(sanitizeTerminal);
     if (table && table.rows.length > 0) {
       // A header of empty cells (a name/value table) is left out, not printed as a blank line.

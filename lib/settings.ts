@@ -24,20 +24,41 @@ export function envInt(name: string, { min, max, fallback }: IntSetting): number
   return Number(value);
 }
 
-/** An environment variable holding an http(s) base URL (no trailing slash), or `fallback`. */
-export function envUrl(name: string, fallback: string): string {
+/** Whether the host of a URL is the loopback interface (where plain http is allowed). */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === "127.0.0.1" || hostname === "localhost" || hostname === "[::1]";
+}
+
+/**
+ * An environment variable holding an http(s) base URL (no trailing slash), or `fallback`. A
+ * base URL has no credentials, query or fragment (paths are appended to it); with
+ * `httpsUnlessLoopback`, plain http is accepted only to a loopback host (a local stand-in).
+ */
+export function envUrl(
+  name: string,
+  fallback: string,
+  options: { httpsUnlessLoopback?: boolean } = {},
+): string {
   const raw = Deno.env.get(name);
   if (raw === undefined || raw.trim() === "") return fallback;
+  const invalid = (why: string) =>
+    new UsageError(`Invalid ${name}: ${JSON.stringify(raw.slice(0, 80))} (${why})`);
   let url: URL | undefined;
   try {
     url = new URL(raw.trim());
   } catch {
     url = undefined;
   }
-  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.username) {
-    throw new UsageError(
-      `Invalid ${name}: ${JSON.stringify(raw.slice(0, 80))} (expected an http:// or https:// URL)`,
-    );
+  if (url && (url.username || url.password)) {
+    // Never echo credentials: they would end up in a CI log.
+    throw new UsageError(`Invalid ${name}: a URL with credentials in it (expected none)`);
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    throw invalid("expected an http:// or https:// URL");
+  }
+  if (/[?#]/.test(raw)) throw invalid("a base URL has no query or fragment");
+  if (options.httpsUnlessLoopback && url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+    throw invalid("plain http is allowed only to a loopback host; use https://");
   }
   return url.href.replace(/\/+$/, "");
 }

@@ -53,7 +53,9 @@ function addResult(
     errors: change === "conflict"
       ? [
         `${entry.tag} is already in ${path} with different values ` +
-        `(nothing written; add --force to replace them):\n${lines.join("\n")}`,
+        `(nothing written; add --force to replace them): ${
+          lines.map((line) => line.trim()).join("; ")
+        }`,
       ]
       : [],
   };

@@ -101,12 +101,13 @@ Deno.test("escapeMarkdown() keeps tags readable: zfs-2.4.2_kernel-… stays as i
   assert.equal(escapeMarkdown("a\x1b[31mred\x1b[0m\r\nb"), "ared b");
 });
 
-Deno.test("sanitizeTerminal() strips escape sequences, control and bidi characters", () => {
-  assert.equal(sanitizeTerminal("\x1b[2J\x1b[31mred\x1b[0m"), "red");
-  assert.equal(sanitizeTerminal("\x1b]0;pwned title\x07ok"), "ok");
-  assert.equal(sanitizeTerminal("over\rwrite\x08\x00\x7f\x9b"), "overwrite");
-  assert.equal(sanitizeTerminal("a\u202eb\u2066c"), "abc");
-  assert.equal(sanitizeTerminal("line 1\nline 2\tx"), "line 1\nline 2\tx");
+Deno.test("sanitizeTerminal() shows control and bidi characters escaped, on one line", () => {
+  // Colour only styles: dropped. Everything else a terminal would act on is shown.
+  assert.equal(sanitizeTerminal("\x1b[2J\x1b[31mred\x1b[0m"), "\\x1b[2Jred");
+  assert.equal(sanitizeTerminal("\x1b]0;pwned title\x07ok"), "\\x1b]0;pwned title\\x07ok");
+  assert.equal(sanitizeTerminal("over\rwrite\x08\x00\x7f\x9b"), "over\\rwrite\\x08\\x00\\x7f\\x9b");
+  assert.equal(sanitizeTerminal("a\u202eb\u2066c"), "a\\u202eb\\u2066c");
+  assert.equal(sanitizeTerminal("line 1\nline 2\tx"), "line 1\\nline 2\tx");
 });
 
 Deno.test("textTable() strips control characters and handles 200,000 rows", () => {
@@ -199,10 +200,10 @@ Deno.test("userPath() resolves against INIT_CWD (where deno task was started)", 
 
 Deno.test("problemLine() is a plain line off Actions and an escaped annotation under them", () => {
   assert.equal(problemLine("warning", "50% done", undefined, false), "warning: 50% done");
-  assert.equal(problemLine("error", "bad\nthing", undefined, false), "error: bad\nthing");
+  assert.equal(problemLine("error", "bad\nthing", undefined, false), "error: bad\\nthing");
   assert.equal(
-    problemLine("warning", "50% done\r\nnext", "Pin: a, b", true),
-    "::warning title=Pin%3A a%2C b::50%25 done%0D%0Anext",
+    problemLine("warning", "50% done\r\nnext\x1b]0;t\x07", "Pin: a,\nb", true),
+    "::warning title=Pin%3A a%2C\\nb::50%25 done\\r\\nnext\\x1b]0;t\\x07",
   );
   assert.equal(problemLine("error", "x", undefined, true), "::error::x");
 });
@@ -222,7 +223,7 @@ Deno.test("runTask() reports an error as an ::error:: annotation under GitHub Ac
     if (previous === undefined) Deno.env.delete("GITHUB_ACTIONS");
     else Deno.env.set("GITHUB_ACTIONS", previous);
   }
-  assert.deepEqual(lines, ["::error::No RPMs in x%0Ay", "error: bad flag"]);
+  assert.deepEqual(lines, ["::error::No RPMs in x\\ny", "error: bad flag"]);
 });
 
 Deno.test("describeOption() writes choices, defaults and variables one way", () => {

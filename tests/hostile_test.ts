@@ -2,21 +2,34 @@
 // for each attack the one-line error it must end in, with nothing leaked or used. A new
 // attack is one more entry in a table (and, for the registry, one more fake_registry mode).
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { RemoteError, UsageError } from "../lib/errors.ts";
 import { githubPaginate } from "../lib/github.ts";
 import { fetchWithRetry, getJson } from "../lib/http.ts";
 import { fetchBlob, inspectImage, manifestExists, readManifest } from "../lib/registry.ts";
 import { httpSettings } from "../lib/settings.ts";
+import { problemLine, stderrLogger } from "../lib/cli.ts";
+import { renderResult } from "../lib/render.ts";
 import {
   EVIL_DIGEST_HEADER,
   EVIL_KERNEL,
   type FakeRegistry,
+  HOSTILE_TEXT,
   type RegistryMode,
   withFakeRegistry,
 } from "./helpers/fake_registry.ts";
-import { runTaskFile } from "./helpers/run_task.ts";
-import { json, type TestServer, withRawServer, withServer } from "./helpers/server.ts";
+import { runTaskFile, spawnTask } from "./helpers/run_task.ts";
+import {
+  drip,
+  json,
+  type TestServer,
+  timedTest,
+  withRawServer,
+  withServer,
+  withTimeout,
+} from "./helpers/server.ts";
 
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const fast = { backoffMs: 1, retries: 1, timeoutMs: 2_000 };
 const TOKEN = "ghp_secret_token_for_hostile_tests";
 
@@ -48,7 +61,13 @@ function assertOneLine(error: unknown, pattern: RegExp): true {
 interface GithubAttack {
   /** answers the API's own origin */
   handler: (request: Request, api: TestServer, other: TestServer) => Response;
-  options?: { concurrency?: number; maxPages?: number; maxPageBytes?: number; timeoutMs?: number };
+  options?: {
+    concurrency?: number;
+    maxPages?: number;
+    maxPageBytes?: number;
+    timeoutMs?: number;
+    refuseRepeatedPages?: boolean;
+  };
   error: RegExp;
   /** most requests the API may see before the error */
   maxRequests?: number;
@@ -90,6 +109,14 @@ const githubAttacks: Record<string, GithubAttack> = {
     },
     error: /already read/,
     maxRequests: 3,
+  },
+  // 17.5: the cap counts requests, so it stops a repeating loop even without that guard.
+  "17.5 rel=next back to itself, with the already-read guard off": {
+    handler: (_request, api) =>
+      json([1], { headers: { link: `<${api.url}/list?page=2>; rel="next"` } }),
+    options: { maxPages: 25, refuseRepeatedPages: false },
+    error: /More than 25 pages/,
+    maxRequests: 25,
   },
   "endless distinct pages": {
     handler: (request, api) =>
@@ -143,33 +170,39 @@ const githubAttacks: Record<string, GithubAttack> = {
 };
 
 for (const [name, attack] of Object.entries(githubAttacks)) {
-  Deno.test(`githubPaginate() refuses a hostile API: ${name}`, async () => {
-    await withServer(
-      () => json([]),
-      (other) =>
-        withServer((request, api) => attack.handler(request, api, other), async (api) => {
-          await assert.rejects(
-            githubPaginate("/list?per_page=100", {
-              baseUrl: api.url,
-              token: TOKEN,
-              ...fast,
-              ...attack.options,
-            }),
-            (error) => assertOneLine(error, attack.error),
-          );
-          assert.equal(other.requests.length, 0, "another host was asked");
-          if (attack.maxRequests !== undefined) {
-            assert.ok(
-              api.requests.length <= attack.maxRequests,
-              `${api.requests.length} requests`,
+  // An issue case ("17.5 …") leads the test name with its number.
+  const numbered = /^(\d+\.\d+) (.*)$/.exec(name);
+  const title = numbered
+    ? `${numbered[1]} githubPaginate() refuses a hostile API: ${numbered[2]}`
+    : `githubPaginate() refuses a hostile API: ${name}`;
+  Deno.test(title, async () => {
+    await withTimeout(60_000, () =>
+      withServer(
+        () => json([]),
+        (other) =>
+          withServer((request, api) => attack.handler(request, api, other), async (api) => {
+            await assert.rejects(
+              githubPaginate("/list?per_page=100", {
+                baseUrl: api.url,
+                token: TOKEN,
+                ...fast,
+                ...attack.options,
+              }),
+              (error) => assertOneLine(error, attack.error),
             );
-          }
-        }),
-    );
+            assert.equal(other.requests.length, 0, "another host was asked");
+            if (attack.maxRequests !== undefined) {
+              assert.ok(
+                api.requests.length <= attack.maxRequests,
+                `${api.requests.length} requests`,
+              );
+            }
+          }),
+      ));
   });
 }
 
-Deno.test("githubPaginate() returns a page of 200,000 items without a stack overflow", async () => {
+timedTest("githubPaginate() returns a page of 200,000 items without a stack overflow", async () => {
   const big = Array.from({ length: 200_000 }, (_, i) => i);
   await withServer(() => json(big), async (api) => {
     const { items } = await githubPaginate<number>("/list", { baseUrl: api.url, ...fast });
@@ -178,7 +211,7 @@ Deno.test("githubPaginate() returns a page of 200,000 items without a stack over
   });
 });
 
-Deno.test("githubPaginate() refuses an absolute start URL on another origin", async () => {
+timedTest("githubPaginate() refuses an absolute start URL on another origin", async () => {
   await withServer(() => json([1]), async (other) => {
     await assert.rejects(
       githubPaginate(`${other.url}/list`, { baseUrl: "http://127.0.0.1:1", token: TOKEN, ...fast }),
@@ -191,7 +224,7 @@ Deno.test("githubPaginate() refuses an absolute start URL on another origin", as
 // ---------------------------------------------------------------------------------------
 // HTTP bodies: cut off, stalled; the message says so (not "malformed JSON").
 
-Deno.test("getJson() says the connection was lost when a body is cut off", async () => {
+timedTest("getJson() says the connection was lost when a body is cut off", async () => {
   const reply =
     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n" +
     '{"releases": [1, 2';
@@ -203,7 +236,7 @@ Deno.test("getJson() says the connection was lost when a body is cut off", async
   });
 });
 
-Deno.test("getJson() fails fast on a long rate limit whose body stalls", async () => {
+timedTest("getJson() fails fast on a long rate limit whose body stalls", async () => {
   let stall: ReturnType<typeof setTimeout> | undefined;
   await withServer(
     () =>
@@ -232,7 +265,7 @@ Deno.test("getJson() fails fast on a long rate limit whose body stalls", async (
   clearTimeout(stall);
 });
 
-Deno.test("fetchWithRetry() refuses file: and other non-http URLs before any request", async () => {
+timedTest("fetchWithRetry() refuses file: and other non-http URLs before any request", async () => {
   for (const url of ["file:///etc/passwd", "data:text/plain,hi", "ftp://127.0.0.1/x"]) {
     await assert.rejects(
       fetchWithRetry(url, {}, fast),
@@ -244,52 +277,62 @@ Deno.test("fetchWithRetry() refuses file: and other non-http URLs before any req
 // ---------------------------------------------------------------------------------------
 // Environment settings: validated, exit 2 naming the variable and its range.
 
-Deno.test("httpSettings() refuses malformed HTTP_* settings naming the variable and range", async (t) => {
-  const cases: [string, string, RegExp][] = [
-    ["HTTP_RETRIES", "abc", /Invalid HTTP_RETRIES: "abc" \(expected a whole number from 0 to 10\)/],
-    ["HTTP_TIMEOUT_MS", "abc", /Invalid HTTP_TIMEOUT_MS/],
-    ["HTTP_TIMEOUT_MS", "-5", /from 1 to 600000/],
-    ["HTTP_TIMEOUT_MS", "1e99", /Invalid HTTP_TIMEOUT_MS: "1e99"/],
-    ["HTTP_TIMEOUT_MS", "0", /from 1 to 600000/],
-    ["HTTP_BACKOFF_MS", "99999999", /from 0 to 60000/],
-  ];
-  for (const [name, value, pattern] of cases) {
-    await t.step(`${name}=${value}`, () => {
-      const before = Deno.env.get(name);
-      Deno.env.set(name, value);
-      try {
-        assert.throws(
-          () => httpSettings(),
-          (e) => e instanceof UsageError && pattern.test(e.message),
-        );
-      } finally {
-        if (before === undefined) Deno.env.delete(name);
-        else Deno.env.set(name, before);
-      }
-    });
-  }
-});
-
-Deno.test("zfs-version exits 2 before any request for a bad HTTP_RETRIES or GITHUB_API_URL", async (t) => {
-  await withServer(() => json([]), async (api) => {
-    const cases: [Record<string, string>, RegExp][] = [
-      [{ HTTP_RETRIES: "abc", GITHUB_API_URL: api.url }, /^error: Invalid HTTP_RETRIES: "abc"/],
-      [{ HTTP_TIMEOUT_MS: "1e99", GITHUB_API_URL: api.url }, /^error: Invalid HTTP_TIMEOUT_MS/],
-      [{ GITHUB_API_URL: "file:///etc" }, /^error: Invalid GITHUB_API_URL/],
+timedTest(
+  "httpSettings() refuses malformed HTTP_* settings naming the variable and range",
+  async (t) => {
+    const cases: [string, string, RegExp][] = [
+      [
+        "HTTP_RETRIES",
+        "abc",
+        /Invalid HTTP_RETRIES: "abc" \(expected a whole number from 0 to 10\)/,
+      ],
+      ["HTTP_TIMEOUT_MS", "abc", /Invalid HTTP_TIMEOUT_MS/],
+      ["HTTP_TIMEOUT_MS", "-5", /from 1 to 600000/],
+      ["HTTP_TIMEOUT_MS", "1e99", /Invalid HTTP_TIMEOUT_MS: "1e99"/],
+      ["HTTP_TIMEOUT_MS", "0", /from 1 to 600000/],
+      ["HTTP_BACKOFF_MS", "99999999", /from 0 to 60000/],
     ];
-    for (const [env, pattern] of cases) {
-      await t.step(Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" "), async () => {
-        const result = await runTaskFile("zfs_version.ts", [], env);
-        assert.equal(result.code, 2, result.stderr);
-        assert.match(result.stderr, pattern);
-        assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+    for (const [name, value, pattern] of cases) {
+      await t.step(`${name}=${value}`, () => {
+        const before = Deno.env.get(name);
+        Deno.env.set(name, value);
+        try {
+          assert.throws(
+            () => httpSettings(),
+            (e) => e instanceof UsageError && pattern.test(e.message),
+          );
+        } finally {
+          if (before === undefined) Deno.env.delete(name);
+          else Deno.env.set(name, before);
+        }
       });
     }
-    assert.equal(api.requests.length, 0);
-  });
-});
+  },
+);
 
-Deno.test("zfs-version does not send the token to a Link on another host", async () => {
+timedTest(
+  "zfs-version exits 2 before any request for a bad HTTP_RETRIES or GITHUB_API_URL",
+  async (t) => {
+    await withServer(() => json([]), async (api) => {
+      const cases: [Record<string, string>, RegExp][] = [
+        [{ HTTP_RETRIES: "abc", GITHUB_API_URL: api.url }, /^error: Invalid HTTP_RETRIES: "abc"/],
+        [{ HTTP_TIMEOUT_MS: "1e99", GITHUB_API_URL: api.url }, /^error: Invalid HTTP_TIMEOUT_MS/],
+        [{ GITHUB_API_URL: "file:///etc" }, /^error: Invalid GITHUB_API_URL/],
+      ];
+      for (const [env, pattern] of cases) {
+        await t.step(Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" "), async () => {
+          const result = await runTaskFile("zfs_version.ts", [], env);
+          assert.equal(result.code, 2, result.stderr);
+          assert.match(result.stderr, pattern);
+          assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+        });
+      }
+      assert.equal(api.requests.length, 0);
+    });
+  },
+);
+
+timedTest("zfs-version does not send the token to a Link on another host", async () => {
   await withServer(() => json([]), (other) =>
     withServer(
       () =>
@@ -372,22 +415,23 @@ const registryAttacks: Partial<Record<RegistryMode, RegistryAttack>> = {
 
 for (const [mode, attack] of Object.entries(registryAttacks)) {
   Deno.test(`registry client refuses a hostile registry: ${mode}`, async () => {
-    await withFakeRegistry(mode as RegistryMode, async (registry) => {
-      const ref = `${registry.host}/${registry.repository}:stable`;
-      let result: unknown;
-      await assert.rejects(
-        (async () => {
-          result = await attack.run(registry, ref);
-        })(),
-        (error) => assertOneLine(error, attack.error),
-      );
-      assert.ok(!JSON.stringify(result ?? "").includes(EVIL_KERNEL));
-      attack.check?.(registry);
-    });
+    await withTimeout(60_000, () =>
+      withFakeRegistry(mode as RegistryMode, async (registry) => {
+        const ref = `${registry.host}/${registry.repository}:stable`;
+        let result: unknown;
+        await assert.rejects(
+          (async () => {
+            result = await attack.run(registry, ref);
+          })(),
+          (error) => assertOneLine(error, attack.error),
+        );
+        assert.ok(!JSON.stringify(result ?? "").includes(EVIL_KERNEL));
+        attack.check?.(registry);
+      }));
   });
 }
 
-Deno.test("registry client: the honest stand-in passes every check the attacks fail", async () => {
+timedTest("registry client: the honest stand-in passes every check the attacks fail", async () => {
   await withFakeRegistry("honest", async (registry) => {
     const ref = `${registry.host}/${registry.repository}:stable`;
     const image = await inspectImage(ref, "x86_64");
@@ -402,7 +446,7 @@ Deno.test("registry client: the honest stand-in passes every check the attacks f
   });
 });
 
-Deno.test("registry client refuses a malformed digest before building a URL", async () => {
+timedTest("registry client refuses a malformed digest before building a URL", async () => {
   await withFakeRegistry("honest", async (registry) => {
     const name = `${registry.host}/${registry.repository}`;
     for (
@@ -415,26 +459,251 @@ Deno.test("registry client refuses a malformed digest before building a URL", as
   });
 });
 
-Deno.test("check-container never writes a lying Docker-Content-Digest to $GITHUB_OUTPUT", async () => {
-  await withFakeRegistry("digest-header-lies", async (registry) => {
-    const output = await Deno.makeTempFile();
-    try {
-      const result = await runTaskFile(
-        "check_container.ts",
-        ["--tag", `${registry.host}/${registry.repository}:stable`, "--github-output"],
-        { GITHUB_OUTPUT: output },
-      );
-      assert.equal(result.code, 1, result.stderr);
-      assert.match(
-        result.stderr,
-        /^error: Docker-Content-Digest \(a malformed digest\) does not match/,
-      );
-      assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
-      const written = await Deno.readTextFile(output);
-      assert.ok(!written.includes("evil"), written);
-      assert.ok(!result.stderr.includes(EVIL_DIGEST_HEADER));
-    } finally {
-      await Deno.remove(output);
-    }
+timedTest(
+  "check-container never writes a lying Docker-Content-Digest to $GITHUB_OUTPUT",
+  async () => {
+    await withFakeRegistry("digest-header-lies", async (registry) => {
+      const output = await Deno.makeTempFile();
+      try {
+        const result = await runTaskFile(
+          "check_container.ts",
+          ["--tag", `${registry.host}/${registry.repository}:stable`, "--github-output"],
+          { GITHUB_OUTPUT: output },
+        );
+        assert.equal(result.code, 1, result.stderr);
+        assert.match(
+          result.stderr,
+          /^error: Docker-Content-Digest \(a malformed digest\) does not match/,
+        );
+        assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+        const written = await Deno.readTextFile(output);
+        assert.ok(!written.includes("evil"), written);
+        assert.ok(!result.stderr.includes(EVIL_DIGEST_HEADER));
+      } finally {
+        await Deno.remove(output);
+      }
+    });
+  },
+);
+
+// ---------------------------------------------------------------------------------------
+// Issue 17: a second hostile pass. Each case is named after its number in the issue.
+
+/**
+ * The task of tasks/<file> spawned as `deno task` does (deno.json's permissions), with
+ * runTaskFile's default environment and a signal that kills it when the time limit passes.
+ */
+function runTaskWithin(
+  signal: AbortSignal,
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+) {
+  return spawnTask(file, args, {
+    cwd: ROOT,
+    signal,
+    env: {
+      NO_COLOR: "1",
+      HTTP_BACKOFF_MS: "1",
+      GH_TOKEN: "test",
+      GITHUB_ACTIONS: "false",
+      GITHUB_OUTPUT: "",
+      GITHUB_STEP_SUMMARY: "",
+      PATH: Deno.env.get("PATH") ?? "",
+      HOME: Deno.env.get("HOME") ?? "",
+      ...env,
+    },
   });
+}
+
+/** What a drip must end in: exit 1 and one line naming the URL, before the time limit. */
+const DRIP_ENV = { HTTP_TIMEOUT_MS: "2000", HTTP_RETRIES: "0" };
+const DRIP_ERROR = /^error: Answer not complete after 8000 ms: http:\/\/127\.0\.0\.1:\d+\/\S+/;
+
+Deno.test("17.4 getJson() ends an answer that drips one byte at a time", async () => {
+  await withTimeout(30_000, () =>
+    withServer(() => new Response(drip("[", 100)), async (api) => {
+      const started = Date.now();
+      await assert.rejects(
+        getJson(`${api.url}/drip`, {}, { ...fast, retries: 0, timeoutMs: 300 }),
+        (error) => assertOneLine(error, /^Answer not complete after 1200 ms: http:.*\/drip/),
+      );
+      assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
+    }));
 });
+
+Deno.test("17.4 zfs-version ends a GitHub page that drips one byte every 500 ms", async () => {
+  await withTimeout(60_000, (signal) =>
+    withServer(() => new Response(drip("[")), async (api) => {
+      const result = await runTaskWithin(signal, "zfs_version.ts", [], {
+        ...DRIP_ENV,
+        GITHUB_API_URL: api.url,
+      });
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, DRIP_ERROR);
+      assert.match(result.stderr, /\/releases/);
+      assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+    }));
+});
+
+for (
+  const [mode, what] of [["drip-manifest", "a manifest"], ["drip-token", "a token answer"]] as const
+) {
+  Deno.test(`17.4 check-container ends ${what} that drips one byte every 500 ms`, async () => {
+    await withTimeout(60_000, (signal) =>
+      withFakeRegistry(mode, async (registry) => {
+        const result = await runTaskWithin(
+          signal,
+          "check_container.ts",
+          ["--tag", `${registry.host}/${registry.repository}:stable`],
+          DRIP_ENV,
+        );
+        assert.equal(result.code, 1, result.stderr);
+        assert.match(result.stderr, DRIP_ERROR);
+        assert.match(result.stderr, mode === "drip-token" ? /\/token\?/ : /\/manifests\/stable/);
+        assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+      }));
+  });
+}
+
+Deno.test(
+  "17.10 zfs-version exits 2 naming GITHUB_API_URL with a query, a fragment or plain http elsewhere",
+  async (t) => {
+    await withTimeout(150_000, (signal) =>
+      withServer(() => json([]), async (api) => {
+        const cases: [string, RegExp][] = [
+          [`${api.url}/?q=1`, /\(a base URL has no query or fragment\)/],
+          [`${api.url}/api#frag`, /\(a base URL has no query or fragment\)/],
+          [`${api.url}?`, /\(a base URL has no query or fragment\)/],
+          [
+            "http://api.example.com",
+            /\(plain http is allowed only to a loopback host; use https:\/\/\)/,
+          ],
+          ["http://10.0.0.1:8080/api/v3", /plain http is allowed only to a loopback host/],
+          [
+            "https://:secret@api.example.com",
+            /^error: Invalid GITHUB_API_URL: a URL with credentials in it \(expected none\)\n$/,
+          ],
+        ];
+        for (const [value, pattern] of cases) {
+          await t.step(value, async () => {
+            const result = await runTaskWithin(signal, "zfs_version.ts", [], {
+              GITHUB_API_URL: value,
+              HTTP_RETRIES: "0",
+              HTTP_TIMEOUT_MS: "2000",
+            });
+            assert.equal(result.code, 2, result.stderr);
+            assert.match(result.stderr, /^error: Invalid GITHUB_API_URL: /);
+            assert.doesNotMatch(result.stderr, /secret/);
+            assert.match(result.stderr, pattern);
+            assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+          });
+        }
+        assert.equal(api.requests.length, 0, "a request went out");
+        // Loopback http stays allowed (every stand-in of this suite is one).
+        const local = await runTaskWithin(signal, "zfs_version.ts", [], {
+          GITHUB_API_URL: `http://localhost:${api.port}`,
+        });
+        assert.doesNotMatch(local.stderr, /Invalid GITHUB_API_URL/);
+        assert.equal(api.requests.length, 1);
+      }));
+  },
+);
+
+/** What a terminal would act on: no raw one may reach stdout or stderr (tabs and LF between lines aside). */
+const RAW_CONTROL =
+  // deno-lint-ignore no-control-regex -- finding them is the point
+  /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+for (
+  const [mode, where] of [
+    ["hostile-labels", "a com.coreos.stream label and a layer mediaType"],
+    ["hostile-platform", "an index entry's platform.os and architecture"],
+  ] as const
+) {
+  for (const actions of ["false", "true"]) {
+    const channel = actions === "true" ? "an ::error:: annotation" : "the error line";
+    Deno.test(`17.8 kernel-version shows ${where} escaped in ${channel}`, async () => {
+      await withTimeout(60_000, (signal) =>
+        withFakeRegistry(mode, async (registry) => {
+          const result = await runTaskWithin(
+            signal,
+            "kernel_version.ts",
+            ["--image", `${registry.host}/${registry.repository}:stable`, "--arch", "x86_64"],
+            { GITHUB_ACTIONS: actions, HTTP_RETRIES: "0", FCOS_BUILDS_URL: "http://127.0.0.1:9" },
+          );
+          assert.equal(result.code, 1, result.stderr);
+          const both = result.stdout + result.stderr;
+          assert.doesNotMatch(both, RAW_CONTROL, JSON.stringify(both));
+          const lines = result.stderr.trimEnd().split("\n");
+          const errors = lines.filter((l) => /^(error:|::error)/.test(l));
+          assert.equal(errors.length, 1, result.stderr);
+          assert.ok(!lines.some((l) => l.startsWith("error: forged")), result.stderr);
+          // The hostile value is shown, escaped, on the error line itself.
+          assert.match(errors[0]!, /(\\x1b|\\u001b)\]0;pwned(\\x07|\\u0007)/);
+          assert.match(errors[0]!, /\\u202eevil/);
+          if (mode === "hostile-labels") {
+            assert.match(errors[0]!, /cannot read a layer of type \\x1b\]0;pwned\\x07\\x1b\[2Jred/);
+          } else assert.match(errors[0]!, /has no linux\/amd64 image \(platforms: \\x1b/);
+        }));
+    });
+  }
+}
+
+Deno.test(
+  "17.8 warnings, info lines, retries, server messages and tables go through the sanitiser",
+  async () => {
+    const lines: string[] = [];
+    const original = console.error;
+    console.error = (line: string) => lines.push(line);
+    try {
+      stderrLogger.warn(`stream ${HOSTILE_TEXT}`, `title ${HOSTILE_TEXT}`);
+      stderrLogger.info(`reading ${HOSTILE_TEXT}`);
+      await withTimeout(30_000, () =>
+        withServer(
+          () => json({ message: HOSTILE_TEXT }, { status: 503 }),
+          async (api) => {
+            await assert.rejects(
+              getJson(`${api.url}/x`, {}, { ...fast, retries: 1 }),
+              (error) => {
+                assert.ok(error instanceof RemoteError);
+                lines.push(problemLine("error", error.message, undefined, true));
+                return true;
+              },
+            );
+          },
+        ));
+      await withTimeout(
+        30_000,
+        () =>
+          withServer(() => json({ message: HOSTILE_TEXT }, { status: 404 }), async (api) => {
+            await assert.rejects(getJson(`${api.url}/y`, {}, fast), (error) => {
+              assert.ok(error instanceof RemoteError);
+              assert.doesNotMatch(error.message, RAW_CONTROL);
+              assert.match(error.message, /\(\\x1b\]0;pwned\\x07/);
+              return true;
+            });
+          }),
+      );
+    } finally {
+      console.error = original;
+    }
+    assert.ok(lines.some((l) => l.startsWith("retrying GET")), lines.join("\n"));
+    const rendered = renderResult({
+      values: { stream: HOSTILE_TEXT },
+      warnings: [{ message: HOSTILE_TEXT, title: HOSTILE_TEXT }],
+      lines: [`stream: ${HOSTILE_TEXT}`],
+    }, { actions: false });
+    const table = renderResult({ values: { stream: HOSTILE_TEXT } }, { actions: false });
+    const json17 = renderResult({ values: { stream: HOSTILE_TEXT } }, { json: true });
+    for (const text of [...lines, ...rendered.stderr, rendered.stdout, table.stdout]) {
+      assert.doesNotMatch(text, RAW_CONTROL, JSON.stringify(text));
+      assert.ok(!text.includes("\n"), JSON.stringify(text));
+    }
+    // --json: C0 escaped by JSON itself, C1 and bidi by jsonText; it reads back unchanged.
+    assert.doesNotMatch(json17.stdout, RAW_CONTROL, json17.stdout);
+    assert.deepEqual(JSON.parse(json17.stdout), { stream: HOSTILE_TEXT });
+    assert.match(table.stdout, /^stream {2}\\x1b\]0;pwned/);
+    assert.match(rendered.stdout, /stream: \\x1b\]0;pwned\\x07\\x1b\[2Jred\\r\\nerror: forged/);
+  },
+);

@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { RemoteError } from "../lib/errors.ts";
 import { getJson } from "../lib/http.ts";
 import { githubPaginate, githubToken, nextLink } from "../lib/github.ts";
-import { json, withServer } from "./helpers/server.ts";
+import { json, timedTest, withServer } from "./helpers/server.ts";
 
 const fast = { backoffMs: 1, retries: 2, timeoutMs: 2_000, onRetry: () => {} };
 
-Deno.test("getJson() retries a 5xx and succeeds when the server recovers", async () => {
+timedTest("getJson() retries a 5xx and succeeds when the server recovers", async () => {
   let calls = 0;
   await withServer(
     () => ++calls < 3 ? new Response("busy", { status: 503 }) : json({ ok: true }),
@@ -18,7 +18,7 @@ Deno.test("getJson() retries a 5xx and succeeds when the server recovers", async
   );
 });
 
-Deno.test("getJson() gives up after the bounded retries and names the URL and status", async () => {
+timedTest("getJson() gives up after the bounded retries and names the URL and status", async () => {
   await withServer(() => new Response("down", { status: 502 }), async (server) => {
     await assert.rejects(
       getJson(`${server.url}/down`, {}, fast),
@@ -29,25 +29,28 @@ Deno.test("getJson() gives up after the bounded retries and names the URL and st
   });
 });
 
-Deno.test("fetchWithRetry() says each retry on one line and the attempts in the final error", async () => {
-  const lines: string[] = [];
-  await withServer(() => new Response("down", { status: 503 }), async (server) => {
-    await assert.rejects(
-      getJson(`${server.url}/down?x=1`, {}, { ...fast, onRetry: (line) => lines.push(line) }),
-      (e) =>
-        e instanceof RemoteError &&
-        e.message === `Request failed: ${server.url}/down?x=1 (HTTP 503) after 3 attempts`,
+timedTest(
+  "fetchWithRetry() says each retry on one line and the attempts in the final error",
+  async () => {
+    const lines: string[] = [];
+    await withServer(() => new Response("down", { status: 503 }), async (server) => {
+      await assert.rejects(
+        getJson(`${server.url}/down?x=1`, {}, { ...fast, onRetry: (line) => lines.push(line) }),
+        (e) =>
+          e instanceof RemoteError &&
+          e.message === `Request failed: ${server.url}/down?x=1 (HTTP 503) after 3 attempts`,
+      );
+    });
+    assert.equal(lines.length, 2);
+    assert.match(
+      lines[0]!,
+      /^retrying GET http:\/\/127\.0\.0\.1:\d+\/down\?x=1 in 1 ms \(attempt 2 of 3\): HTTP 503$/,
     );
-  });
-  assert.equal(lines.length, 2);
-  assert.match(
-    lines[0]!,
-    /^retrying GET http:\/\/127\.0\.0\.1:\d+\/down\?x=1 in 1 ms \(attempt 2 of 3\): HTTP 503$/,
-  );
-  assert.match(lines[1]!, /in 2 ms \(attempt 3 of 3\): HTTP 503$/);
-});
+    assert.match(lines[1]!, /in 2 ms \(attempt 3 of 3\): HTTP 503$/);
+  },
+);
 
-Deno.test("fetchWithRetry() says a timed-out attempt is retried", async () => {
+timedTest("fetchWithRetry() says a timed-out attempt is retried", async () => {
   const lines: string[] = [];
   await withServer(async () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -69,31 +72,34 @@ Deno.test("fetchWithRetry() says a timed-out attempt is retried", async () => {
   ]);
 });
 
-Deno.test("fetchWithRetry() stops at once when a rate limit asks to wait past maxWaitMs", async () => {
-  const lines: string[] = [];
-  const reset = Math.floor(Date.UTC(2099, 0, 1, 14, 5) / 1000);
-  await withServer(
-    () =>
-      json({ message: "API rate limit exceeded for 203.0.113.9." }, {
-        status: 403,
-        headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset) },
-      }),
-    async (server) => {
-      await assert.rejects(
-        getJson(`${server.url}/limited`, {}, { ...fast, onRetry: (line) => lines.push(line) }),
-        (e) =>
-          e instanceof RemoteError &&
-          e.message ===
-            "Rate limited until 14:05 UTC (set GH_TOKEN for a higher limit) " +
-              `(API rate limit exceeded for 203.0.113.9.): ${server.url}/limited (HTTP 403)`,
-      );
-      assert.equal(server.requests.length, 1);
-    },
-  );
-  assert.deepEqual(lines, []);
-});
+timedTest(
+  "fetchWithRetry() stops at once when a rate limit asks to wait past maxWaitMs",
+  async () => {
+    const lines: string[] = [];
+    const reset = Math.floor(Date.UTC(2099, 0, 1, 14, 5) / 1000);
+    await withServer(
+      () =>
+        json({ message: "API rate limit exceeded for 203.0.113.9." }, {
+          status: 403,
+          headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset) },
+        }),
+      async (server) => {
+        await assert.rejects(
+          getJson(`${server.url}/limited`, {}, { ...fast, onRetry: (line) => lines.push(line) }),
+          (e) =>
+            e instanceof RemoteError &&
+            e.message ===
+              "Rate limited until 14:05 UTC (set GH_TOKEN for a higher limit) " +
+                `(API rate limit exceeded for 203.0.113.9.): ${server.url}/limited (HTTP 403)`,
+        );
+        assert.equal(server.requests.length, 1);
+      },
+    );
+    assert.deepEqual(lines, []);
+  },
+);
 
-Deno.test("fetchWithRetry() waits at most maxWaitMs before retrying a 5xx", async (t) => {
+timedTest("fetchWithRetry() waits at most maxWaitMs before retrying a 5xx", async (t) => {
   const far = String(Math.floor(Date.now() / 1000) + 3600);
   const cases: [string, number, Record<string, string>][] = [
     ["a 502 with x-ratelimit-reset an hour away", 502, { "x-ratelimit-reset": far }],
@@ -125,7 +131,7 @@ Deno.test("fetchWithRetry() waits at most maxWaitMs before retrying a 5xx", asyn
   }
 });
 
-Deno.test("getJson() waits out a rate limit with retry-after, then succeeds", async () => {
+timedTest("getJson() waits out a rate limit with retry-after, then succeeds", async () => {
   let calls = 0;
   await withServer(
     () =>
@@ -142,7 +148,7 @@ Deno.test("getJson() waits out a rate limit with retry-after, then succeeds", as
   );
 });
 
-Deno.test("getJson() does not retry a 404 and reports the server's message", async () => {
+timedTest("getJson() does not retry a 404 and reports the server's message", async () => {
   await withServer(() => json({ message: "Not Found" }, { status: 404 }), async (server) => {
     await assert.rejects(
       getJson(`${server.url}/missing`, {}, fast),
@@ -153,7 +159,7 @@ Deno.test("getJson() does not retry a 404 and reports the server's message", asy
   });
 });
 
-Deno.test("getJson() times out a slow answer and reports the timeout", async () => {
+timedTest("getJson() times out a slow answer and reports the timeout", async () => {
   await withServer(
     async () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -168,7 +174,7 @@ Deno.test("getJson() times out a slow answer and reports the timeout", async () 
   );
 });
 
-Deno.test("getJson() reports an unreachable host as a RemoteError", async () => {
+timedTest("getJson() reports an unreachable host as a RemoteError", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -186,7 +192,7 @@ Deno.test("nextLink() follows rel=next verbatim", () => {
   assert.equal(nextLink(null), undefined);
 });
 
-Deno.test("githubPaginate() reads every page before returning and sends the token", async () => {
+timedTest("githubPaginate() reads every page before returning and sends the token", async () => {
   await withServer(
     (request, server) => {
       const page = Number(new URL(request.url).searchParams.get("page") ?? "1");
@@ -212,7 +218,7 @@ Deno.test("githubPaginate() reads every page before returning and sends the toke
   );
 });
 
-Deno.test("githubPaginate() fails whole when a page in the middle fails", async () => {
+timedTest("githubPaginate() fails whole when a page in the middle fails", async () => {
   await withServer(
     (request, server) => {
       const page = Number(new URL(request.url).searchParams.get("page") ?? "1");
@@ -228,7 +234,7 @@ Deno.test("githubPaginate() fails whole when a page in the middle fails", async 
   );
 });
 
-Deno.test("githubPaginate() takes no new page once a concurrent page failed", async () => {
+timedTest("githubPaginate() takes no new page once a concurrent page failed", async () => {
   const api = pagedApi(50, { last: true });
   await withServer(
     (request, server) =>
@@ -247,7 +253,7 @@ Deno.test("githubPaginate() takes no new page once a concurrent page failed", as
   );
 });
 
-Deno.test("getJson() refuses an answer larger than maxBytes", async () => {
+timedTest("getJson() refuses an answer larger than maxBytes", async () => {
   await withServer(() => json("x".repeat(5000)), async (server) => {
     await assert.rejects(
       getJson(`${server.url}/big`, {}, { ...fast, maxBytes: 1000 }),
@@ -258,7 +264,7 @@ Deno.test("getJson() refuses an answer larger than maxBytes", async () => {
   });
 });
 
-Deno.test("getJson() bounds each pause in a body, not the whole download", async () => {
+timedTest("getJson() bounds each pause in a body, not the whole download", async () => {
   // Five chunks 100 ms apart: 500 ms in all, but never 300 ms without a byte.
   await withServer(() => {
     let sent = 0;
@@ -297,7 +303,7 @@ function pagedApi(pages: number, links: { last: boolean }) {
   return { state, handler };
 }
 
-Deno.test("githubPaginate() reads pages concurrently when the first names the last", async () => {
+timedTest("githubPaginate() reads pages concurrently when the first names the last", async () => {
   const api = pagedApi(10, { last: true });
   await withServer(api.handler, async (server) => {
     const { items, requests } = await githubPaginate<number>("/list?per_page=2", {
@@ -317,7 +323,7 @@ Deno.test("githubPaginate() reads pages concurrently when the first names the la
   });
 });
 
-Deno.test("githubPaginate() stays sequential without a rel=last link", async () => {
+timedTest("githubPaginate() stays sequential without a rel=last link", async () => {
   const api = pagedApi(5, { last: false });
   await withServer(api.handler, async (server) => {
     const { items, requests } = await githubPaginate<number>("/list?per_page=2", {
@@ -331,7 +337,7 @@ Deno.test("githubPaginate() stays sequential without a rel=last link", async () 
   });
 });
 
-Deno.test("githubPaginate() reads on past rel=last when the list grew meanwhile", async () => {
+timedTest("githubPaginate() reads on past rel=last when the list grew meanwhile", async () => {
   await withServer((request, server) => {
     const page = Number(new URL(request.url).searchParams.get("page") ?? "1");
     const link = page === 1
@@ -350,7 +356,7 @@ Deno.test("githubPaginate() reads on past rel=last when the list grew meanwhile"
   });
 });
 
-Deno.test("githubToken() asks gh with a time limit and takes only a one-line token", async (t) => {
+timedTest("githubToken() asks gh with a time limit and takes only a one-line token", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "fake-gh-" });
   const saved = Object.fromEntries(
     ["PATH", "GH_TOKEN", "GITHUB_TOKEN"].map((name) => [name, Deno.env.get(name)]),

@@ -3,8 +3,16 @@
 // unwritable) falls back to parsing, with every matrix.yaml guarantee kept.
 import assert from "node:assert/strict";
 import { InputError } from "../lib/errors.ts";
-import { loadMatrix, MATRIX_CACHE_SOURCES, matrixCacheKey } from "../lib/matrix.ts";
+import {
+  loadMatrix,
+  type Matrix,
+  MATRIX_CACHE_SOURCES,
+  matrixCacheKey,
+  matrixShapeProblem,
+} from "../lib/matrix.ts";
 import { parseMatrix } from "../lib/matrix_schema.ts";
+import { spawnTask } from "./helpers/run_task.ts";
+import { withTimeout } from "./helpers/server.ts";
 
 const MATRIX = await Deno.readTextFile(new URL("../matrix.yaml", import.meta.url));
 
@@ -162,5 +170,133 @@ Deno.test("loadMatrix() keeps the file checks on a cache hit (regular file, size
     await Deno.mkdir(file);
     await assert.rejects(loadMatrix(file, cache), /not a regular file/);
     await assert.rejects(loadMatrix(`${dir}/none.yaml`, cache), /Cannot read .*none\.yaml/);
+  });
+});
+
+// Issue 17.9: the cache is checked for the shape parseMatrix() returns (matrixShapeProblem), so
+// an edited entry can neither make an invalid matrix.yaml pass nor crash a task.
+
+/** The broken matrix.yaml of these tests, and its data as the YAML says (max-kernel "six"). */
+const BROKEN = MATRIX.replace(/max-kernel: "6\.12"/, 'max-kernel: "six"');
+function brokenData(): Matrix {
+  const data = parseMatrix(MATRIX);
+  const release = data.zfs.releases.find((r) => r["max-kernel"] === "6.12")!;
+  release["max-kernel"] = "six";
+  return data;
+}
+
+Deno.test("17.9 loadMatrix() refuses an invalid matrix.yaml whatever a cache entry for it says", async () => {
+  assert.notEqual(BROKEN, MATRIX);
+  const key = (await matrixCacheKey(BROKEN))!;
+  await withFolder(async ({ file, cache }) => {
+    await Deno.mkdir(cache);
+    await Deno.writeTextFile(
+      `${cache}/matrix.json`,
+      await cacheFile(key, JSON.stringify(brokenData())),
+    );
+    await assert.rejects(
+      loadMatrix(file, cache),
+      (error: Error) =>
+        error instanceof InputError &&
+        /matrix\.yaml:\d+: "zfs\.releases\.\d+\.max-kernel"/.test(error.message),
+    );
+  }, BROKEN);
+});
+
+Deno.test("17.9 loadMatrix() drops a cache body of the wrong shape and parses, never crashing", async (t) => {
+  const key = (await matrixCacheKey(MATRIX))!;
+  const good = parseMatrix(MATRIX);
+  const target = good.targets[0]!;
+  const release = good.zfs.releases[0]!;
+  const bodies: [string, unknown][] = [
+    ["no targets", { ...good, targets: [] }],
+    ["targets not a list", { ...good, targets: "x" }],
+    ["a target without enabled", { ...good, targets: [{ ...target, enabled: undefined }] }],
+    ["no target enabled", {
+      ...good,
+      targets: good.targets.map((x) => ({ ...x, enabled: false })),
+    }],
+    ["a target image that is no reference", { ...good, targets: [{ ...target, image: "a b" }] }],
+    ["an unknown arch", { ...good, targets: [{ ...target, arch: "sparc" }] }],
+    ["zfs missing", { targets: good.targets, publish: good.publish }],
+    ["a release tag that is no tag", {
+      ...good,
+      zfs: { ...good.zfs, releases: [{ ...release, tag: "../x" }] },
+    }],
+    ["a duplicate release", { ...good, zfs: { ...good.zfs, releases: [release, release] } }],
+    ["an unknown key", { ...good, extra: 1 }],
+    ["publish.image not a string", { ...good, publish: { ...good.publish, image: 5 } }],
+    ["null", null],
+    ["a list", [good]],
+  ];
+  for (const [name, body] of bodies) {
+    await t.step(name, async () => {
+      assert.notEqual(matrixShapeProblem(body), undefined);
+      await withFolder(async ({ file, cache }) => {
+        await Deno.mkdir(cache);
+        await Deno.writeTextFile(
+          `${cache}/matrix.json`,
+          await cacheFile(key, JSON.stringify(body)),
+        );
+        assert.deepEqual(await loadMatrix(file, cache), parseMatrix(MATRIX, file));
+      });
+    });
+  }
+  assert.equal(matrixShapeProblem(good), undefined);
+});
+
+Deno.test("17.9 kernel-version: a forged cache entry is neither a TypeError nor a pass", async (t) => {
+  // The project's own .cache/ is what a task reads; entries are keyed by text, so a test's
+  // entry disturbs no other test (one that rewrites it meanwhile only makes this a miss).
+  const cacheDir = new URL("../.cache/", import.meta.url);
+  const local = MATRIX.replaceAll("quay.io/", "127.0.0.1:9/");
+  await withTimeout(120_000, async (signal) => {
+    for (
+      const [name, text, body, code, pattern] of [
+        [
+          "a body of the wrong shape",
+          local,
+          { ...parseMatrix(local), targets: [] },
+          1,
+          /127\.0\.0\.1:9/,
+        ],
+        [
+          "an entry for an invalid file",
+          BROKEN,
+          brokenData(),
+          2,
+          /matrix\.yaml:\d+: "zfs\.releases/,
+        ],
+      ] as const
+    ) {
+      await t.step(name, async () => {
+        await withFolder(async ({ file }) => {
+          await Deno.mkdir(cacheDir, { recursive: true });
+          const key = (await matrixCacheKey(text))!;
+          await Deno.writeTextFile(
+            new URL("matrix.json", cacheDir),
+            await cacheFile(key, JSON.stringify(body)),
+          );
+          const result = await spawnTask("kernel_version.ts", [], {
+            cwd: new URL("..", import.meta.url),
+            signal,
+            env: {
+              PATH: Deno.env.get("PATH") ?? "",
+              HOME: Deno.env.get("HOME") ?? "",
+              NO_COLOR: "1",
+              MATRIX_FILE: file,
+              HTTP_RETRIES: "0",
+              HTTP_TIMEOUT_MS: "2000",
+              FCOS_BUILDS_URL: "http://127.0.0.1:9",
+              GITHUB_ACTIONS: "false",
+            },
+          });
+          assert.equal(result.code, code, result.stderr);
+          assert.doesNotMatch(result.stderr, /TypeError|unexpected failure|\n\s+at /);
+          assert.match(result.stderr, pattern);
+          assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+        }, text);
+      });
+    }
   });
 });

@@ -23,7 +23,7 @@ import {
 import { withFakeRegistry } from "./helpers/fake_registry.ts";
 import { matrixWithPublishImage } from "./helpers/matrix_file.ts";
 import { startRegistry } from "./helpers/registry.ts";
-import { json, withServer } from "./helpers/server.ts";
+import { json, timedTest, withServer, withTimeout } from "./helpers/server.ts";
 import { integrationTest } from "./helpers/tools.ts";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
@@ -89,7 +89,7 @@ Deno.test("pickPlatform() maps the arch and skips unknown/unknown attestation en
   assert.equal(pickPlatform({ manifests: [index.manifests[0]!] }, "x86_64"), undefined);
 });
 
-Deno.test("inspectImage() names the platforms an index has when the arch is missing", async () => {
+timedTest("inspectImage() names the platforms an index has when the arch is missing", async () => {
   const index = {
     schemaVersion: 2,
     mediaType: "application/vnd.oci.image.index.v1+json",
@@ -118,7 +118,7 @@ Deno.test("inspectImage() names the platforms an index has when the arch is miss
   });
 });
 
-Deno.test("inspectImage() reports a registry failure with the URL and status", async () => {
+timedTest("inspectImage() reports a registry failure with the URL and status", async () => {
   await withServer(() => json({ errors: [] }, { status: 404 }), async (server) => {
     await assert.rejects(
       inspectImage(`127.0.0.1:${server.port}/fcos:stable`, "x86_64"),
@@ -132,7 +132,9 @@ Deno.test("inspectImage() reports a registry failure with the URL and status", a
 integrationTest("registry client against a real registry behind a Bearer-token front", [
   "docker-registry",
   "podman",
-], async (t) => {
+], (t) => withTimeout(180_000, () => againstRealRegistry(t)));
+
+async function againstRealRegistry(t: Deno.TestContext): Promise<void> {
   const registry = await startRegistry();
   try {
     const name = `fcos-reg-${crypto.randomUUID().slice(0, 8)}`;
@@ -221,7 +223,7 @@ integrationTest("registry client against a real registry behind a Bearer-token f
   } finally {
     await registry.stop();
   }
-});
+}
 
 Deno.test("githubCredentialRegistries(): ghcr.io, and the publish registry only on loopback", () => {
   assert.deepEqual([...githubCredentialRegistries(undefined)], ["ghcr.io"]);
@@ -239,66 +241,72 @@ Deno.test("githubCredentialRegistries(): ghcr.io, and the publish registry only 
   ]);
 });
 
-Deno.test("GitHub credentials go only to the project's own registry's token endpoint", async (t) => {
-  const saved = Object.fromEntries(
-    ["GH_TOKEN", "GITHUB_ACTOR", "MATRIX_FILE"].map((name) => [name, Deno.env.get(name)]),
-  );
-  Deno.env.set("GH_TOKEN", "ghs_secret");
-  Deno.env.set("GITHUB_ACTOR", "octocat");
-  try {
-    await withFakeRegistry("honest", async (registry) => {
-      await t.step("another registry: anonymous token request", async () => {
-        Deno.env.delete("MATRIX_FILE"); // the project's matrix.yaml: publish on ghcr.io
-        await withAuthProxy(registry.host, async (proxy) => {
-          await inspectImage(`${proxy.host}/${registry.repository}:stable`, "x86_64");
-          assert.deepEqual(proxy.tokenAuthorization, [null]);
+timedTest(
+  "GitHub credentials go only to the project's own registry's token endpoint",
+  async (t) => {
+    const saved = Object.fromEntries(
+      ["GH_TOKEN", "GITHUB_ACTOR", "MATRIX_FILE"].map((name) => [name, Deno.env.get(name)]),
+    );
+    Deno.env.set("GH_TOKEN", "ghs_secret");
+    Deno.env.set("GITHUB_ACTOR", "octocat");
+    try {
+      await withFakeRegistry("honest", async (registry) => {
+        await t.step("another registry: anonymous token request", async () => {
+          Deno.env.delete("MATRIX_FILE"); // the project's matrix.yaml: publish on ghcr.io
+          await withAuthProxy(registry.host, async (proxy) => {
+            await inspectImage(`${proxy.host}/${registry.repository}:stable`, "x86_64");
+            assert.deepEqual(proxy.tokenAuthorization, [null]);
+          });
+        });
+        await t.step("the publish registry: Basic actor:token", async () => {
+          await withAuthProxy(registry.host, async (proxy) => {
+            const name = `${proxy.host}/${registry.repository}`;
+            const matrix = await matrixWithPublishImage(name);
+            Deno.env.set("MATRIX_FILE", matrix);
+            try {
+              const image = await inspectImage(`${name}:stable`, "x86_64");
+              assert.equal(image.manifestDigest, registry.manifestDigest);
+              assert.deepEqual(proxy.tokenAuthorization, [`Basic ${btoa("octocat:ghs_secret")}`]);
+              // later requests reuse the token
+              const { digest } = await readManifest(name, registry.manifestDigest);
+              assert.equal(digest, registry.manifestDigest);
+              assert.equal(proxy.tokenAuthorization.length, 1);
+            } finally {
+              await Deno.remove(matrix);
+            }
+          }, { private: { password: "ghs_secret" } });
         });
       });
-      await t.step("the publish registry: Basic actor:token", async () => {
-        await withAuthProxy(registry.host, async (proxy) => {
-          const name = `${proxy.host}/${registry.repository}`;
-          const matrix = await matrixWithPublishImage(name);
-          Deno.env.set("MATRIX_FILE", matrix);
-          try {
-            const image = await inspectImage(`${name}:stable`, "x86_64");
-            assert.equal(image.manifestDigest, registry.manifestDigest);
-            assert.deepEqual(proxy.tokenAuthorization, [`Basic ${btoa("octocat:ghs_secret")}`]);
-            // later requests reuse the token
-            const { digest } = await readManifest(name, registry.manifestDigest);
-            assert.equal(digest, registry.manifestDigest);
-            assert.equal(proxy.tokenAuthorization.length, 1);
-          } finally {
-            await Deno.remove(matrix);
-          }
-        }, { private: { password: "ghs_secret" } });
-      });
-    });
-  } finally {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) Deno.env.delete(name);
-      else Deno.env.set(name, value);
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) Deno.env.delete(name);
+        else Deno.env.set(name, value);
+      }
     }
-  }
-});
+  },
+);
 
-Deno.test("a private package without credentials is 'Cannot read the registry', not missing", async () => {
-  const saved = Deno.env.get("GH_TOKEN");
-  Deno.env.set("GH_TOKEN", "ghs_not_for_this_registry");
-  try {
-    await withFakeRegistry("honest", (registry) =>
-      withAuthProxy(registry.host, async (proxy) => {
-        const ref = `${proxy.host}/${registry.repository}:stable`;
-        for (const attempt of [manifestExists(ref), inspectImage(ref, "x86_64")]) {
-          await assert.rejects(
-            attempt,
-            (e) =>
-              e instanceof RemoteError && e.status === 401 &&
-              /^Cannot read the registry/.test(e.message),
-          );
-        }
-      }, { private: { password: "ghs_secret" } }));
-  } finally {
-    if (saved === undefined) Deno.env.delete("GH_TOKEN");
-    else Deno.env.set("GH_TOKEN", saved);
-  }
-});
+timedTest(
+  "a private package without credentials is 'Cannot read the registry', not missing",
+  async () => {
+    const saved = Deno.env.get("GH_TOKEN");
+    Deno.env.set("GH_TOKEN", "ghs_not_for_this_registry");
+    try {
+      await withFakeRegistry("honest", (registry) =>
+        withAuthProxy(registry.host, async (proxy) => {
+          const ref = `${proxy.host}/${registry.repository}:stable`;
+          for (const attempt of [manifestExists(ref), inspectImage(ref, "x86_64")]) {
+            await assert.rejects(
+              attempt,
+              (e) =>
+                e instanceof RemoteError && e.status === 401 &&
+                /^Cannot read the registry/.test(e.message),
+            );
+          }
+        }, { private: { password: "ghs_secret" } }));
+    } finally {
+      if (saved === undefined) Deno.env.delete("GH_TOKEN");
+      else Deno.env.set("GH_TOKEN", saved);
+    }
+  },
+);

@@ -1,7 +1,7 @@
 // An in-memory OCI registry stand-in for the hostile-server suite: it serves one honest
 // multi-arch image (index → linux/amd64 manifest → config with labels → one layer) and,
 // per mode, lies the way a hostile or broken registry would. A new attack is one more mode.
-import { withRawServer, withServer } from "./server.ts";
+import { drip, withRawServer, withServer } from "./server.ts";
 
 export type RegistryMode =
   | "honest"
@@ -21,7 +21,11 @@ export type RegistryMode =
   | "cut-off-manifest"
   | "redirect-loop"
   | "token-missing"
-  | "token-endless";
+  | "token-endless"
+  | "drip-manifest"
+  | "drip-token"
+  | "hostile-labels"
+  | "hostile-platform";
 
 export interface FakeRegistry {
   /** host:port for image references */
@@ -39,6 +43,15 @@ export interface FakeRegistry {
 export const LABELS = { "ostree.linux": "6.17.7-300.fc43.x86_64" };
 /** What a substituted config claims. */
 export const EVIL_KERNEL = "6.66.6-666.fc43.x86_64";
+/**
+ * Text that sets the terminal title, clears the screen, colours, forges a second error line
+ * and reorders what follows (bidi override, isolate, 8-bit CSI): served by the hostile-labels
+ * mode as com.coreos.stream, org.opencontainers.image.version and a layer's mediaType, and by
+ * hostile-platform as an index entry's platform.os and architecture.
+ */
+export const HOSTILE_TEXT =
+  "\x1b]0;pwned\x07\x1b[2J\x1b[31mred\r\nerror: forged line\u202eevil\u2066\x9b";
+
 /** A Docker-Content-Digest value that tries shell injection on whoever prints it. */
 export const EVIL_DIGEST_HEADER = "sha256:evil$(id) ;x";
 
@@ -84,7 +97,13 @@ export async function withFakeRegistry<T>(
 ): Promise<T> {
   const repository = "fedora/fedora-coreos";
   const layer = encoder.encode("not really a tar layer");
-  const config = encoder.encode(JSON.stringify({ config: { Labels: LABELS } }));
+  const config = encoder.encode(JSON.stringify({
+    config: {
+      Labels: mode === "hostile-labels"
+        ? { "com.coreos.stream": HOSTILE_TEXT, "org.opencontainers.image.version": HOSTILE_TEXT }
+        : LABELS,
+    },
+  }));
   const evilConfig = encoder.encode(
     JSON.stringify({ config: { Labels: { "ostree.linux": EVIL_KERNEL } } }),
   );
@@ -99,7 +118,9 @@ export async function withFakeRegistry<T>(
       size: config.length,
     },
     layers: [{
-      mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+      mediaType: mode === "hostile-labels"
+        ? HOSTILE_TEXT
+        : "application/vnd.oci.image.layer.v1.tar+gzip",
       digest: layerDigest,
       size: layer.length,
     }],
@@ -117,7 +138,9 @@ export async function withFakeRegistry<T>(
       mediaType: "application/vnd.oci.image.manifest.v1+json",
       digest: childDigest,
       size: manifest.length,
-      platform: { os: "linux", architecture: "amd64" },
+      platform: mode === "hostile-platform"
+        ? { os: HOSTILE_TEXT, architecture: HOSTILE_TEXT }
+        : { os: "linux", architecture: "amd64" },
     }],
   }));
   const indexDigest = await sha256(index);
@@ -153,10 +176,11 @@ export async function withFakeRegistry<T>(
       if (url.pathname === "/token") {
         if (mode === "token-missing") return Response.json({ expires_in: 300 });
         if (mode === "token-endless") return new Response(endless());
+        if (mode === "drip-token") return new Response(drip('{"token": "t"'));
         return Response.json({ token: "t" });
       }
       if (
-        (mode === "token-missing" || mode === "token-endless") &&
+        (mode === "token-missing" || mode === "token-endless" || mode === "drip-token") &&
         request.headers.get("authorization") !== "Bearer t"
       ) {
         return new Response(null, {
@@ -186,6 +210,11 @@ export async function withFakeRegistry<T>(
         }
         if (mode === "stalled-manifest" && reference === "stable") {
           return new Response(stalled(index.slice(0, 10)), {
+            headers: { "content-type": manifestType(index) },
+          });
+        }
+        if (mode === "drip-manifest" && reference === "stable") {
+          return new Response(drip(new TextDecoder().decode(index.slice(0, 10))), {
             headers: { "content-type": manifestType(index) },
           });
         }

@@ -81,3 +81,61 @@ export async function withRawServer<T>(
     await serving.catch(() => {});
   }
 }
+
+/**
+ * Runs `action` with a time limit: past `ms` its AbortSignal fires (pass it to a spawned task
+ * so the process is killed) and the returned promise rejects, so a test that guards against a
+ * hang fails instead of hanging CI.
+ */
+export async function withTimeout<T>(
+  ms: number,
+  action: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new Error(`Time limit: not done within ${ms} ms (a hang guard failed)`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([action(controller.signal), limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A body that sends `first`, then one byte (a space) every `everyMs` forever: a drip. */
+export function drip(first = "", everyMs = 500): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return new ReadableStream({
+    start(controller) {
+      if (first) controller.enqueue(encoder.encode(first));
+    },
+    pull(controller) {
+      return new Promise((resolve) => {
+        timer = setTimeout(() => {
+          controller.enqueue(encoder.encode(" "));
+          resolve();
+        }, everyMs);
+      });
+    },
+    cancel() {
+      clearTimeout(timer);
+    },
+  });
+}
+
+/**
+ * Deno.test with its own time limit (default 120 s: generous, for a loaded CI machine), for a
+ * test that guards against a hang: a regression then fails the test instead of hanging CI.
+ */
+export function timedTest(
+  name: string,
+  fn: (t: Deno.TestContext) => Promise<void>,
+  ms = 120_000,
+): void {
+  Deno.test(name, (t) => withTimeout(ms, () => fn(t)));
+}
