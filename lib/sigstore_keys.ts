@@ -186,23 +186,22 @@ function parseEncryptedKey(text: string, what: string): EncryptedKey {
 }
 
 /**
- * Decrypts cosign's encrypted private key file (either PEM label) with its passphrase and
- * imports it as an ECDSA P-256 signing key. A wrong passphrase is an InputError saying so.
+ * The PKCS#8 DER inside cosign's encrypted private key file (either PEM label), decrypted with
+ * its passphrase. A wrong passphrase is an InputError saying so.
  */
-export async function decryptPrivateKey(
+export function decryptPkcs8(
   text: string,
   passphrase: string,
   what = "The private key",
-): Promise<CryptoKey> {
+): Uint8Array {
   const file = parseEncryptedKey(text, what);
   const params = checkedParams(file.kdf.params, what);
   const salt = fromBase64(file.kdf.salt, `${what} (salt)`);
   const nonce = fromBase64(file.cipher.nonce, `${what} (nonce)`);
   if (nonce.length !== 24) throw new InputError(`${what}: the nonce is not 24 bytes`);
   const box = xsalsa20poly1305(secretboxKey(passphrase, salt, params), nonce);
-  let pkcs8: Uint8Array;
   try {
-    pkcs8 = box.decrypt(fromBase64(file.ciphertext, `${what} (ciphertext)`));
+    return box.decrypt(fromBase64(file.ciphertext, `${what} (ciphertext)`));
   } catch {
     throw new InputError(
       `Cannot decrypt ${
@@ -210,6 +209,15 @@ export async function decryptPrivateKey(
       }: wrong passphrase (SIGSTORE_PASSWORD) or a damaged key file`,
     );
   }
+}
+
+/** Decrypts cosign's encrypted private key file and imports it as an ECDSA P-256 signing key. */
+export async function decryptPrivateKey(
+  text: string,
+  passphrase: string,
+  what = "The private key",
+): Promise<CryptoKey> {
+  const pkcs8 = decryptPkcs8(text, passphrase, what);
   try {
     return await crypto.subtle.importKey("pkcs8", pkcs8 as BufferSource, P256, true, ["sign"]);
   } catch {
