@@ -4,7 +4,7 @@
 // into one folder that must not hold them yet, and optionally stored as GitHub Actions secrets
 // with `gh secret set` (each value on gh's stdin, never on its command line).
 import { CheckError, InputError } from "./errors.ts";
-import { runGh } from "./gh.ts";
+import { GhError, runGh } from "./gh.ts";
 import { encryptPrivateKey, generateKeyPair, publicKeyPem } from "./sigstore_keys.ts";
 import { sha256Digest } from "./sigstore.ts";
 
@@ -195,7 +195,11 @@ export async function setSecrets(
       await runGh(["secret", "set", name], { repo, input: value });
     } catch (error) {
       const set = done.length > 0 ? ` (already set: ${done.join(", ")})` : "";
-      const message = error instanceof Error ? error.message : String(error);
+      // gh lists the failure of each repository as "* …" under "1 error occurred:".
+      const listed = error instanceof GhError
+        ? error.stderr.split("\n").find((line) => /^\s*\* /.test(line))?.replace(/^\s*\* /, "")
+        : undefined;
+      const message = listed ?? (error instanceof Error ? error.message : String(error));
       throw new CheckError(`Cannot set the secret ${name}: ${message}${set}`);
     }
     done.push(name);
