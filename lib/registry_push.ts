@@ -4,6 +4,7 @@
 // GitHub credentials go only where lib/registry.ts sends them (GitHub's registry, or a loopback
 // stand-in); an upload location on another origin is refused, never sent the token; the
 // digest a registry answers must be the one computed here.
+import { createHash } from "node:crypto";
 import { CheckError, RemoteError } from "./errors.ts";
 import {
   fetchWithRetry,
@@ -20,7 +21,10 @@ import {
   registryBaseUrl,
   serverUrl,
 } from "./registry.ts";
-import { sha256Digest } from "./sigstore.ts";
+
+function sha256Digest(bytes: Uint8Array): string {
+  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+}
 
 export interface PushOptions {
   retry?: RetryOptions;
@@ -137,7 +141,7 @@ export async function pushBlob(
   options: PushOptions = {},
 ): Promise<string> {
   const retry = options.retry ?? {};
-  const digest = await sha256Digest(bytes);
+  const digest = sha256Digest(bytes);
   const blobUrl = repositoryUrl(ref, `blobs/${digest}`);
   const head = await pushRequest(ref, blobUrl, { method: "HEAD" }, retry);
   await head.body?.cancel().catch(() => {});
@@ -169,7 +173,7 @@ export async function pushManifest(
   mediaType: string,
   options: PushOptions = {},
 ): Promise<string> {
-  const digest = await sha256Digest(bytes);
+  const digest = sha256Digest(bytes);
   const url = repositoryUrl(ref, `manifests/${tag}`);
   const response = await pushRequest(ref, url, {
     method: "PUT",
