@@ -48,8 +48,12 @@ function signingKeys(args: string[], env: Record<string, string>): Promise<TaskR
 }
 
 async function openssl(...args: string[]): Promise<string> {
-  const out = await new Deno.Command("openssl", { args, stdout: "piped", stderr: "piped" })
-    .output();
+  const out = await new Deno.Command("openssl", {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(60_000),
+  }).output();
   const stderr = new TextDecoder().decode(out.stderr);
   assert.ok(out.success, `openssl ${args.join(" ")}: ${stderr}`);
   return new TextDecoder().decode(out.stdout);
