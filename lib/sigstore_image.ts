@@ -131,12 +131,21 @@ async function checkLayer(
   return await verifyLayer(layer, payload, publicKey, expected);
 }
 
-/** Why nothing verified, in one line. */
-function refusal(checks: SignatureCheck[]): { reason: string; detail: string } {
+/** Why nothing verified, in one line: each distinct reason once, with its count. */
+export function refusal(
+  checks: SignatureCheck[],
+  total: number,
+): { reason: string; detail: string } {
   const reasons = new Set(checks.map((c) => c.reason));
-  const reason = reasons.size === 1 ? [...reasons][0]! : "refused";
-  const details = checks.map((c, i) => checks.length === 1 ? c.detail : `#${i + 1}: ${c.detail}`);
-  return { reason, detail: `no signature verifies: ${details.join("; ")}` };
+  const counts = new Map<string, number>();
+  for (const check of checks) counts.set(check.detail!, (counts.get(check.detail!) ?? 0) + 1);
+  const shown = [...counts].slice(0, 3).map(([detail, n]) => n > 1 ? `${detail} (${n}×)` : detail);
+  if (counts.size > 3) shown.push(`${counts.size - 3} other reasons`);
+  const checked = total > checks.length ? ` (the first ${checks.length} of ${total} checked)` : "";
+  return {
+    reason: reasons.size === 1 ? [...reasons][0]! : "refused",
+    detail: `no signature verifies${checked}: ${shown.join("; ")}`,
+  };
 }
 
 /**
@@ -170,5 +179,5 @@ export async function verifyImage(ref: string, publicKey: CryptoKey): Promise<Ve
     );
     if (verdict.verified) return { ...base, verified: true, signatures: checks };
   }
-  return { ...base, verified: false, ...refusal(checks), signatures: checks };
+  return { ...base, verified: false, ...refusal(checks, layers.length), signatures: checks };
 }

@@ -23,7 +23,9 @@ import {
   publicKeyPem,
   toBase64,
 } from "../lib/sigstore_keys.ts";
+import { MAX_SIGNATURES, verifyImage } from "../lib/sigstore_image.ts";
 import { buildAndPush, startRegistry } from "./helpers/registry.ts";
+import { withServer } from "./helpers/server.ts";
 import { spawnTask, type TaskResult } from "./helpers/run_task.ts";
 import { integrationTest } from "./helpers/tools.ts";
 
@@ -227,3 +229,105 @@ integrationTest(
     }
   },
 );
+
+/** A registry stand-in serving one image and a signature manifest the test shapes. */
+async function withLyingRegistry(
+  layers: (
+    name: string,
+    digest: string,
+  ) => Promise<{ layers: unknown[]; blobs: Map<string, Uint8Array> }>,
+  action: (repo: string, blobRequests: string[]) => Promise<void>,
+): Promise<void> {
+  const image = new TextEncoder().encode(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST_TYPE,
+    config: {
+      mediaType: "application/vnd.oci.image.config.v1+json",
+      size: 2,
+      digest: `sha256:${"4".repeat(64)}`,
+    },
+    layers: [],
+  }));
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", image));
+  const digest = `sha256:${Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+  const blobRequests: string[] = [];
+  let shaped: Awaited<ReturnType<typeof layers>> | undefined;
+  await withServer((request) => {
+    const path = new URL(request.url).pathname;
+    const headers = { "content-type": OCI_MANIFEST_TYPE };
+    if (path === "/v2/owner/kmods/manifests/v1") return new Response(image, { headers });
+    if (path === `/v2/owner/kmods/manifests/${signatureTag(digest)}`) {
+      const config = {
+        mediaType: "application/vnd.oci.image.config.v1+json",
+        size: 2,
+        digest: `sha256:${"4".repeat(64)}`,
+      };
+      const manifest = {
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST_TYPE,
+        config,
+        layers: shaped!.layers,
+      };
+      return new Response(JSON.stringify(manifest), { headers });
+    }
+    const blob = /^\/v2\/owner\/kmods\/blobs\/(sha256:[0-9a-f]{64})$/.exec(path)?.[1];
+    if (blob && shaped!.blobs.has(blob)) {
+      blobRequests.push(blob);
+      return new Response(shaped!.blobs.get(blob)! as BodyInit);
+    }
+    return Response.json({ errors: [{ code: "NOT_FOUND" }] }, { status: 404 });
+  }, async (server) => {
+    const repo = `127.0.0.1:${server.port}/owner/kmods`;
+    shaped = await layers(repo, digest);
+    await action(repo, blobRequests);
+  });
+}
+
+Deno.test("verify-image takes nothing from the registry on trust", async (t) => {
+  const pair = await generateKeyPair();
+  await t.step("a payload blob that is not what its digest says: refused", async () => {
+    await withLyingRegistry(async (repo, digest) => {
+      const signed = await signPayload(pair.privateKey, simpleSigningPayload(repo, digest));
+      // The registry serves other bytes (here: another, also validly signed, payload).
+      const other = simpleSigningPayload(repo, `sha256:${"5".repeat(64)}`);
+      return { layers: [signed.layer], blobs: new Map([[signed.layer.digest, other]]) };
+    }, async (repo) => {
+      const result = await verifyImage(`${repo}:v1`, pair.publicKey);
+      assert.equal(result.verified, false);
+      assert.match(result.detail!, /Blob content does not match sha256:/);
+    });
+  });
+  await t.step("a layer claiming a huge payload: refused without reading it", async () => {
+    await withLyingRegistry(async (repo, digest) => {
+      const signed = await signPayload(pair.privateKey, simpleSigningPayload(repo, digest));
+      const huge = { ...signed.layer, size: 1024 * 1024 * 1024 };
+      return { layers: [huge], blobs: new Map([[signed.layer.digest, signed.blob]]) };
+    }, async (repo, blobRequests) => {
+      const result = await verifyImage(`${repo}:v1`, pair.publicKey);
+      assert.equal(result.verified, false);
+      assert.match(result.detail!, /the payload is too large/);
+      assert.deepEqual(blobRequests, []);
+    });
+  });
+  await t.step("thousands of bad layers: at most MAX_SIGNATURES looked at", async () => {
+    await withLyingRegistry(async (repo) => {
+      const wrong = await signPayload(
+        pair.privateKey,
+        simpleSigningPayload(repo, `sha256:${"6".repeat(64)}`),
+      );
+      return {
+        layers: Array(2000).fill(wrong.layer),
+        blobs: new Map([[wrong.layer.digest, wrong.blob]]),
+      };
+    }, async (repo, blobRequests) => {
+      const result = await verifyImage(`${repo}:v1`, pair.publicKey);
+      assert.equal(result.verified, false);
+      assert.equal(result.reason, "other-digest");
+      assert.equal(blobRequests.length, MAX_SIGNATURES);
+      assert.match(
+        result.detail!,
+        /^no signature verifies \(the first 100 of 2000 checked\): the payload names another digest: "sha256:6{64}" \(100×\)$/,
+      );
+    });
+  });
+});
