@@ -5,8 +5,6 @@
 // with `gh secret set` (each value on gh's stdin, never on its command line).
 import { CheckError, InputError } from "./errors.ts";
 import { GhError, runGh } from "./gh.ts";
-import { encryptPrivateKey, generateKeyPair, publicKeyPem } from "./sigstore_keys.ts";
-import { sha256Digest } from "./sigstore.ts";
 
 /** The files, in the order they are listed; `secret` = the repository secret that holds it. */
 export const KEY_FILES = [
@@ -152,6 +150,8 @@ export async function createKeys(
   try {
     await Deno.chmod(work, 0o700);
     await moduleSigningPair(work, commonName);
+    // Imported here: the task's --help starts without the crypto libraries.
+    const { encryptPrivateKey, generateKeyPair, publicKeyPem } = await import("./sigstore_keys.ts");
     const pair = await generateKeyPair();
     await Deno.writeTextFile(
       `${work}/cosign.key`,
@@ -168,10 +168,11 @@ export async function createKeys(
     await Deno.remove(work, { recursive: true }).catch(() => {});
   }
   const der = await Deno.readFile(`${dir}/signing_cert.der`);
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", der));
   return {
     dir,
     files: KEY_FILES.map(({ file }) => file),
-    "cert-sha256": (await sha256Digest(der)).slice("sha256:".length),
+    "cert-sha256": Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join(""),
   };
 }
 

@@ -1,9 +1,9 @@
 // Reading the key files a user names on the command line (relative to where `deno task` was
 // started) and the passphrase from the environment, with one-line errors for each way they
-// can be wrong. lib/sigstore_keys.ts does the decoding.
+// can be wrong. lib/sigstore_keys.ts does the decoding (imported when a key is read, so a task's
+// --help starts without the crypto libraries).
 import { InputError } from "./errors.ts";
 import { userPath } from "./paths.ts";
-import { decryptPrivateKey, importPublicKey } from "./sigstore_keys.ts";
 
 /** Where the passphrase of cosign.key comes from (cosign's own name is read too). */
 export const PASSPHRASE_VARIABLES = ["SIGSTORE_PASSWORD", "COSIGN_PASSWORD"] as const;
@@ -34,10 +34,13 @@ export async function readKeyFile(path: string, flag: string): Promise<string> {
 /** The signing key of a cosign.key file, decrypted with the passphrase from the environment. */
 export async function loadPrivateKey(path: string): Promise<CryptoKey> {
   const text = await readKeyFile(path, "--key");
+  const { decryptPrivateKey } = await import("./sigstore_keys.ts");
   return await decryptPrivateKey(text, sigstorePassphrase(), `The private key ${path}`);
 }
 
 /** The verifying key of a cosign.pub file. */
 export async function loadPublicKey(path: string): Promise<CryptoKey> {
-  return await importPublicKey(await readKeyFile(path, "--key"), `The public key ${path}`);
+  const text = await readKeyFile(path, "--key");
+  const { importPublicKey } = await import("./sigstore_keys.ts");
+  return await importPublicKey(text, `The public key ${path}`);
 }
