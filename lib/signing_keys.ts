@@ -50,6 +50,10 @@ export function x509Config(commonName: string): string {
   ].join("\n");
 }
 
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message.split("\n")[0]! : String(error);
+}
+
 /** The files of KEY_FILES that already exist in `dir` (any of them stops the task). */
 export async function existingKeyFiles(dir: string): Promise<string[]> {
   const found: string[] = [];
@@ -58,7 +62,8 @@ export async function existingKeyFiles(dir: string): Promise<string[]> {
       await Deno.lstat(`${dir}/${file}`);
       found.push(file);
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      if (error instanceof Deno.errors.NotFound) continue;
+      throw new InputError(`Cannot look into ${dir}: ${reasonOf(error)}`);
     }
   }
   return found;
@@ -141,12 +146,21 @@ export async function createKeys(
   if (passphrase === "") {
     throw new InputError("Set SIGSTORE_PASSWORD to the passphrase that will protect cosign.key");
   }
-  await Deno.mkdir(dir, { recursive: true });
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw new InputError(`Cannot create the folder ${dir}: ${reasonOf(error)}`);
+  }
   const present = await existingKeyFiles(dir);
   if (present.length > 0) {
     throw new InputError(`Refusing to overwrite ${present.join(", ")} in ${dir}`);
   }
-  const work = await Deno.makeTempDir({ dir, prefix: ".signing-keys-" });
+  let work: string;
+  try {
+    work = await Deno.makeTempDir({ dir, prefix: ".signing-keys-" });
+  } catch (error) {
+    throw new CheckError(`Cannot write into ${dir}: ${reasonOf(error)}`);
+  }
   try {
     await Deno.chmod(work, 0o700);
     await moduleSigningPair(work, commonName);
@@ -164,6 +178,9 @@ export async function createKeys(
       throw new InputError(`Refusing to overwrite ${again.join(", ")} in ${dir}`);
     }
     for (const { file } of KEY_FILES) await Deno.rename(`${work}/${file}`, `${dir}/${file}`);
+  } catch (error) {
+    if (error instanceof CheckError || error instanceof InputError) throw error;
+    throw new CheckError(`Cannot write the keys into ${dir}: ${reasonOf(error)}`);
   } finally {
     await Deno.remove(work, { recursive: true }).catch(() => {});
   }

@@ -17,17 +17,38 @@ export function sigstorePassphrase(): string {
   throw new InputError("Set SIGSTORE_PASSWORD to the passphrase of the private key");
 }
 
-/** The text of a key file the user named with `flag`, as a one-line InputError if unreadable. */
+/** Largest key file read: cosign's files are a few hundred bytes. */
+const MAX_KEY_FILE_BYTES = 64 * 1024;
+
+/**
+ * The text of a key file the user named with `flag`: a regular file of at most 64 KiB (not
+ * /dev/zero, not a folder), else a one-line InputError.
+ */
 export async function readKeyFile(path: string, flag: string): Promise<string> {
+  const fail = (why: string) => new InputError(`Cannot read ${flag} ${path}: ${why}`);
+  let file: Deno.FsFile;
   try {
-    return await Deno.readTextFile(userPath(path));
+    file = await Deno.open(userPath(path), { read: true });
   } catch (error) {
-    const why = error instanceof Deno.errors.NotFound
-      ? "no such file"
-      : error instanceof Error
-      ? error.message.split("\n")[0]
-      : String(error);
-    throw new InputError(`Cannot read ${flag} ${path}: ${why}`);
+    if (error instanceof Deno.errors.NotFound) throw fail("no such file");
+    throw fail(error instanceof Error ? error.message.split("\n")[0]! : String(error));
+  }
+  try {
+    if (!(await file.stat()).isFile) throw fail("not a regular file");
+    const buffer = new Uint8Array(MAX_KEY_FILE_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const n = await file.read(buffer.subarray(length));
+      if (n === null) break;
+      length += n;
+      if (length > MAX_KEY_FILE_BYTES) throw fail("larger than a key file");
+    }
+    return new TextDecoder("utf-8", { fatal: true }).decode(buffer.subarray(0, length));
+  } catch (error) {
+    if (error instanceof InputError) throw error;
+    throw fail(error instanceof Error ? error.message.split("\n")[0]! : String(error));
+  } finally {
+    file.close();
   }
 }
 
