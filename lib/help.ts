@@ -20,6 +20,7 @@ const ENV = {
   repository: "GITHUB_REPOSITORY (--repo when not given)",
   actions: "GITHUB_ACTIONS (true: warnings and errors are also annotations)",
   initCwd: "INIT_CWD (set by deno task: relative paths are relative to it)",
+  sigstore: "SIGSTORE_PASSWORD (passphrase of cosign.key; COSIGN_PASSWORD is read too)",
 } as const;
 
 type EnvKey = keyof typeof ENV;
@@ -148,6 +149,27 @@ export const TASK_HELP: Record<string, TaskHelp> = {
       "deno task forecast --update-issue",
     ],
     env: [...DISCOVERY, "outputs", "gh"],
+  },
+  "sign-image": {
+    examples: [
+      "deno task sign-image ghcr.io/o/fedora-zfs-kmods@sha256:<64 hex> --key cosign.key",
+      "deno task sign-image ghcr.io/o/fedora-zfs-kmods@sha256:<64 hex> --key cosign.key --json",
+    ],
+    env: ["sigstore", "http", "github", "registry", "outputs", "initCwd"],
+  },
+  "verify-image": {
+    examples: [
+      "deno task verify-image ghcr.io/o/fedora-zfs-kmods@sha256:<64 hex> --key cosign.pub",
+      "deno task verify-image ghcr.io/o/fedora-zfs-kmods:zfs-2.4.4_kernel-6.17.7-300.fc43.x86_64 --key cosign.pub --json",
+    ],
+    env: ["http", "github", "registry", "initCwd"],
+  },
+  "signing-keys": {
+    examples: [
+      "deno task signing-keys",
+      "deno task signing-keys --dir ~/zfs-keys --set-secrets --repo owner/fedora-zfs-kmods",
+    ],
+    env: ["sigstore", "gh", "initCwd"],
   },
 };
 

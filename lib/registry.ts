@@ -152,7 +152,7 @@ export function parseBearerChallenge(header: string | null): Record<string, stri
 }
 
 /** A URL a server named (redirect, token realm): http(s) only, plain http only to loopback. */
-function serverUrl(location: string, base: string): URL {
+export function serverUrl(location: string, base: string): URL {
   const url = httpUrl(location, base);
   if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
     throw new RemoteError(base, undefined, `Refusing plain http to ${url.host.slice(0, 100)}`);
@@ -190,7 +190,7 @@ async function ownRegistries(): Promise<Set<string>> {
 }
 
 /** Basic credentials for a token endpoint, only for GitHub's registry and only on its own host. */
-async function credentialsFor(ref: ImageRef, realm: URL): Promise<string | undefined> {
+export async function credentialsFor(ref: ImageRef, realm: URL): Promise<string | undefined> {
   if (realm.host !== ref.registry || !(await ownRegistries()).has(ref.registry)) return undefined;
   const token = await githubToken();
   if (!token) return undefined;

@@ -61,6 +61,8 @@ Deno.test("only tasks that write a chosen path or $GITHUB_OUTPUT may write anywh
     "extract-rpms",
     "forecast",
     "matrix",
+    "sign-image",
+    "signing-keys",
     "versions",
   ]);
 });
