@@ -10,7 +10,7 @@ import {
   Label,
   Run,
 } from "dockerfile-ast";
-import { BUILD_ARG_NAMES, LABELS } from "./build.ts";
+import { BUILD_ARG_NAMES, LABEL_ARGS, LABELS } from "./build.ts";
 
 /** Arguments that change with the kernel (or the signing key): userland stages must not see them. */
 export const KERNEL_ARG_NAMES = [
@@ -67,6 +67,8 @@ export interface Instruction {
   from?: { image: string; stage?: string };
   /** LABEL: the keys it sets */
   labelKeys?: string[];
+  /** LABEL: the value of each key, quotes removed, variables unexpanded */
+  labelValues?: Record<string, string>;
 }
 
 /** Parses a Containerfile with dockerfile-ast into this checker's instructions. */
@@ -113,7 +115,13 @@ function toInstruction(node: AstInstruction, lines: string[], escape: string): I
   if (node instanceof From) {
     instruction.from = { image: node.getImage() ?? "", stage: node.getBuildStage() ?? undefined };
   }
-  if (node instanceof Label) instruction.labelKeys = node.getProperties().map((p) => p.getName());
+  if (node instanceof Label) {
+    const properties = node.getProperties();
+    instruction.labelKeys = properties.map((p) => p.getName());
+    instruction.labelValues = Object.fromEntries(
+      properties.map((p) => [p.getName(), p.getValue() ?? ""]),
+    );
+  }
   return instruction;
 }
 
@@ -276,6 +284,7 @@ export function checkContainerfile(text: string): string[] {
   for (const label of REQUIRED_LABELS) {
     if (!labels.has(label)) at(final.line, `the final stage lacks label ${label}`);
   }
+  problems.push(...checkLabelValues(final.instructions));
 
   // No floating tags.
   for (const instruction of instructions) {
@@ -352,6 +361,23 @@ export function checkContainerfile(text: string): string[] {
       at(run.line, "the RPM downloaded from Koji is never signature-checked (rpmkeys --checksig)");
     } else if (installed && installed.index < verified.index) {
       at(run.line, "the RPM downloaded from Koji is installed before its signature is checked");
+    }
+  }
+  return problems;
+}
+
+/**
+ * Labels that carry one build argument carry exactly it (`ostree.linux="${KERNEL_VERSION}"`):
+ * a consumer compares them with what it has, so a near miss is worse than no label.
+ */
+export function checkLabelValues(finalStage: Instruction[]): string[] {
+  const problems: string[] = [];
+  for (const instruction of finalStage) {
+    for (const [label, value] of Object.entries(instruction.labelValues ?? {})) {
+      const arg = LABEL_ARGS[label];
+      if (arg && value !== `\${${arg}}` && value !== `$${arg}`) {
+        problems.push(`line ${instruction.line}: label ${label} must be "\${${arg}}", not ${value}`);
+      }
     }
   }
   return problems;
