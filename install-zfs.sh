@@ -23,9 +23,10 @@ usage() {
 Usage: sh $0 [--with-dracut] [--with-devel] [--with-pyzfs]
 
 Installs the ZFS ${zfs_tag#zfs-} RPMs for kernel $kernel_version from this folder: the main RPMs
-(zfs, its libraries, kmod-zfs), with dnf if the image has it, else rpm-ostree; then runs
-depmod -a $kernel_version and writes $modules_load so zfs loads at boot. A signed image's
-certificate is copied to $cert_dir/signing-cert.der, for mokutil --import on the host.
+(zfs, its libraries, kmod-zfs), with dnf if the image has it, else rpm-ostree; then
+runs depmod -a $kernel_version
+and writes $modules_load so zfs loads at boot. A signed image's certificate
+is copied to $cert_dir/signing-cert.der, for mokutil --import on the host.
 
 Options:
   --with-dracut  also install other/zfs-dracut-*.rpm and rebuild the initramfs of
