@@ -376,7 +376,9 @@ export function checkLabelValues(finalStage: Instruction[]): string[] {
     for (const [label, value] of Object.entries(instruction.labelValues ?? {})) {
       const arg = LABEL_ARGS[label];
       if (arg && value !== `\${${arg}}` && value !== `$${arg}`) {
-        problems.push(`line ${instruction.line}: label ${label} must be "\${${arg}}", not ${value}`);
+        problems.push(
+          `line ${instruction.line}: label ${label} must be "\${${arg}}", not ${value}`,
+        );
       }
     }
   }

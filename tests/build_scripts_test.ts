@@ -377,7 +377,7 @@ integrationTest(
           const ran = await check("zfs-master.spec", MASTER_RPMS, `${dir}/evil`);
           assert.equal(ran.code, 1, ran.output);
           assert.match(ran.output, /^error: rpmbuild options in .* hold shell syntax/m);
-        assert.equal(await Deno.stat(`${dir}/pwned`).catch(() => undefined), undefined);
+          assert.equal(await Deno.stat(`${dir}/pwned`).catch(() => undefined), undefined);
           const usage = await run(`sh ${EXPECTED_RPMS} ${dir}/out`);
           assert.equal(usage.code, 2, usage.output);
         },

@@ -82,7 +82,10 @@ Deno.test("install-zfs.sh refuses to run unbaked, explains itself with --help, r
     await Deno.writeTextFile(`${dir}/install-zfs.sh`, await baked());
     const help = await run("sh", [`${dir}/install-zfs.sh`, "--help"]);
     assert.equal(help.code, 0, help.output);
-    assert.match(help.output, /^Usage: sh .*install-zfs\.sh \[--with-dracut\] \[--with-devel\] \[--with-pyzfs\]$/m);
+    assert.match(
+      help.output,
+      /^Usage: sh .*install-zfs\.sh \[--with-dracut\] \[--with-devel\] \[--with-pyzfs\]$/m,
+    );
     assert.match(
       help.output,
       new RegExp(`ZFS 2\\.4\\.2 RPMs for kernel ${KERNEL.replaceAll(".", "\\.")}`),
