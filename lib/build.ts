@@ -58,9 +58,6 @@ export const LABEL_ARGS: Record<string, BuildArgName> = {
   [LABELS.ostreeLinux]: "KERNEL_VERSION",
 };
 
-/** Where a signed kmods image carries its certificate (DER, for `mokutil --import`). */
-export const SIGNING_CERT_PATH = "/signing-cert.der";
-
 /** What the build needs from version discovery (a subset of lib/discover.ts Versions). */
 export interface BuildVersions {
   arch: Arch;

@@ -660,6 +660,61 @@ esac`,
   },
 );
 
+integrationTest(
+  "userland: keeps zfs.spec and the rpmbuild options make used, quotes intact",
+  ["make"],
+  async () => {
+    const [run] = runsIn("userland");
+    assert.ok(run?.args.includes("print-rpm-options"), "userland does not keep the rpm options");
+    // make rpm-utils is stubbed; the print-rpm-options call runs the real make
+    const stubs = {
+      make:
+        'case "$*" in *rpm-utils*) : > zfs-2.4.2-1.fc43.x86_64.rpm ;; *) exec /usr/bin/make "$@" ;; esac',
+    };
+    await sandbox(stubs, async ({ dir, run: sh }) => {
+      await Deno.mkdir(`${dir}/src/rpm/generic`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/src/configure`, "#!/bin/sh\n", { mode: 0o755 });
+      await Deno.copyFile(
+        `${ROOT}tests/fixtures/specs/zfs-master.spec`,
+        `${dir}/src/rpm/generic/zfs.spec`,
+      );
+      // the shape configure gives the top-level Makefile (config/zfs-build.m4, config/rpm.am)
+      await Deno.writeTextFile(
+        `${dir}/src/Makefile`,
+        [
+          "DEBUG_ZFS = _without_debug",
+          "DEFINE_PYZFS = --without pyzfs",
+          'RPM_DEFINE_COMMON = --define "$(DEBUG_ZFS) 1"',
+          'RPM_DEFINE_UTIL =  --define "_initconfdir /etc/sysconfig" $(DEFINE_PYZFS)',
+          "all:",
+          "\t@echo not this one",
+          "",
+        ].join("\n"),
+      );
+      const script = shellOf(run!).replaceAll(" /out", ` ${dir}/out`)
+        .replaceAll("/spec", `${dir}/spec`).replaceAll("/tmp/print.mk", `${dir}/print.mk`);
+      const ran = await sh(script, {}, `${dir}/src`);
+      assert.equal(ran.code, 0, ran.output);
+      assert.ok((await Deno.stat(`${dir}/out/zfs-2.4.2-1.fc43.x86_64.rpm`)).isFile);
+      assert.equal(
+        await Deno.readTextFile(`${dir}/spec/zfs.spec`),
+        await Deno.readTextFile(`${ROOT}tests/fixtures/specs/zfs-master.spec`),
+      );
+      const options = await Deno.readTextFile(`${dir}/spec/rpm-options`);
+      assert.equal(
+        options,
+        '--define "_without_debug 1" --define "_initconfdir /etc/sysconfig" --without pyzfs\n',
+      );
+      // split the way build/expected-rpms.sh splits it
+      const split = await sh(`eval "set -- $(cat ${dir}/spec/rpm-options)"; printf '<%s>' "$@"`);
+      assert.equal(
+        split.output,
+        "<--define><_without_debug 1><--define><_initconfdir /etc/sysconfig><--without><pyzfs>",
+      );
+    });
+  },
+);
+
 Deno.test("verify: install-zfs.sh lands at the image root with the kernel and release baked in", async () => {
   const run = runsIn("verify").find((r) => r.args.includes("/layout/install-zfs.sh"));
   const bake = /sed [^;]*\/tmp\/install-zfs\.sh > \/layout\/install-zfs\.sh;.*?fi;/.exec(
