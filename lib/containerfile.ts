@@ -1,6 +1,6 @@
 // The static checker for the Containerfile: ARG scopes, the kernel-free userland stages that
 // keep the build cache, the sha256 check before unpacking, the signing cache key, the verified
-// Koji download, the final stage and its labels. Parsing is dockerfile-ast's (heredocs,
+// Koji download, the build scripts each stage runs, the final stage and its labels. Parsing is dockerfile-ast's (heredocs,
 // `FROM --platform=…`, `# escape=`); the rules are ours.
 import {
   Copy,
@@ -285,6 +285,7 @@ export function checkContainerfile(text: string): string[] {
     if (!labels.has(label)) at(final.line, `the final stage lacks label ${label}`);
   }
   problems.push(...checkLabelValues(final.instructions));
+  problems.push(...checkCopiedScripts(stages));
 
   // No floating tags.
   for (const instruction of instructions) {
@@ -379,6 +380,36 @@ export function checkLabelValues(finalStage: Instruction[]): string[] {
         problems.push(
           `line ${instruction.line}: label ${label} must be "\${${arg}}", not ${value}`,
         );
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * A RUN that runs a copied script (`sh /tmp/kernel-devel.sh …`) finds it: a COPY earlier in the
+ * same stage put it at that path (a build here cannot reach the real base images to find out).
+ */
+export function checkCopiedScripts(stages: { instructions: Instruction[] }[]): string[] {
+  const problems: string[] = [];
+  for (const stage of stages) {
+    const copied = new Set<string>();
+    for (const instruction of stage.instructions) {
+      if (instruction.keyword === "COPY" && instruction.words.length >= 2) {
+        const target = instruction.words.at(-1)!;
+        for (const source of instruction.words.slice(0, -1)) {
+          copied.add(target.endsWith("/") ? target + source.split("/").pop() : target);
+        }
+      }
+      if (instruction.keyword !== "RUN") continue;
+      for (const match of instruction.args.matchAll(/(?:^|[;&|]\s*|\s)sh\s+(\/\S+\.sh)\b/g)) {
+        if (!copied.has(match[1]!)) {
+          problems.push(
+            `line ${instruction.line}: RUN runs ${
+              match[1]
+            }, which no COPY before it in this stage puts there`,
+          );
+        }
       }
     }
   }

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { BUILD_ARG_NAMES } from "../lib/build.ts";
-import { checkContainerfile, checkLabelValues, parseContainerfile } from "../lib/containerfile.ts";
+import {
+  checkContainerfile,
+  checkCopiedScripts,
+  checkLabelValues,
+  parseContainerfile,
+} from "../lib/containerfile.ts";
 import { rpmFolder } from "../lib/rpms.ts";
 import { sandbox } from "./helpers/stub_sandbox.ts";
 import { integrationTest } from "./helpers/tools.ts";
@@ -375,6 +380,46 @@ Deno.test("checkContainerfile() wants a Koji download in a RUN signature-checked
     );
   });
 });
+
+Deno.test("checkContainerfile() wants each script a RUN runs copied there first, in that stage", async (t) => {
+  await t.step("the kmod and verify stages copy their scripts", () => {
+    assert.deepEqual(checkCopiedScripts(stagesOf(CONTAINERFILE)), []);
+  });
+  await t.step("a missing COPY", () => {
+    assertProblem(
+      mutate("COPY build/kernel-devel.sh /tmp/kernel-devel.sh\n", ""),
+      /RUN runs \/tmp\/kernel-devel\.sh, which no COPY before it in this stage puts there/,
+    );
+  });
+  await t.step("a COPY to another path, or after the RUN", () => {
+    assertProblem(
+      mutate(
+        "build/expected-rpms.sh /tmp/expected-rpms.sh",
+        "build/expected-rpms.sh /tmp/check.sh",
+      ),
+      /RUN runs \/tmp\/expected-rpms\.sh/,
+    );
+    const moved = mutate("COPY build/kernel-devel.sh /tmp/kernel-devel.sh\n", "").replace(
+      "ARG SIGNING_CERT_SHA256\n",
+      "ARG SIGNING_CERT_SHA256\nCOPY build/kernel-devel.sh /tmp/kernel-devel.sh\n",
+    );
+    assertProblem(moved, /RUN runs \/tmp\/kernel-devel\.sh/);
+  });
+  await t.step("a COPY into a folder counts", () => {
+    const text = "FROM scratch AS a\nCOPY build/x.sh /tmp/\nRUN sh /tmp/x.sh\n";
+    assert.deepEqual(checkCopiedScripts(stagesOf(text)), []);
+  });
+});
+
+/** The instructions of each stage of a Containerfile text, without their FROM. */
+function stagesOf(text: string) {
+  const stages: { instructions: ReturnType<typeof parseContainerfile> }[] = [];
+  for (const instruction of parseContainerfile(text)) {
+    if (instruction.keyword === "FROM") stages.push({ instructions: [] });
+    else stages.at(-1)?.instructions.push(instruction);
+  }
+  return stages;
+}
 
 Deno.test("the builder installs systemd (zfs.spec BuildRequires it on Fedora)", () => {
   const [install] = runsIn("builder");
