@@ -42,7 +42,21 @@ export const LABELS = {
   kernelVersion: `${LABEL_PREFIX}kernel-version`,
   kernelMajorMinor: `${LABEL_PREFIX}kernel-major-minor`,
   fedoraVersion: `${LABEL_PREFIX}fedora-version`,
+  /** the module signing certificate's sha256, or `unsigned` */
+  signingCertSha256: `${LABEL_PREFIX}signing-cert-sha256`,
+  /** the kernel, under the name bootc images use for it (ucore compares it) */
+  ostreeLinux: "ostree.linux",
 } as const;
+
+/** The build argument each label whose value is exactly one argument must carry. */
+export const LABEL_ARGS: Record<string, BuildArgName> = {
+  [LABELS.zfsTag]: "ZFS_TAG",
+  [LABELS.kernelVersion]: "KERNEL_VERSION",
+  [LABELS.kernelMajorMinor]: "KERNEL_MAJOR_MINOR",
+  [LABELS.fedoraVersion]: "FEDORA_VERSION",
+  [LABELS.signingCertSha256]: "SIGNING_CERT_SHA256",
+  [LABELS.ostreeLinux]: "KERNEL_VERSION",
+};
 
 /** What the build needs from version discovery (a subset of lib/discover.ts Versions). */
 export interface BuildVersions {

@@ -1,6 +1,6 @@
 // The static checker for the Containerfile: ARG scopes, the kernel-free userland stages that
 // keep the build cache, the sha256 check before unpacking, the signing cache key, the verified
-// Koji download, the final stage and its labels. Parsing is dockerfile-ast's (heredocs,
+// Koji download, the build scripts each stage runs, the final stage and its labels. Parsing is dockerfile-ast's (heredocs,
 // `FROM --platform=…`, `# escape=`); the rules are ours.
 import {
   Copy,
@@ -10,7 +10,7 @@ import {
   Label,
   Run,
 } from "dockerfile-ast";
-import { BUILD_ARG_NAMES, LABELS } from "./build.ts";
+import { BUILD_ARG_NAMES, LABEL_ARGS, LABELS } from "./build.ts";
 
 /** Arguments that change with the kernel (or the signing key): userland stages must not see them. */
 export const KERNEL_ARG_NAMES = [
@@ -67,6 +67,8 @@ export interface Instruction {
   from?: { image: string; stage?: string };
   /** LABEL: the keys it sets */
   labelKeys?: string[];
+  /** LABEL: the value of each key, quotes removed, variables unexpanded */
+  labelValues?: Record<string, string>;
 }
 
 /** Parses a Containerfile with dockerfile-ast into this checker's instructions. */
@@ -113,7 +115,13 @@ function toInstruction(node: AstInstruction, lines: string[], escape: string): I
   if (node instanceof From) {
     instruction.from = { image: node.getImage() ?? "", stage: node.getBuildStage() ?? undefined };
   }
-  if (node instanceof Label) instruction.labelKeys = node.getProperties().map((p) => p.getName());
+  if (node instanceof Label) {
+    const properties = node.getProperties();
+    instruction.labelKeys = properties.map((p) => p.getName());
+    instruction.labelValues = Object.fromEntries(
+      properties.map((p) => [p.getName(), p.getValue() ?? ""]),
+    );
+  }
   return instruction;
 }
 
@@ -276,6 +284,8 @@ export function checkContainerfile(text: string): string[] {
   for (const label of REQUIRED_LABELS) {
     if (!labels.has(label)) at(final.line, `the final stage lacks label ${label}`);
   }
+  problems.push(...checkLabelValues(final.instructions));
+  problems.push(...checkCopiedScripts(stages));
 
   // No floating tags.
   for (const instruction of instructions) {
@@ -352,6 +362,55 @@ export function checkContainerfile(text: string): string[] {
       at(run.line, "the RPM downloaded from Koji is never signature-checked (rpmkeys --checksig)");
     } else if (installed && installed.index < verified.index) {
       at(run.line, "the RPM downloaded from Koji is installed before its signature is checked");
+    }
+  }
+  return problems;
+}
+
+/**
+ * Labels that carry one build argument carry exactly it (`ostree.linux="${KERNEL_VERSION}"`):
+ * a consumer compares them with what it has, so a near miss is worse than no label.
+ */
+export function checkLabelValues(finalStage: Instruction[]): string[] {
+  const problems: string[] = [];
+  for (const instruction of finalStage) {
+    for (const [label, value] of Object.entries(instruction.labelValues ?? {})) {
+      const arg = LABEL_ARGS[label];
+      if (arg && value !== `\${${arg}}` && value !== `$${arg}`) {
+        problems.push(
+          `line ${instruction.line}: label ${label} must be "\${${arg}}", not ${value}`,
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * A RUN that runs a copied script (`sh /tmp/kernel-devel.sh …`) finds it: a COPY earlier in the
+ * same stage put it at that path (a build here cannot reach the real base images to find out).
+ */
+export function checkCopiedScripts(stages: { instructions: Instruction[] }[]): string[] {
+  const problems: string[] = [];
+  for (const stage of stages) {
+    const copied = new Set<string>();
+    for (const instruction of stage.instructions) {
+      if (instruction.keyword === "COPY" && instruction.words.length >= 2) {
+        const target = instruction.words.at(-1)!;
+        for (const source of instruction.words.slice(0, -1)) {
+          copied.add(target.endsWith("/") ? target + source.split("/").pop() : target);
+        }
+      }
+      if (instruction.keyword !== "RUN") continue;
+      for (const match of instruction.args.matchAll(/(?:^|[;&|]\s*|\s)sh\s+(\/\S+\.sh)\b/g)) {
+        if (!copied.has(match[1]!)) {
+          problems.push(
+            `line ${instruction.line}: RUN runs ${
+              match[1]
+            }, which no COPY before it in this stage puts there`,
+          );
+        }
+      }
     }
   }
   return problems;

@@ -1,5 +1,6 @@
-// The RPM layout of a kmods image: main RPMs at `/`, then debug/, devel/, other/ (dracut and
-// test), src/. The Containerfile's verify stage sorts with the same rules as rpmFolder().
+// The RPM layout of a kmods image: main RPMs at `/`, then debug/, devel/, other/ (dracut, test,
+// python3-pyzfs: installed only on request), src/. The Containerfile's verify stage sorts with
+// the same rules as rpmFolder().
 import { CheckError } from "./errors.ts";
 import type { TaskResult } from "./render.ts";
 
@@ -12,7 +13,7 @@ export function rpmFolder(fileName: string): Folder {
   if (fileName.endsWith(".src.rpm")) return "src";
   if (/-debug(?:info|source)-/.test(fileName)) return "debug";
   if (/-devel-/.test(fileName)) return "devel";
-  if (/^zfs-(?:dracut|test)-/.test(fileName)) return "other";
+  if (/^(?:zfs-(?:dracut|test)|python3-pyzfs)-/.test(fileName)) return "other";
   return "/";
 }
 
