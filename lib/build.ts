@@ -247,8 +247,6 @@ export function planBuild(input: BuildInput): BuildPlan {
       ),
     ),
   ];
-  // a failed step's working container is removed too, not only those of steps that worked
-  argv.push("--force-rm");
   argv.push(contextOf(input.containerfile));
   return { image, imageTag: refName, buildArgs, argv, insecureRegistries };
 }

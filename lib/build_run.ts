@@ -28,7 +28,7 @@ import {
 import { CheckError, InputError } from "./errors.ts";
 import { findRelease, loadMatrix } from "./matrix.ts";
 import { imageRef } from "./patterns.ts";
-import { renderResult } from "./render.ts";
+import { renderResult, type TaskResult } from "./render.ts";
 
 const CONTAINERFILE = fileURLToPath(new URL("../Containerfile", import.meta.url));
 
@@ -177,6 +177,49 @@ export function planLines(
     ...textTable(["", ""], rows).split("\n").slice(1),
     displayCommand(["podman", ...plan.argv]),
   ];
+}
+
+/** The resolved plan as `--dry-run --json` prints it (docs/vocabulary.md's keys). */
+export function planValues(
+  versions: BuildVersions & { kernelSource?: string },
+  plan: BuildPlan,
+): Record<string, string | string[]> {
+  return {
+    "zfs-tag": versions.zfsTag,
+    "zfs-sha256": plan.buildArgs.ZFS_SHA256,
+    "kernel-version": versions.kernelVersion,
+    "kernel-major-minor": versions.kernelMajorMinor,
+    "fedora-version": versions.fedoraVersion,
+    "pinned-image": versions.pinnedImage,
+    "image-tag": plan.imageTag,
+    "kmods-image": plan.image,
+    "signing-cert-sha256": plan.buildArgs.SIGNING_CERT_SHA256,
+    command: ["podman", ...plan.argv],
+  };
+}
+
+/**
+ * The `$GITHUB_OUTPUT` names of build: docs/vocabulary.md's `image-tag`, `kmods-image` and
+ * `digest`, and `image`, the same value as `kmods-image` under the name workflows read before.
+ */
+export const BUILD_OUTPUTS = ["image-tag", "kmods-image", "image", "digest"] as const;
+
+/**
+ * What build reports once done, for lib/render.ts: the kmods image on stdout, its tag, reference
+ * and (pushed and confirmed by the registry, else "") digest as `--json` and `$GITHUB_OUTPUT`.
+ */
+export function buildResult(plan: BuildPlan, digest: string): TaskResult {
+  const values = { "image-tag": plan.imageTag, "kmods-image": plan.image, digest };
+  return {
+    values: { ...values, image: plan.image },
+    json: values,
+    outputs: BUILD_OUTPUTS,
+    lines: [plan.image],
+    summaryTable: {
+      header: ["kmods tag", "kmods image", "digest"],
+      rows: [[plan.imageTag, plan.image, digest || "-"]],
+    },
+  };
 }
 
 /**

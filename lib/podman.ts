@@ -2,12 +2,13 @@
 // create/export/cp/rm to read a FROM scratch image without starting a container, rmi, exists.
 // Arguments always go as an array, never through a shell.
 import { dirname, join } from "node:path";
+import { sanitizeTerminal } from "./cli.ts";
 import { CheckError } from "./errors.ts";
 import { isLoopbackRegistry } from "./http.ts";
 import type { BuildFailure } from "./build_failure.ts";
 import { type BuildProgress, lines, type StageTiming } from "./progress.ts";
 import { safeArchivePath } from "./rpms.ts";
-import { envInt } from "./settings.ts";
+import { envInt, httpSettings } from "./settings.ts";
 import { tarEntries, type TarEntry } from "./tar.ts";
 
 /**
@@ -254,21 +255,77 @@ export async function removeImage(ref: string): Promise<void> {
   await mustRun(engine(), ["rmi", ref], `Removing ${ref}`);
 }
 
-/** Pushes an image (within PODMAN_TIMEOUT_MS) and returns its digest from `--digestfile`. */
-export async function pushImage(ref: string): Promise<string> {
+/**
+ * Whether a failed push is worth another try: the registry answered 5xx, or the connection broke
+ * (reset, EOF, timeout). podman retries a broken connection three times itself, but not a 5xx.
+ */
+export function pushRetryable(stderr: string): boolean {
+  return /received unexpected HTTP status: 5\d\d|\b5\d\d (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout)\b|connection reset by peer|broken pipe|unexpected EOF|: EOF\s*$|i\/o timeout|TLS handshake timeout|server sent GOAWAY/m
+    .test(stderr);
+}
+
+/** How a push retries; the defaults are HTTP_RETRIES and HTTP_BACKOFF_MS. */
+export interface PushOptions {
+  retries?: number;
+  backoffMs?: number;
+  /** gets each visible retry line */
+  onRetry?: (line: string) => void;
+  /** reads the tag's digest back from the registry (default: lib/registry.ts manifestExists) */
+  confirm?: (ref: string) => Promise<string | undefined>;
+}
+
+/** The longest wait between two push attempts. */
+const MAX_PUSH_BACKOFF_MS = 30_000;
+
+async function registryDigest(ref: string): Promise<string | undefined> {
+  const { manifestExists } = await import("./registry.ts");
+  return (await manifestExists(ref)).digest;
+}
+
+/**
+ * Pushes an image (each attempt within PODMAN_TIMEOUT_MS), retrying a 5xx or a broken
+ * connection a bounded number of times, then reads the tag back from the registry: the digest
+ * returned is the one podman pushed (`--digestfile`) and the registry confirms for the tag.
+ */
+export async function pushImage(ref: string, options: PushOptions = {}): Promise<string> {
+  const settings = httpSettings();
+  const retries = options.retries ?? settings.retries;
+  const backoffMs = options.backoffMs ?? settings.backoffMs;
   const dir = await Deno.makeTempDir({ prefix: "push-" });
+  let pushed: string;
   try {
     const digestFile = `${dir}/digest`;
-    await mustRun(
-      "podman",
-      ["push", "--digestfile", digestFile, ...tlsFlags(ref), ref],
-      `Pushing ${ref}`,
-      { timeoutMs: registryTimeoutMs() },
-    );
-    return (await Deno.readTextFile(digestFile)).trim();
+    const args = ["push", "--digestfile", digestFile, ...tlsFlags(ref), ref];
+    for (let attempt = 0;; attempt++) {
+      const output = await run("podman", args, { timeoutMs: registryTimeoutMs() });
+      if (output.code === 0) break;
+      const reason = sanitizeTerminal(lastLine(output.stderr));
+      if (attempt >= retries || !pushRetryable(output.stderr)) {
+        const tries = attempt > 0 ? ` after ${attempt + 1} attempts` : "";
+        throw new CheckError(`Pushing ${ref} failed${tries} (podman push): ${reason}`);
+      }
+      const wait = Math.min(backoffMs * 2 ** attempt, MAX_PUSH_BACKOFF_MS);
+      options.onRetry?.(
+        `podman push ${ref} failed: ${reason}; retrying in ${wait / 1000} s ` +
+          `(attempt ${attempt + 2} of ${retries + 1})`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    pushed = (await Deno.readTextFile(digestFile)).trim();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+  if (!/^sha256:[0-9a-f]{64}$/.test(pushed)) {
+    throw new CheckError(`podman push wrote no digest for ${ref}: ${sanitizeTerminal(pushed)}`);
+  }
+  const confirmed = await (options.confirm ?? registryDigest)(ref);
+  if (confirmed !== pushed) {
+    throw new CheckError(
+      `The registry does not confirm the push of ${ref}: podman pushed ${pushed}, the tag ` +
+        `reads ${confirmed ?? "as missing"}`,
+    );
+  }
+  return pushed;
 }
 
 /**
@@ -309,7 +366,7 @@ export interface BuildResult {
   stages: StageTiming[];
   /** why it failed, from the log (undefined after a success or when the log names nothing) */
   failure?: BuildFailure;
-  /** working containers podman left behind and this build removed (after an interrupt) */
+  /** working containers podman left behind and this build removed (after a failure) */
   removedContainers: string[];
 }
 
@@ -358,7 +415,7 @@ export interface RunBuildOptions {
 /**
  * Runs `podman <argv>` (a build), writing every output line to `logFile` and feeding it to the
  * progress display; a ticker refreshes the live line on a terminal. A signal stops it (see
- * stopOnSignal); after an interrupt the working containers podman left are removed.
+ * stopOnSignal); after a failure or an interrupt the working containers podman left are removed.
  */
 export async function runBuild(
   argv: string[],
@@ -415,9 +472,7 @@ export async function runBuild(
     if (writeError !== undefined) throw logError(logFile, writeError);
     success = status.success && !stopper.interrupted;
     progress.finish(success); // before stageTimings(); a no-op after interrupt()
-    const removedContainers = stopper.interrupted
-      ? await removeNewContainers(globals, env, before)
-      : [];
+    const removedContainers = success ? [] : await removeNewContainers(globals, env, before);
     return {
       success,
       code: status.code,
@@ -438,9 +493,11 @@ export async function runBuild(
 }
 
 /**
- * Removes the working containers that were not there before the build: podman exits on SIGINT
- * and SIGTERM without removing its own. A build running at the same time in the same storage
- * would lose its container too, so this runs only after an interrupt.
+ * Removes the working containers that were not there before a failed or interrupted build:
+ * podman exits on SIGINT and SIGTERM without removing its own, and a failed build can leave the
+ * container of a stage that was starting when another one failed (--force-rm does not help:
+ * podman 4.3 leaves one now and then either way). A build running at the same time in the same
+ * podman storage would lose its containers too (docs/progress.md says so).
  */
 async function removeNewContainers(
   globals: string[],
