@@ -306,7 +306,8 @@ async function stderrProgress() {
   const mode = progressMode(Deno.env.toObject(), Deno.stderr.isTerminal());
   let columns = 100;
   try {
-    columns = Deno.consoleSize().columns;
+    // a pseudo-terminal nobody sized (script, some CI consoles) says 0 columns
+    columns = Deno.consoleSize().columns || columns;
   } catch {
     // not a terminal: the width does not matter
   }

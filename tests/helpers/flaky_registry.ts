@@ -18,6 +18,8 @@ export interface FlakyRegistry {
   host: string;
   /** requests that were answered with a failure */
   failed: string[];
+  /** connections that were reset */
+  resets: number;
 }
 
 const MANIFEST_PUT = /^\/v2\/.+\/manifests\/[^/]+$/;
@@ -29,7 +31,7 @@ export async function withFlakyRegistry<T>(
   options: FlakyRegistryOptions = {},
 ): Promise<T> {
   let failuresLeft = options.failures ?? 1;
-  const state: FlakyRegistry = { host: "", failed: [] };
+  const state: FlakyRegistry = { host: "", failed: [], resets: 0 };
   return await withServer(async (request) => {
     const url = new URL(request.url);
     if (request.method === "PUT" && MANIFEST_PUT.test(url.pathname) && failuresLeft > 0) {
@@ -64,7 +66,7 @@ export async function withFlakyRegistry<T>(
     }
     return new Response(response.body, { status: response.status, headers: answer });
   }, (server) =>
-    resetFirst(server.port, options.resets ?? 0, (port) => {
+    resetFirst(server.port, options.resets ?? 0, () => state.resets++, (port) => {
       state.host = `127.0.0.1:${port}`;
       return action(state);
     }));
@@ -78,6 +80,7 @@ export async function withFlakyRegistry<T>(
 async function resetFirst<T>(
   port: number,
   resets: number,
+  onReset: () => void,
   action: (port: number) => Promise<T>,
 ): Promise<T> {
   let left = resets;
@@ -87,6 +90,7 @@ async function resetFirst<T>(
     for await (const connection of listener) {
       if (left > 0) {
         left--;
+        onReset();
         // wait for the request to arrive, then close without reading it
         await new Promise((resolve) => setTimeout(resolve, 100));
         connection.close();

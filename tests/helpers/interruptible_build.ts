@@ -58,11 +58,21 @@ function processes(): Proc[] {
   return list;
 }
 
-/** The live processes (`pid name`) of a session and their descendants (a RUN step re-parented
- * to init is found by its session: it keeps the one it started in). */
+/**
+ * The live processes (`pid name`) of a session and all they started: their children, and the
+ * sessions those lead (a child spawned `detached` leads a session of its own). A RUN step
+ * re-parented to init is still found: it keeps the session it started in.
+ */
 export function processesInSession(session: number): string[] {
-  return processes().filter((p) => p.session === session && p.state !== "Z")
-    .map((p) => `${p.pid} ${p.name}`);
+  const all = processes().filter((p) => p.state !== "Z");
+  const found = new Set(all.filter((p) => p.session === session).map((p) => p.pid));
+  for (let size = 0; size !== found.size;) {
+    size = found.size;
+    for (const p of all) {
+      if (found.has(p.ppid) || found.has(p.session)) found.add(p.pid);
+    }
+  }
+  return all.filter((p) => found.has(p.pid)).map((p) => `${p.pid} ${p.name}`);
 }
 
 export interface StoppedTask {
