@@ -157,6 +157,7 @@ integrationTest(
             const out = stopped.output;
             assert.equal(stopped.code, 1, out);
             assert.ok(stopped.podmanGoneMs < 5000, `podman ran ${stopped.podmanGoneMs} ms on`);
+            assert.ok(stopped.exitedMs < 10_000, `the task ran ${stopped.exitedMs} ms on`);
             assert.deepEqual(stopped.left, [], "processes left behind");
             // the live line, ended, then `interrupted`, then the one error line, nothing after
             const live = out.lastIndexOf("\r\x1b[2K");
@@ -184,6 +185,7 @@ integrationTest(
             });
             assert.equal(stopped.code, 1, stopped.output);
             assert.ok(stopped.podmanGoneMs < 10_000, `podman ran ${stopped.podmanGoneMs} ms on`);
+            assert.ok(stopped.exitedMs < 15_000, `the task ran ${stopped.exitedMs} ms on`);
             assert.match(stopped.output, /^interrupted$/m);
             assert.match(stopped.output, /^error: Build interrupted.*; full log: \S+\.log$/m);
             assert.deepEqual(await env.workingContainers(), before, "working containers left");

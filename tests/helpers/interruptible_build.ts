@@ -81,6 +81,8 @@ export interface StoppedTask {
   output: string;
   /** milliseconds from the signal until no podman was left in the session */
   podmanGoneMs: number;
+  /** milliseconds from the signal until the task had exited */
+  exitedMs: number;
   /** processes of the session still alive 5 s after the task ended */
   left: string[];
   /** the build log's text */
@@ -169,6 +171,7 @@ export async function stopTask(
       for (const p of processesInSession(session)) Deno.kill(Number(p.split(" ")[0]), "SIGKILL");
     }, Math.max(0, deadline - Date.now()));
     const result = await output.finally(() => clearTimeout(timer));
+    const exitedMs = Date.now() - signalled;
     await child.stdin.close().catch(() => {});
     let left: string[] = [];
     await waitFor("nothing", Date.now() + 5000, () => {
@@ -180,6 +183,7 @@ export async function stopTask(
       code: result.code,
       output: (decode(result.stdout) + decode(result.stderr)).replaceAll("\r\n", "\n"),
       podmanGoneMs,
+      exitedMs,
       left,
       log: await buildLog(options.cwd),
     };
