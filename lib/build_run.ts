@@ -18,7 +18,6 @@ import {
   archOption,
   imageOption,
   type Logger,
-  markdownTable,
   parseWith,
   taskCommand,
   textTable,
@@ -29,6 +28,7 @@ import {
 import { CheckError, InputError } from "./errors.ts";
 import { findRelease, loadMatrix } from "./matrix.ts";
 import { imageRef } from "./patterns.ts";
+import { renderResult, type TaskResult } from "./render.ts";
 
 const CONTAINERFILE = fileURLToPath(new URL("../Containerfile", import.meta.url));
 
@@ -155,20 +155,71 @@ export async function prepareBuild(
   return { versions, plan };
 }
 
-/** The lines --dry-run prints: the resolved versions and the exact command. */
+/**
+ * The lines --dry-run prints: the resolved versions under docs/vocabulary.md's labels, then the
+ * exact podman command.
+ */
 export function planLines(
   versions: BuildVersions & { kernelSource?: string },
   plan: BuildPlan,
 ): string[] {
   const source = versions.kernelSource ? `, from the ${versions.kernelSource}` : "";
+  const rows = [
+    ["zfs release", `${versions.zfsTag} (sha256 ${plan.buildArgs.ZFS_SHA256})`],
+    ["kernel", `${versions.kernelVersion} (${versions.kernelMajorMinor}${source})`],
+    ["fedora", versions.fedoraVersion],
+    ["target image", versions.pinnedImage],
+    ["kmods image", plan.image],
+    ["signing cert", plan.buildArgs.SIGNING_CERT_SHA256],
+  ];
+  // a header of empty cells: textTable's first line is blank
   return [
-    `ZFS release:    ${versions.zfsTag} (sha256 ${plan.buildArgs.ZFS_SHA256})`,
-    `Kernel:         ${versions.kernelVersion} (${versions.kernelMajorMinor}${source})`,
-    `Fedora:         ${versions.fedoraVersion}`,
-    `Target image:   ${versions.pinnedImage}`,
-    `Image:          ${plan.image}`,
+    ...textTable(["", ""], rows).split("\n").slice(1),
     displayCommand(["podman", ...plan.argv]),
   ];
+}
+
+/** The resolved plan as `--dry-run --json` prints it (docs/vocabulary.md's keys). */
+export function planValues(
+  versions: BuildVersions & { kernelSource?: string },
+  plan: BuildPlan,
+): Record<string, string | string[]> {
+  return {
+    "zfs-tag": versions.zfsTag,
+    "zfs-sha256": plan.buildArgs.ZFS_SHA256,
+    "kernel-version": versions.kernelVersion,
+    "kernel-major-minor": versions.kernelMajorMinor,
+    "fedora-version": versions.fedoraVersion,
+    "pinned-image": versions.pinnedImage,
+    "image-tag": plan.imageTag,
+    "kmods-image": plan.image,
+    "signing-cert-sha256": plan.buildArgs.SIGNING_CERT_SHA256,
+    command: ["podman", ...plan.argv],
+  };
+}
+
+/**
+ * The `$GITHUB_OUTPUT` names of build: docs/vocabulary.md's `image-tag`, `kmods-image` and
+ * `digest`, and `image`, the same value as `kmods-image` under the name workflows read before.
+ */
+export const BUILD_OUTPUTS = ["image-tag", "kmods-image", "image", "digest"] as const;
+
+/**
+ * What build reports once done, for lib/render.ts: the kmods image on stdout, its tag, reference
+ * and (pushed and confirmed by the registry, else "") digest as `--json` and `$GITHUB_OUTPUT`.
+ */
+export function buildResult(plan: BuildPlan, digest: string): TaskResult {
+  const values = { "image-tag": plan.imageTag, "kmods-image": plan.image, digest };
+  return {
+    values: { ...values, image: plan.image },
+    json: values,
+    outputs: BUILD_OUTPUTS,
+    lines: [plan.image],
+    summaryTable: {
+      header: ["kmods tag", "kmods image", "digest"],
+      rows: [[plan.imageTag, plan.image, digest || "-"]],
+    },
+  };
 }
 
 /**
@@ -211,32 +262,56 @@ export async function removeStaleRegistriesConfs(
   }
 }
 
+/** The stage table's header (docs/vocabulary.md). */
+export const STAGE_HEADER = ["stage", "result", "time"];
+
+/** What a build that succeeded reports: its log and the per-stage table rows. */
+export interface BuildDone {
+  logFile: string;
+  elapsed: string;
+  stageRows: string[][];
+}
+
 /**
- * Runs the planned podman build with progress; a failure shows the log's tail and path. With
- * `stepSummary` (build --github-output) the stage table also goes to $GITHUB_STEP_SUMMARY.
+ * The step summary of a build's stages, through lib/render.ts: the same table the terminal shows,
+ * under `### Build stages`.
  */
-export async function executeBuild(
-  plan: BuildPlan,
-  logger: Logger,
-  options: { stepSummary?: boolean; logFolder?: string } = {},
-): Promise<void> {
-  const [
-    { hostRegistriesConf, requirePodman, runBuild },
-    { BuildProgress, progressMode, stageSummaryRows },
-  ] = await Promise.all([import("./podman.ts"), import("./progress.ts")]);
-  await requirePodman();
-  const logFolder = options.logFolder ?? "build-logs";
-  const logFile = await buildLogFile(logFolder, plan.imageTag);
-  await removeStaleRegistriesConfs(logFolder);
+export function stagesSummary(rows: string[][]): string {
+  return renderResult(
+    {
+      values: {},
+      outputs: [],
+      table: { header: STAGE_HEADER, rows },
+      summaryTitle: "### Build stages",
+    },
+    { githubOutput: true, actions: false },
+  ).stepSummary ?? "";
+}
+
+/** The one line a failed build ends with: the cause found in the log, what to do, the log. */
+export function failureMessage(
+  code: number,
+  failure: { cause: string; hint?: string } | undefined,
+  logFile: string,
+): string {
+  const cause = failure ? `: ${failure.cause}` : "";
+  const hint = failure?.hint ? `; ${failure.hint}` : "";
+  return `podman build failed (exit ${code})${cause}${hint}; full log: ${logFile}`;
+}
+
+/** The progress display on stderr, in the mode and width of this terminal (or of none). */
+async function stderrProgress() {
+  const { BuildProgress, progressMode } = await import("./progress.ts");
   const encoder = new TextEncoder();
   const mode = progressMode(Deno.env.toObject(), Deno.stderr.isTerminal());
   let columns = 100;
   try {
-    columns = Deno.consoleSize().columns;
+    // a pseudo-terminal nobody sized (script, some CI consoles) says 0 columns
+    columns = Deno.consoleSize().columns || columns;
   } catch {
     // not a terminal: the width does not matter
   }
-  const progress = new BuildProgress(
+  return new BuildProgress(
     mode,
     (text) => {
       try {
@@ -248,49 +323,82 @@ export async function executeBuild(
     Date.now,
     columns,
   );
-  // Only the loopback registries go without TLS: a registries.conf beside the log says so, on
-  // top of the host's own (podman reads it instead of the host's main file).
-  const env: Record<string, string> = {};
-  const registriesConf = `${logFile.replace(/\.log$/, "")}.registries.conf`;
-  if (plan.insecureRegistries.length) {
-    const host = await hostRegistriesConf();
-    const conf = insecureRegistriesConf(plan.insecureRegistries, host?.text);
-    if (conf.v1) {
-      logger.warn(
-        `${host?.path} is in the V1 format, which cannot be extended: this build reads only ` +
-          "the loopback registries and the registries.conf.d drop-ins, not its settings",
-        "registries.conf",
-      );
-    }
-    try {
-      await Deno.writeTextFile(registriesConf, conf.text);
-    } catch (error) {
-      throw new CheckError(
-        `Cannot write ${registriesConf}: ${error instanceof Error ? error.message : error}`,
-      );
-    }
-    env.CONTAINERS_REGISTRIES_CONF = registriesConf;
+}
+
+/**
+ * Writes a registries.conf beside the log that lets only the loopback registries go without
+ * TLS, on top of the host's own (podman reads it instead of the host's main file); returns the
+ * environment that points podman at it, or nothing when no registry needs it.
+ */
+async function loopbackRegistriesEnv(
+  plan: BuildPlan,
+  registriesConf: string,
+  logger: Logger,
+): Promise<Record<string, string>> {
+  if (!plan.insecureRegistries.length) return {};
+  const { hostRegistriesConf } = await import("./podman.ts");
+  const host = await hostRegistriesConf();
+  const conf = insecureRegistriesConf(plan.insecureRegistries, host?.text);
+  if (conf.v1) {
+    logger.warn(
+      `${host?.path} is in the V1 format, which cannot be extended: this build reads only ` +
+        "the loopback registries and the registries.conf.d drop-ins, not its settings",
+      "registries.conf",
+    );
   }
+  try {
+    await Deno.writeTextFile(registriesConf, conf.text);
+  } catch (error) {
+    throw new CheckError(
+      `Cannot write ${registriesConf}: ${error instanceof Error ? error.message : error}`,
+    );
+  }
+  return { CONTAINERS_REGISTRIES_CONF: registriesConf };
+}
+
+/**
+ * Runs the planned podman build with progress. A failure shows the log's tail and ends with one
+ * line naming the cause; an interrupt ends the live line, then says `interrupted` and the log.
+ * With `stepSummary` (build --github-output) the stage table also goes to $GITHUB_STEP_SUMMARY,
+ * whether the build succeeded or not.
+ */
+export async function executeBuild(
+  plan: BuildPlan,
+  logger: Logger,
+  options: { stepSummary?: boolean; logFolder?: string } = {},
+): Promise<BuildDone> {
+  const [{ requirePodman, runBuild }, { stageSummaryRows }] = await Promise.all([
+    import("./podman.ts"),
+    import("./progress.ts"),
+  ]);
+  await requirePodman();
+  const logFolder = options.logFolder ?? "build-logs";
+  const logFile = await buildLogFile(logFolder, plan.imageTag);
+  await removeStaleRegistriesConfs(logFolder);
+  const registriesConf = `${logFile.replace(/\.log$/, "")}.registries.conf`;
+  const env = await loopbackRegistriesEnv(plan, registriesConf, logger);
+  const progress = await stderrProgress();
   logger.info(`Building ${plan.image}; full log: ${logFile}`);
   let result;
   try {
-    result = await runBuild(plan.argv, logFile, progress, env);
+    result = await runBuild(plan.argv, logFile, progress, { env });
   } finally {
-    if (plan.insecureRegistries.length) await Deno.remove(registriesConf).catch(() => {});
+    if (env.CONTAINERS_REGISTRIES_CONF) await Deno.remove(registriesConf).catch(() => {});
   }
-  if (result.interrupted) throw new CheckError(`Build interrupted; full log: ${logFile}`);
+  if (result.interrupted) {
+    const n = result.removedContainers.length;
+    const removed = n ? ` (removed ${n} working container${n === 1 ? "" : "s"} podman left)` : "";
+    throw new CheckError(`Build interrupted${removed}; full log: ${logFile}`);
+  }
   if (!result.success) {
     logger.info(`--- last ${result.tail.length} lines of ${logFile} ---`);
     for (const line of result.tail) logger.info(line);
   }
   // Per-stage times: a kernel-only update shows its userland stages as "cached".
   const rows = stageSummaryRows(result.stages, result.elapsed);
-  for (const line of textTable(["stage", "result", "time"], rows).split("\n")) logger.info(line);
-  if (options.stepSummary) {
-    writeStepSummary(`### Build stages\n\n${markdownTable(["stage", "result", "time"], rows)}`);
-  }
-  if (!result.success) {
-    throw new CheckError(`podman build failed (exit ${result.code}); full log: ${logFile}`);
-  }
+  for (const line of textTable(STAGE_HEADER, rows).split("\n")) logger.info(line);
+  if (options.stepSummary) writeStepSummary(stagesSummary(rows));
+  if (!result.success) throw new CheckError(failureMessage(result.code, result.failure, logFile));
   logger.info(`Built ${plan.image} in ${result.elapsed}; log: ${logFile}`);
+  return { logFile, elapsed: result.elapsed, stageRows: rows };
 }

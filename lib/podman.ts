@@ -2,11 +2,13 @@
 // create/export/cp/rm to read a FROM scratch image without starting a container, rmi, exists.
 // Arguments always go as an array, never through a shell.
 import { dirname, join } from "node:path";
+import { sanitizeTerminal } from "./cli.ts";
 import { CheckError } from "./errors.ts";
 import { isLoopbackRegistry } from "./http.ts";
-import { BuildProgress, lines, type StageTiming } from "./progress.ts";
+import type { BuildFailure } from "./build_failure.ts";
+import { type BuildProgress, lines, type StageTiming } from "./progress.ts";
 import { safeArchivePath } from "./rpms.ts";
-import { envInt } from "./settings.ts";
+import { envInt, httpSettings } from "./settings.ts";
 import { tarEntries, type TarEntry } from "./tar.ts";
 
 /**
@@ -253,21 +255,77 @@ export async function removeImage(ref: string): Promise<void> {
   await mustRun(engine(), ["rmi", ref], `Removing ${ref}`);
 }
 
-/** Pushes an image (within PODMAN_TIMEOUT_MS) and returns its digest from `--digestfile`. */
-export async function pushImage(ref: string): Promise<string> {
+/**
+ * Whether a failed push is worth another try: the registry answered 5xx, or the connection broke
+ * (reset, EOF, timeout). podman retries a broken connection three times itself, but not a 5xx.
+ */
+export function pushRetryable(stderr: string): boolean {
+  return /received unexpected HTTP status: 5\d\d|\b5\d\d (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout)\b|connection reset by peer|broken pipe|unexpected EOF|: EOF\s*$|i\/o timeout|TLS handshake timeout|server sent GOAWAY/m
+    .test(stderr);
+}
+
+/** How a push retries; the defaults are HTTP_RETRIES and HTTP_BACKOFF_MS. */
+export interface PushOptions {
+  retries?: number;
+  backoffMs?: number;
+  /** gets each visible retry line */
+  onRetry?: (line: string) => void;
+  /** reads the tag's digest back from the registry (default: lib/registry.ts manifestExists) */
+  confirm?: (ref: string) => Promise<string | undefined>;
+}
+
+/** The longest wait between two push attempts. */
+const MAX_PUSH_BACKOFF_MS = 30_000;
+
+async function registryDigest(ref: string): Promise<string | undefined> {
+  const { manifestExists } = await import("./registry.ts");
+  return (await manifestExists(ref)).digest;
+}
+
+/**
+ * Pushes an image (each attempt within PODMAN_TIMEOUT_MS), retrying a 5xx or a broken
+ * connection a bounded number of times, then reads the tag back from the registry: the digest
+ * returned is the one podman pushed (`--digestfile`) and the registry confirms for the tag.
+ */
+export async function pushImage(ref: string, options: PushOptions = {}): Promise<string> {
+  const settings = httpSettings();
+  const retries = options.retries ?? settings.retries;
+  const backoffMs = options.backoffMs ?? settings.backoffMs;
   const dir = await Deno.makeTempDir({ prefix: "push-" });
+  let pushed: string;
   try {
     const digestFile = `${dir}/digest`;
-    await mustRun(
-      "podman",
-      ["push", "--digestfile", digestFile, ...tlsFlags(ref), ref],
-      `Pushing ${ref}`,
-      { timeoutMs: registryTimeoutMs() },
-    );
-    return (await Deno.readTextFile(digestFile)).trim();
+    const args = ["push", "--digestfile", digestFile, ...tlsFlags(ref), ref];
+    for (let attempt = 0;; attempt++) {
+      const output = await run("podman", args, { timeoutMs: registryTimeoutMs() });
+      if (output.code === 0) break;
+      const reason = sanitizeTerminal(lastLine(output.stderr));
+      if (attempt >= retries || !pushRetryable(output.stderr)) {
+        const tries = attempt > 0 ? ` after ${attempt + 1} attempts` : "";
+        throw new CheckError(`Pushing ${ref} failed${tries} (podman push): ${reason}`);
+      }
+      const wait = Math.min(backoffMs * 2 ** attempt, MAX_PUSH_BACKOFF_MS);
+      options.onRetry?.(
+        `podman push ${ref} failed: ${reason}; retrying in ${wait / 1000} s ` +
+          `(attempt ${attempt + 2} of ${retries + 1})`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    pushed = (await Deno.readTextFile(digestFile)).trim();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+  if (!/^sha256:[0-9a-f]{64}$/.test(pushed)) {
+    throw new CheckError(`podman push wrote no digest for ${ref}: ${sanitizeTerminal(pushed)}`);
+  }
+  const confirmed = await (options.confirm ?? registryDigest)(ref);
+  if (confirmed !== pushed) {
+    throw new CheckError(
+      `The registry does not confirm the push of ${ref}: podman pushed ${pushed}, the tag ` +
+        `reads ${confirmed ?? "as missing"}`,
+    );
+  }
+  return pushed;
 }
 
 /**
@@ -306,6 +364,10 @@ export interface BuildResult {
   interrupted: boolean;
   /** per-stage times, and which stages came from the layer cache */
   stages: StageTiming[];
+  /** why it failed, from the log (undefined after a success or when the log names nothing) */
+  failure?: BuildFailure;
+  /** working containers podman left behind and this build removed (after a failure) */
+  removedContainers: string[];
 }
 
 function logError(logFile: string, error: unknown): CheckError {
@@ -314,31 +376,72 @@ function logError(logFile: string, error: unknown): CheckError {
   );
 }
 
+/** The podman options before the subcommand (`--root …` in tests), for the calls around a build. */
+function globalOptions(argv: string[]): string[] {
+  const build = argv.indexOf("build");
+  return build > 0 ? argv.slice(0, build) : [];
+}
+
 /**
- * Runs `podman <argv>` (a build, with `env` added), writing every output line to `logFile` and
- * feeding it to the progress display; a ticker refreshes the live line on a terminal.
+ * The ids of the buildah working containers in the storage (`podman ps --external` lists them
+ * with the status "Storage"; podman's own containers are left out). A podman that cannot list
+ * them gives an empty list: the build itself goes on and will report its own error.
+ */
+export async function workingContainers(
+  globals: string[] = [],
+  env: Record<string, string> = {},
+): Promise<string[]> {
+  const output = await new Deno.Command("podman", {
+    args: [...globals, "ps", "--all", "--external", "--format", "{{.ID}} {{.Status}}"],
+    env,
+    stdout: "piped",
+    stderr: "null",
+  }).output().catch(() => undefined);
+  if (!output?.success) return [];
+  return new TextDecoder().decode(output.stdout).split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([id, status]) => id && /^[0-9a-f]{12,64}$/.test(id) && status === "Storage")
+    .map(([id]) => id!);
+}
+
+/** podman's options and what a signal to this process passes on to it. */
+export interface RunBuildOptions {
+  /** added to podman's environment */
+  env?: Record<string, string>;
+  /** how long podman may take to stop after a signal before it is killed (default 10 s) */
+  graceMs?: number;
+}
+
+/**
+ * Runs `podman <argv>` (a build), writing every output line to `logFile` and feeding it to the
+ * progress display; a ticker refreshes the live line on a terminal. A signal stops it (see
+ * stopOnSignal); after a failure or an interrupt the working containers podman left are removed.
  */
 export async function runBuild(
   argv: string[],
   logFile: string,
   progress: BuildProgress,
-  env: Record<string, string> = {},
+  options: RunBuildOptions = {},
 ): Promise<BuildResult> {
+  const env = options.env ?? {};
   let log: Deno.FsFile;
   try {
     log = await Deno.open(logFile, { write: true, create: true, truncate: true });
   } catch (error) {
     throw logError(logFile, error);
   }
+  const globals = globalOptions(argv);
   let child: Deno.ChildProcess;
+  let before: string[];
   try {
-    // detached: podman leads a process group of its own, so a signal reaches its RUN steps too
+    before = await workingContainers(globals, env);
+    // Not detached: podman and its RUN steps stay in this task's process group, so a terminal's
+    // Ctrl-C reaches all of them at once, as for any command in the foreground.
     child = new Deno.Command("podman", {
       args: argv,
       env,
       stdout: "piped",
       stderr: "piped",
-      detached: true,
     }).spawn();
   } catch (error) {
     log.close();
@@ -360,46 +463,105 @@ export async function runBuild(
     }
   };
   const ticker = setInterval(() => progress.tick(), 1000);
-  // podman runs in a process group of its own: a signal to this process (Ctrl-C, SIGTERM from a
-  // cancelled CI job, SIGHUP from a closed terminal) is passed on to that whole group, podman
-  // and the RUN step alike, and this function returns, so the caller's cleanup runs (deno would
-  // otherwise exit at once on SIGTERM or SIGHUP). Ctrl-C goes on as SIGINT, the others as
-  // SIGTERM; a second signal kills the group.
-  let interrupted = false;
-  const onSignal = (signal: Deno.Signal) => () => {
-    if (!interrupted) progress.interrupt();
-    try {
-      Deno.kill(-child.pid, interrupted ? "SIGKILL" : signal === "SIGINT" ? "SIGINT" : "SIGTERM");
-    } catch {
-      // podman and its group have already exited
-    }
-    interrupted = true;
-  };
-  const listeners = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((signal) => {
-    const listener = onSignal(signal);
-    Deno.addSignalListener(signal, listener);
-    return [signal, listener] as const;
-  });
+  const stopper = stopOnSignal(child, progress, options.graceMs ?? 10_000);
   let success = false;
   try {
     const [status] = await Promise.all([child.status, take(child.stdout), take(child.stderr)]);
+    stopper.exited();
     await writes;
     if (writeError !== undefined) throw logError(logFile, writeError);
-    success = status.success && !interrupted;
+    success = status.success && !stopper.interrupted;
     progress.finish(success); // before stageTimings(); a no-op after interrupt()
+    const removedContainers = success ? [] : await removeNewContainers(globals, env, before);
     return {
       success,
       code: status.code,
       logFile,
       tail: [...progress.tail],
       elapsed: progress.elapsed(),
-      interrupted,
+      interrupted: stopper.interrupted,
       stages: progress.stageTimings(),
+      failure: success || stopper.interrupted ? undefined : progress.failure(),
+      removedContainers,
     };
   } finally {
     clearInterval(ticker);
-    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+    stopper.remove();
     progress.finish(success); // when the build threw before finishing
     log.close();
   }
+}
+
+/**
+ * Removes the working containers that were not there before a failed or interrupted build:
+ * podman exits on SIGINT and SIGTERM without removing its own, and a failed build can leave the
+ * container of a stage that was starting when another one failed (--force-rm does not help:
+ * podman 4.3 leaves one now and then either way). A build running at the same time in the same
+ * podman storage would lose its containers too (docs/progress.md says so).
+ */
+async function removeNewContainers(
+  globals: string[],
+  env: Record<string, string>,
+  before: string[],
+): Promise<string[]> {
+  const known = new Set(before);
+  const left = (await workingContainers(globals, env)).filter((id) => !known.has(id));
+  if (left.length === 0) return [];
+  await new Deno.Command("podman", {
+    args: [...globals, "rm", "--force", ...left],
+    env,
+    stdout: "null",
+    stderr: "null",
+  }).output().catch(() => undefined);
+  const still = new Set(await workingContainers(globals, env));
+  return left.filter((id) => !still.has(id));
+}
+
+/**
+ * Passes a signal to this process (Ctrl-C, SIGTERM from a cancelled CI job, SIGHUP from a closed
+ * terminal) on to podman, so the build stops and runBuild returns and the caller's cleanup runs
+ * (deno would otherwise exit at once on SIGTERM or SIGHUP, leaving podman running).
+ *
+ * Under the task's permissions (`--allow-run=podman,…`, not all of --allow-run) Deno.kill is
+ * refused; ChildProcess.kill() of the spawned podman is allowed, and reaches podman alone. podman
+ * gets SIGHUP whatever the signal was: on SIGINT and SIGTERM it exits at once and leaves its
+ * working container and the RUN step behind, while on SIGHUP buildah passes the signal on to the
+ * RUN step, the step fails and podman removes its container. If podman is still running after
+ * `graceMs`, or on a second signal, it is killed.
+ */
+function stopOnSignal(child: Deno.ChildProcess, progress: BuildProgress, graceMs: number) {
+  let interrupted = false;
+  let exited = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stop = (signal: Deno.Signal) => {
+    if (exited) return;
+    try {
+      child.kill(signal);
+    } catch (error) {
+      // "Child process has already terminated": podman ended between the check and the kill
+      if (!(error instanceof TypeError)) throw error;
+    }
+  };
+  const listener = () => {
+    if (interrupted) return stop("SIGKILL");
+    interrupted = true;
+    progress.interrupt();
+    stop("SIGHUP");
+    timer = setTimeout(() => stop("SIGKILL"), graceMs);
+  };
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  for (const signal of signals) Deno.addSignalListener(signal, listener);
+  return {
+    get interrupted() {
+      return interrupted;
+    },
+    exited() {
+      exited = true;
+      clearTimeout(timer);
+    },
+    remove() {
+      clearTimeout(timer);
+      for (const signal of signals) Deno.removeSignalListener(signal, listener);
+    },
+  };
 }

@@ -524,7 +524,8 @@ integrationTest(
         async () => {
           const ran = await task("build.ts", [...common, "--dry-run"], { env, cwd: dir });
           assert.equal(ran.code, 0, ran.stderr);
-          assert.match(ran.stdout, new RegExp(`Kernel: +${KERNEL.replaceAll(".", "\\.")}`));
+          assert.match(ran.stdout, new RegExp(`^kernel +${KERNEL.replaceAll(".", "\\.")} `, "m"));
+          assert.match(ran.stdout, /^signing cert +unsigned$/m);
           assert.match(ran.stdout, /^podman build --isolation chroot --arch amd64 /m);
           assert.match(
             ran.stdout,
@@ -738,7 +739,12 @@ integrationTest(
             /\[1\/7\] STEP 1\/\d+: FROM .*\/fcos@sha256:[0-9a-f]{64} AS target-check/,
           );
           assert.match(ran.stderr, /--- last \d+ lines of .*build-logs\/build-.*\.log ---/);
-          assert.match(ran.stderr, /^error: podman build failed \(exit \d+\); full log: .*\.log$/m);
+          // the last line names the cause: the stage and step that failed, and why
+          assert.match(
+            ran.stderr.trimEnd().split("\n").at(-1)!,
+            /^error: podman build failed \(exit \d+\): target-check failed at step 4 of \d+ \(.+\): .+; full log: .*\.log$/,
+          );
+          assert.match(ran.stderr, /^target-check +failed at step 4 of \d+ /m);
           assert.doesNotMatch(ran.stderr, /AS builder/);
           // the loopback target was pulled over plain http (registries.conf): its RUN started
           assert.match(ran.stderr, /\[1\/7\] STEP 4\/\d+: RUN /);

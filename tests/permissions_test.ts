@@ -92,3 +92,38 @@ integrationTest(
     assert.doesNotMatch(text, /Allow\?|\[y\/n/i);
   },
 );
+
+Deno.test(
+  "under build's --allow-run, Deno.kill is refused and the spawned child's kill() works",
+  async () => {
+    // lib/podman.ts stops podman with ChildProcess.kill() because of this: a scoped --allow-run
+    // refuses Deno.kill (it needs all of --allow-run), so a signal to podman's process group
+    // would fail, and it once failed silently.
+    const allowRun = permissionsOf("build.ts").find((arg) => arg.startsWith("--allow-run="))!;
+    assert.match(allowRun, /\bgit\b/);
+    const script = [
+      // git cat-file --batch waits on its stdin: a child that runs until it is stopped
+      'const child = new Deno.Command("git", { args: ["cat-file", "--batch"], stdin: "piped" }).spawn();',
+      "let refused = '';",
+      "try { Deno.kill(child.pid, 'SIGHUP'); } catch (e) { refused = e.name; }",
+      "child.kill('SIGHUP');",
+      "const status = await child.status;",
+      "console.log(JSON.stringify({ refused, signal: status.signal }));",
+    ].join("\n");
+    // deno eval would run with every permission: a file, run as the task runs
+    const file = await Deno.makeTempFile({ suffix: ".ts" });
+    await Deno.writeTextFile(file, script);
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-q", "--no-prompt", allowRun, file],
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(20_000),
+    }).output().finally(() => Deno.remove(file));
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, 0, stderr);
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(output.stdout)), {
+      refused: "NotCapable",
+      signal: "SIGHUP",
+    });
+  },
+);
