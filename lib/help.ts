@@ -40,8 +40,9 @@ export const TASK_HELP: Record<string, TaskHelp> = {
       "deno task versions --json",
       "deno task versions --image quay.io/fedora/fedora-coreos:testing --arch aarch64",
       "deno task versions --all-targets --github-output",
+      "deno task versions --all-targets --skip-published --repo owner/repo --github-output",
     ],
-    env: [...DISCOVERY, "outputs"],
+    env: [...DISCOVERY, "outputs", "repository", "gh"],
   },
   "zfs-version": {
     examples: ["deno task zfs-version", "deno task zfs-version --series 2.3"],

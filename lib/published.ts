@@ -86,3 +86,36 @@ export function attestationRepo(option: string | undefined, flag: string): strin
   }
   return repo;
 }
+
+/** Checks at once: a few gh processes in flight, the registry token shared by all. */
+const CONCURRENCY = 4;
+
+/** The kmods tag a plan's target builds: the fallback's when the plan falls back. */
+export function builtImageTag(target: Record<string, unknown>): string {
+  const tag = target["fallback-image-tag"] || target["image-tag"];
+  return typeof tag === "string" ? tag : "";
+}
+
+/**
+ * The nightly plan without what is already there: checks every target's kmods image
+ * (`<publishImage>:<tag>`, published and attested) in one registry session, and returns each
+ * target with `published` set. Any check that cannot run throws: nothing is skipped on a guess.
+ */
+export async function markPublished<T extends Record<string, unknown>>(
+  targets: T[],
+  publishImage: string,
+  options: { repo?: string; logger?: Logger; check?: typeof checkPublished } = {},
+): Promise<(T & { published: boolean })[]> {
+  const check = options.check ?? checkPublished;
+  const results: (T & { published: boolean })[] = [];
+  for (let start = 0; start < targets.length; start += CONCURRENCY) {
+    const batch = targets.slice(start, start + CONCURRENCY);
+    const found = await Promise.all(batch.map((target) => {
+      const tag = builtImageTag(target);
+      if (tag === "") return Promise.resolve({ exists: false });
+      return check(`${publishImage}:${tag}`, { repo: options.repo, logger: options.logger });
+    }));
+    batch.forEach((target, i) => results.push({ ...target, published: found[i]!.exists }));
+  }
+  return results;
+}
