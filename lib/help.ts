@@ -141,6 +141,14 @@ export const TASK_HELP: Record<string, TaskHelp> = {
     examples: ["deno task workflow-status", "deno task workflow-status --limit 10 --json"],
     env: ["gh"],
   },
+  "tag-release": {
+    examples: [
+      "deno task tag-release --plan plan.json",
+      "deno task tag-release --plan plan.json --dry-run",
+      "deno task tag-release --plan plan.json --github-output",
+    ],
+    env: ["matrix", "http", "registry", "push", "outputs", "initCwd"],
+  },
   forecast: {
     examples: [
       "deno task forecast",
