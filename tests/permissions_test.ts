@@ -61,6 +61,7 @@ Deno.test("only tasks that write a chosen path or $GITHUB_OUTPUT may write anywh
     "extract-rpms",
     "forecast",
     "matrix",
+    "tag-release",
     "versions",
   ]);
 });
