@@ -29,6 +29,7 @@ import {
   readImageConfig,
   resolvePlatform,
 } from "./registry.ts";
+import { releaseTagOf } from "./release_tag.ts";
 import { tarEntries } from "./tar.ts";
 import { chooseZfsRelease, publishedZfsReleases } from "./zfs_releases.ts";
 import type { FALLBACK_KEYS, VERSION_KEYS } from "./version_keys.ts";
@@ -52,6 +53,11 @@ export interface ImageVersions {
   stream?: string;
   /** The Fedora CoreOS release the labels name (a derived image names its base). */
   fcosRelease?: string;
+  /**
+   * The Fedora CoreOS release the image IS: its per-arch digest is that release's in the
+   * stream's index (undefined for a derived or non-FCOS image, or when the index cannot say).
+   */
+  release?: string;
 }
 
 export interface Versions extends ImageVersions {
@@ -359,15 +365,30 @@ async function kernelOfRelease(
   }
 }
 
+/** `…/fedora/fedora-coreos:<stream>` (a tag that names a stream, not a release). */
+const FCOS_STREAM_IMAGE = /(?:^|\/)fedora\/fedora-coreos:([a-z][a-z0-9-]{0,63})$/;
+
 /**
- * The kernel, Fedora version and digest of the target image (no ZFS look-up). For a matrix
- * target (its stream known) the stream's release index is read in parallel with the tag:
- * an official image is then answered by index + releases.json + commitmeta.json alone.
+ * The stream an image is known to follow before it is read: a matrix target's (same image,
+ * any arch), else the tag of an image named `…/fedora/fedora-coreos:<stream>`.
+ */
+export function streamOfImage(matrix: Matrix, image: string): string | undefined {
+  return matrix.targets.find((t) => t.image === image && t.stream)?.stream ??
+    FCOS_STREAM_IMAGE.exec(image)?.[1];
+}
+
+/**
+ * The kernel, Fedora version and digest of the target image (no ZFS look-up). When the stream
+ * is known before the image is read (a matrix target, or an image named
+ * `…/fedora/fedora-coreos:<stream>`) the stream's release index is read in parallel with the
+ * tag: an official image is then answered by index + releases.json + commitmeta.json alone.
  */
 export async function discoverImage(
   options: { matrix: Matrix; image?: string; arch?: Arch; logger?: Logger; fcosBase?: string },
 ): Promise<ImageVersions & { releases?: FcosRelease[] }> {
-  const { image, arch, stream: targetStream } = resolveTarget(options.matrix, options);
+  const resolved = resolveTarget(options.matrix, options);
+  const { image, arch } = resolved;
+  const targetStream = resolved.stream ?? streamOfImage(options.matrix, image);
   const base = options.fcosBase;
   const indexAhead = targetStream ? prefetchIndex(targetStream, base) : undefined;
   const platform = await resolvePlatform(image, arch);
@@ -388,6 +409,7 @@ export async function discoverImage(
         kernelSource: "coreos build metadata",
         stream: index.stream,
         fcosRelease: version,
+        release: version,
         releases: index.releases,
       };
     }
@@ -408,8 +430,11 @@ export async function discoverImage(
       `No Fedora version for ${image}: no ${VERSION_LABEL} label and no .fcNN in ${kernel}`,
     );
   }
-  const release = inspection.labels[VERSION_LABEL];
+  const labelRelease = inspection.labels[VERSION_LABEL];
   const stream = streamOf(inspection.labels) ?? targetStream;
+  // The index read ahead serves the fallback walk too, when it is the same stream's.
+  const known = releases ?? (index?.stream === stream ? index?.releases : undefined);
+  const release = known && releaseWithDigest(known, arch, inspection.manifestDigest)?.version;
   return {
     image,
     arch,
@@ -420,9 +445,9 @@ export async function discoverImage(
     pinnedImage: inspection.pinned,
     kernelSource: source,
     stream,
-    fcosRelease: release && FCOS_VERSION.test(release) ? release : undefined,
-    // The index read ahead serves the fallback walk too, when it is the same stream's.
-    releases: releases ?? (index?.stream === stream ? index?.releases : undefined),
+    fcosRelease: labelRelease && FCOS_VERSION.test(labelRelease) ? labelRelease : undefined,
+    release: release && FCOS_VERSION.test(release) ? release : undefined,
+    releases: known,
   };
 }
 
@@ -566,6 +591,9 @@ export function versionsOutput(
     "image-digest": v.imageDigest,
     "image-tag": v.imageTag,
     "kernel-source": v.kernelSource,
+    // The release the built image is for: the fallback's when the plan falls back.
+    release: v.fallback?.release ?? v.release ?? "",
+    "release-tag": releaseTagOf(v.fallback?.release ?? v.release),
     ...(v.fallback
       ? {
         "fallback-release": v.fallback.release,

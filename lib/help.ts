@@ -41,8 +41,9 @@ export const TASK_HELP: Record<string, TaskHelp> = {
       "deno task versions --json",
       "deno task versions --image quay.io/fedora/fedora-coreos:testing --arch aarch64",
       "deno task versions --all-targets --github-output",
+      "deno task versions --all-targets --skip-published --repo owner/repo --github-output",
     ],
-    env: [...DISCOVERY, "outputs"],
+    env: [...DISCOVERY, "outputs", "repository", "gh"],
   },
   "zfs-version": {
     examples: ["deno task zfs-version", "deno task zfs-version --series 2.3"],
@@ -140,6 +141,14 @@ export const TASK_HELP: Record<string, TaskHelp> = {
   "workflow-status": {
     examples: ["deno task workflow-status", "deno task workflow-status --limit 10 --json"],
     env: ["gh"],
+  },
+  "tag-release": {
+    examples: [
+      "deno task tag-release --plan plan.json",
+      "deno task tag-release --plan plan.json --dry-run",
+      "deno task tag-release --plan plan.json --github-output",
+    ],
+    env: ["matrix", "http", "registry", "push", "outputs", "initCwd"],
   },
   forecast: {
     examples: [

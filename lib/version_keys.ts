@@ -15,6 +15,8 @@ export const VERSION_KEYS = [
   "image-digest",
   "image-tag",
   "kernel-source",
+  "release",
+  "release-tag",
 ] as const;
 
 /** The fallback keys, present only when no pinned release supports the kernel. */

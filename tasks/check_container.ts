@@ -11,27 +11,15 @@ import {
   imageOption,
   main,
   parseWith,
-  sanitizeTerminal,
   stderrLogger,
   taskCommand,
   zfsOption,
 } from "../lib/cli.ts";
-import { CheckError, UsageError } from "../lib/errors.ts";
 import { kmodsImageOf } from "../lib/kmods_image.ts";
+import { attestationRepo, checkPublished } from "../lib/published.ts";
 import { render } from "../lib/render.ts";
 
 export const OUTPUTS = ["container-exists", "target-tag"] as const;
-
-const REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
-
-/** The lines of gh attestation verify that are its verdict: none found, or none verifies. */
-const REFUSAL = /no attestations found|failed to verify|verification failed/i;
-/**
- * Signs that gh could not reach what it verifies against (the Sigstore trust root over TUF,
- * the transparency log): then "Sigstore verification failed" is no verdict.
- */
-const UNREACHABLE =
-  /\btuf\b|dial tcp|no such host|timeout|timed out|connection (refused|reset)|x509|tls handshake/i;
 
 if (import.meta.main) {
   main(async () => {
@@ -58,65 +46,25 @@ if (import.meta.main) {
       .option("--github-output", "write container-exists and target-tag to $GITHUB_OUTPUT")
       .option("--json", "print the result as one JSON document")
       .parse(Deno.args, { from: "user" }).opts();
-    const repo = options.repo ?? Deno.env.get("GITHUB_REPOSITORY");
-    if (options.requireAttestations && !(repo && REPO.test(repo))) {
-      throw new UsageError(
-        `--require-attestations needs --repo OWNER/REPO or GITHUB_REPOSITORY (got ${
-          JSON.stringify(repo ?? "")
-        })`,
-      );
-    }
+    const repo = options.requireAttestations
+      ? attestationRepo(options.repo, "--require-attestations")
+      : undefined;
     // Refuse an unwritable $GITHUB_OUTPUT before asking anything.
     if (options.githubOutput) assertOutputsWritable();
     const { image, imageTag } = await kmodsImageOf(
       { target: options.image, arch: options.arch, zfs: options.zfs, tag: options.tag },
       stderrLogger,
     );
-    // Imported after parsing: --help and a bad flag start without the registry client.
-    const { manifestExists } = await import("../lib/registry.ts");
-    const found = await manifestExists(image);
-    let exists = found.exists;
-    let attested = true;
-    if (found.exists && options.requireAttestations) {
-      const name = image.slice(0, image.lastIndexOf(":"));
-      const { GhError, runGh } = await import("../lib/gh.ts");
-      try {
-        await runGh(["attestation", "verify", `oci://${name}@${found.digest}`], { repo });
-        stderrLogger.info(`Attestation of ${name}@${found.digest} verified for ${repo}`);
-      } catch (error) {
-        // Only gh's verdict on the attestation means "not attested" (and a rebuild); gh
-        // missing, logged out, too old or offline is an error: never rebuild what exists.
-        const lines = error instanceof GhError ? error.stderr.split("\n") : [];
-        const unreachable = lines.find((line) => UNREACHABLE.test(line));
-        const refusal = !unreachable && lines.find((line) => REFUSAL.test(line));
-        if (!refusal) {
-          const message = unreachable
-            ? `gh attestation verify failed: ${unreachable.trim()}`
-            : error instanceof Error
-            ? error.message
-            : String(error);
-          const hint = /unknown command "attestation"/.test(message)
-            ? " (gh attestation needs gh 2.49 or newer)"
-            : "";
-          throw new CheckError(
-            `Cannot verify the attestation of ${image}: ${sanitizeTerminal(message)}${hint}`,
-          );
-        }
-        stderrLogger.warn(
-          `${image} exists, but its attestation does not verify: ${
-            sanitizeTerminal(refusal.trim())
-          }`,
-        );
-        exists = false;
-        attested = false;
-      }
-    }
+    const { exists, attested, digest } = await checkPublished(image, {
+      repo,
+      logger: stderrLogger,
+    });
     render({
       values: {
         "container-exists": exists,
         "target-tag": imageTag,
         image,
-        digest: found.digest ?? null,
+        digest: digest ?? null,
       },
       outputs: OUTPUTS,
       lines: [

@@ -1,5 +1,6 @@
 // Discovers the ZFS release, kernel and Fedora version of the target image and whether they fit.
-// deno task versions [--image REF] [--arch A] [--series 2.4] [--zfs TAG] [--json] [--github-output] [--all-targets]
+// deno task versions [--image REF] [--arch A] [--series 2.4] [--zfs TAG] [--json] [--github-output]
+//   [--all-targets [--skip-published [--repo OWNER/REPO]]]
 // A build uses zfs-tag: the newest release of the series that is pinned and supports the
 // kernel; when none does, fallback-* name the stream's last release that one supports.
 import {
@@ -14,6 +15,7 @@ import {
 } from "../lib/cli.ts";
 import type { Versions } from "../lib/discover.ts";
 import { UsageError } from "../lib/errors.ts";
+import { attestationRepo, markPublished } from "../lib/published.ts";
 import { findRelease, loadMatrix, type Matrix } from "../lib/matrix.ts";
 import { render, type TaskResult, valueText, verdictLine } from "../lib/render.ts";
 import { FALLBACK_KEYS, VERSION_KEYS } from "../lib/version_keys.ts";
@@ -22,8 +24,17 @@ import { FALLBACK_KEYS, VERSION_KEYS } from "../lib/version_keys.ts";
 // --help and a bad flag start without it. Its helpers reach the result functions as a parameter.
 type Discover = typeof import("../lib/discover.ts");
 
-/** The values --github-output writes: the version keys, the fallback keys and "targets". */
-export const OUTPUTS = [...VERSION_KEYS, ...FALLBACK_KEYS, "targets"] as const;
+/**
+ * The values --github-output writes: the version keys and the fallback keys of one target; with
+ * --all-targets "targets" (to build) and "all-targets", with --skip-published "published-count".
+ */
+export const OUTPUTS = [
+  ...VERSION_KEYS,
+  ...FALLBACK_KEYS,
+  "targets",
+  "all-targets",
+  "published-count",
+] as const;
 
 export const DESCRIPTION =
   "Discover the ZFS release, kernel and Fedora version of the target image and whether they fit";
@@ -96,11 +107,29 @@ export function versionsResult(
   };
 }
 
-/** The result of --all-targets: the nightly plan, one row a target. */
+/**
+ * The result of --all-targets: the nightly plan, one row a target. With --skip-published each
+ * target says whether it is `published`: "targets" then holds only the others.
+ */
 export function allTargetsResult(targets: Record<string, string | boolean>[]): TaskResult {
+  const checked = targets.some((t) => "published" in t);
+  const toBuild = targets.filter((t) => t.published !== true);
+  const publishedCount = targets.length - toBuild.length;
+  const nothingNew = `nothing new: ${publishedCount} targets already published`;
+  const progress = `${publishedCount} of ${targets.length} targets already published`;
   return {
-    values: { targets },
+    values: {
+      targets: toBuild,
+      "all-targets": targets,
+      ...(checked ? { "published-count": publishedCount } : {}),
+    },
     json: targets,
+    ...(checked
+      ? {
+        summaryTitle: `### ${toBuild.length === 0 ? nothingNew : progress}`,
+        notes: [toBuild.length === 0 ? nothingNew : progress],
+      }
+      : {}),
     table: {
       header: [...TARGET_COLUMNS],
       rows: targets.map((t) => TARGET_COLUMNS.map((c) => valueText(t[c] ?? ""))),
@@ -123,9 +152,26 @@ if (import.meta.main) {
       .addOption(seriesOption())
       .addOption(zfsOption("use this ZFS release instead of choosing one (skips GitHub)"))
       .option("--all-targets", "every enabled target of matrix.yaml (output: targets)")
+      .option(
+        "--skip-published",
+        "with --all-targets: targets whose kmods image is published and attested leave targets",
+      )
+      .option(
+        "--repo <owner/repo>",
+        "repository the attestations must come from (default: $GITHUB_REPOSITORY)",
+      )
       .option("--json", "print one JSON object")
       .option("--github-output", "write the values to $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY")
       .parse(Deno.args, { from: "user" }).opts();
+    if ((options.skipPublished || options.repo) && !options.allTargets) {
+      throw new UsageError("--skip-published and --repo go with --all-targets");
+    }
+    if (options.repo && !options.skipPublished) {
+      throw new UsageError("--repo goes with --skip-published");
+    }
+    const repo = options.skipPublished
+      ? attestationRepo(options.repo, "--skip-published")
+      : undefined;
     if (options.githubOutput) assertOutputsWritable();
     const matrix = await loadMatrix();
     const discover = await import("../lib/discover.ts");
@@ -138,7 +184,10 @@ if (import.meta.main) {
         zfsTag: options.zfs,
         logger: stderrLogger,
       });
-      render(allTargetsResult(targets), options);
+      const plan = repo === undefined
+        ? targets
+        : await markPublished(targets, matrix.publish.image, { repo, logger: stderrLogger });
+      render(allTargetsResult(plan), options);
       return 0;
     }
 

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { $ } from "zx";
 import {
   discoverImage,
   discoverVersions,
@@ -7,6 +8,7 @@ import {
   mergeModulesChanges,
   resolveTarget,
   streamOf,
+  streamOfImage,
   type Versions,
   versionsOutput,
 } from "../lib/discover.ts";
@@ -121,8 +123,16 @@ Deno.test("versionsOutput() uses the kebab-case keys everywhere, fallback keys o
     "image-digest",
     "image-tag",
     "kernel-source",
+    "release",
+    "release-tag",
   ];
   assert.deepEqual(Object.keys(versionsOutput(v)), keys);
+  // not known to be a release (a derived or non-FCOS image): both empty
+  assert.equal(versionsOutput(v).release, "");
+  assert.equal(versionsOutput(v)["release-tag"], "");
+  const official = versionsOutput({ ...v, release: "43.20251117.3.1", compatible: true });
+  assert.equal(official.release, "43.20251117.3.1");
+  assert.equal(official["release-tag"], "fcos-43.20251117.3.1");
   assert.equal(versionsOutput(v)["max-kernel"], "");
   assert.equal(versionsOutput(v).compatible, false);
   assert.equal(versionsOutput(v)["zfs-pinned"], false);
@@ -141,6 +151,32 @@ Deno.test("versionsOutput() uses the kebab-case keys everywhere, fallback keys o
     "fallback-zfs-tag",
     "fallback-image-tag",
   ]);
+  // the plan builds the fallback: its release is the one the built image is for
+  const fellBack = versionsOutput({ ...v, release: "44.20260301.3.0", fallback });
+  assert.equal(fellBack.release, "43.20251110.3.1");
+  assert.equal(fellBack["release-tag"], "fcos-43.20251110.3.1");
+});
+
+Deno.test("streamOfImage() knows the stream of a target's image or of …/fedora/fedora-coreos:<stream>", () => {
+  assert.equal(streamOfImage(matrix, "quay.io/fedora/fedora-coreos:stable"), "stable");
+  assert.equal(streamOfImage(matrix, "127.0.0.1:5000/fedora/fedora-coreos:testing"), "testing");
+  assert.equal(streamOfImage(matrix, "registry.example/mirror/fedora/fedora-coreos:next"), "next");
+  // a matrix target's image is known whatever the arch asked for
+  const other = {
+    ...matrix,
+    targets: [{ ...defaultTarget(matrix), image: "127.0.0.1:5000/x:1", stream: "testing" }],
+  };
+  assert.equal(streamOfImage(other, "127.0.0.1:5000/x:1"), "testing");
+  for (
+    const image of [
+      "quay.io/fedora/fedora-coreos:43.20251110.3.1", // a release, not a stream
+      "quay.io/fedora/fedora-coreos:43",
+      "quay.io/fedora/fedora-coreos@sha256:" + "a".repeat(64),
+      "quay.io/other/fedora-coreos:stable",
+      "quay.io/fedora/fedora-coreos-derived:stable",
+      "127.0.0.1:5000/x:1",
+    ]
+  ) assert.equal(streamOfImage(matrix, image), undefined, image);
 });
 
 Deno.test("streamOf() accepts the legacy fedora-coreos.stream label", () => {
@@ -332,6 +368,7 @@ integrationTest(
                   assert.equal(v.kernelSource, "coreos build metadata");
                   assert.equal(v.kernelVersion, FCOS43_KERNEL);
                   assert.equal(v.fedoraVersion, "43");
+                  assert.equal(v.release, FCOS43_VERSION, "the index says it is the release");
                   assert.equal(proxy.cdnAuthorization.length, 1, "only the config blob is read");
                 });
                 assert.deepEqual(metadata.requests.slice(before).map((r) => r.path).sort(), [
@@ -357,6 +394,7 @@ integrationTest(
                       assert.equal(v.fedoraVersion, "43");
                       assert.equal(v.stream, "stable");
                       assert.equal(v.fcosRelease, FCOS43_VERSION);
+                      assert.equal(v.release, FCOS43_VERSION);
                       assert.equal(v.zfsTag, "zfs-2.4.4");
                       assert.match(v.pinnedImage, /@sha256:[0-9a-f]{64}$/);
                     } finally {
@@ -383,6 +421,35 @@ integrationTest(
             );
 
             await t.step(
+              "an explicit image named …/fedora/fedora-coreos:<stream>: as fast as a matrix target",
+              async () => {
+                // The same index under the official name, in the local registry.
+                const official = `${registry.host}/fedora/fedora-coreos:stable`;
+                await $({
+                  quiet: true,
+                })`skopeo copy --all --src-tls-verify=false --dest-tls-verify=false docker://${refs.fcos43} docker://${official}`;
+                const before = metadata.requests.length;
+                await withRecordingFront(registry.host, async (front) => {
+                  const image = `127.0.0.1:${front.port}/fedora/fedora-coreos:stable`;
+                  // matrix.yaml's own targets name quay.io: this image is not one of them.
+                  assert.equal(resolveTarget(matrix, { image }).stream, undefined);
+                  const v = await discoverImage({ matrix, image });
+                  assert.equal(v.kernelSource, "coreos build metadata");
+                  assert.equal(v.kernelVersion, FCOS43_KERNEL);
+                  assert.equal(v.release, FCOS43_VERSION);
+                  // One registry answer (the tag's index): no manifest, no config blob.
+                  assert.deepEqual(front.requests.map((r) => r.path), [
+                    "/v2/fedora/fedora-coreos/manifests/stable",
+                  ]);
+                });
+                assert.deepEqual(metadata.requests.slice(before).map((r) => r.path).sort(), [
+                  `/stable/builds/${FCOS43_VERSION}/x86_64/commitmeta.json`,
+                  "/stable/releases.json",
+                ]);
+              },
+            );
+
+            await t.step(
               "a derived image as a matrix target: not in the index, so labels, then the layers",
               async () => {
                 const before = metadata.requests.length;
@@ -394,6 +461,7 @@ integrationTest(
                   assert.equal(v.kernelSource, "modules directory");
                   assert.equal(v.kernelVersion, DERIVED_KERNEL);
                   assert.equal(v.fcosRelease, BASE_VERSION, "the labels still name the base");
+                  assert.equal(v.release, undefined, "but it is not that release");
                   assert.ok(v.releases, "the index read ahead is kept for the fallback walk");
                   const paths = front.requests.map((r) => r.path);
                   assert.ok(paths.some((p) => p.includes("/blobs/")), "config and layers read");
@@ -410,6 +478,7 @@ integrationTest(
               const v = await discoverImage({ matrix, image: derived.base });
               assert.equal(v.kernelSource, "coreos build metadata");
               assert.equal(v.kernelVersion, BASE_KERNEL);
+              assert.equal(v.release, BASE_VERSION);
             });
 
             await t.step(
@@ -431,6 +500,7 @@ integrationTest(
                     assert.equal(v.kernelSource, "modules directory");
                     assert.equal(v.kernelVersion, kernel);
                     assert.equal(v.fcosRelease, BASE_VERSION, "the labels still name the base");
+                    assert.equal(v.release, undefined, "but it is not that release");
                     assert.match(lines.join("\n"), /not release 43\.20251124\.3\.0 itself/);
                   });
                 }
@@ -523,6 +593,8 @@ integrationTest(
                 assert.equal(values["kernel-source"], "coreos build metadata");
                 assert.equal(values.compatible, true);
                 assert.equal(values["image-tag"], `zfs-2.4.4_kernel-${FCOS43_KERNEL}`);
+                assert.equal(values.release, FCOS43_VERSION);
+                assert.equal(values["release-tag"], `fcos-${FCOS43_VERSION}`);
               });
               await t.step(
                 "versions leads with a verdict line, then a readable table",
@@ -592,6 +664,9 @@ integrationTest(
                   const arm = targets.find((x) => x.name === "coreos-stable-aarch64")!;
                   assert.equal(arm["kernel-version"], ARM_KERNEL);
                   assert.equal(arm.runner, "ubuntu-24.04-arm");
+                  // its labels name a release the index does not list: no release to tag
+                  assert.equal(arm.release, "");
+                  assert.equal(arm["release-tag"], "");
                   assert.equal(
                     targets.find((x) => x.name === "coreos-stable-x86_64")!.runner,
                     "ubuntu-24.04",

@@ -63,6 +63,7 @@ Deno.test("only tasks that write a chosen path or $GITHUB_OUTPUT may write anywh
     "matrix",
     "sign-image",
     "signing-keys",
+    "tag-release",
     "versions",
   ]);
 });
