@@ -421,7 +421,7 @@ exit "\${STUB_EXIT:-0}"
 async function runScript(
   script: string,
   env: Record<string, string>,
-  tools = ["deno", "cosign"],
+  tools = ["deno", "cosign", "podman", "git"],
 ): Promise<ScriptRun> {
   const temp = await Deno.makeTempDir();
   const bin = `${temp}/bin`;
@@ -434,9 +434,9 @@ async function runScript(
   await Deno.writeTextFile(`${temp}/script.sh`, script);
   const log = `${temp}/calls.log`;
   await Deno.writeTextFile(log, "");
-  // GitHub's default shell on Linux: bash -e {0}.
+  // GitHub's default shell on Linux when a step names none: bash -e {0} (no pipefail).
   const output = await new Deno.Command("bash", {
-    args: ["--noprofile", "--norc", "-e", "-o", "pipefail", `${temp}/script.sh`],
+    args: ["-e", `${temp}/script.sh`],
     env: {
       PATH: `${bin}:/usr/bin:/bin`,
       STUB_LOG: log,
@@ -757,4 +757,139 @@ Deno.test("build.yaml: the release job writes the plan from the environment and 
   }
   const sign = jobs["release-sign"]!;
   assert.equal(sign.strategy!.matrix!.digest, "${{ fromJSON(needs.release.outputs.digests) }}");
+});
+
+Deno.test("ci.yaml: the consumer job runs on pull requests touching the build, weekly and on demand", async (t) => {
+  const text = await Deno.readTextFile(new URL("ci.yaml", WORKFLOWS_DIR));
+  const doc = parse(text) as { on: Record<string, unknown>; jobs: Record<string, WorkflowJob> };
+  assert.ok(doc.on.schedule && "workflow_dispatch" in doc.on && "pull_request" in doc.on);
+  const consumer = doc.jobs.consumer!;
+  assert.match(consumer.if!, /github\.event_name == 'schedule'/);
+  assert.match(consumer.if!, /github\.event_name == 'workflow_dispatch'/);
+  assert.match(consumer.if!, /needs\.changes\.outputs\.build == 'true'/);
+  const diff = stepNamed(doc.jobs.changes!, /^diff$/);
+  // A real repository: the base commit, then a pull request changing one file.
+  for (
+    const [file, expected] of [
+      ["README.md", "false"],
+      ["docs/install.md", "false"],
+      ["Containerfile", "true"],
+      ["install-zfs.sh", "true"],
+      ["matrix.yaml", "true"],
+      ["build/kmod.sh", "true"],
+      [".github/consumer.Containerfile", "true"],
+      ["tests/Containerfile", "false"],
+    ]
+  ) {
+    await t.step(`${file} → build=${expected}`, async () => {
+      const repo = await Deno.makeTempDir();
+      const git = async (...args: string[]) => {
+        const out = await new Deno.Command("git", {
+          args: ["-C", repo, "-c", "user.name=t", "-c", "user.email=t@t", ...args],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+        return new TextDecoder().decode(out.stdout).trim();
+      };
+      try {
+        await git("init", "-q");
+        await Deno.writeTextFile(`${repo}/base`, "x");
+        await git("add", "-A");
+        await git("commit", "-qm", "base");
+        const base = await git("rev-parse", "HEAD");
+        await Deno.mkdir(`${repo}/${file}`.replace(/\/[^/]+$/, ""), { recursive: true });
+        await Deno.writeTextFile(`${repo}/${file}`, "changed");
+        await git("add", "-A");
+        await git("commit", "-qm", "change");
+        const head = await git("rev-parse", "HEAD");
+        const output = `${repo}/.output`;
+        const run = await new Deno.Command("bash", {
+          args: ["-e", "-c", diff.run!],
+          cwd: repo,
+          env: { BASE_SHA: base, HEAD_SHA: head, GITHUB_OUTPUT: output },
+          stdout: "piped",
+          stderr: "piped",
+          signal: AbortSignal.timeout(10_000),
+        }).output();
+        assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+        assert.equal((await Deno.readTextFile(output)).trim(), `build=${expected}`);
+      } finally {
+        await Deno.remove(repo, { recursive: true });
+      }
+    });
+  }
+});
+
+Deno.test("ci.yaml: the consumer job compiles, lists the RPMs, and builds the consumer image", async () => {
+  const { jobs } = await workflow("ci.yaml");
+  const consumer = jobs.consumer!;
+  const names = consumer.steps.map((s) => s.name ?? s.uses ?? "");
+  const at = (pattern: RegExp) => names.findIndex((n) => pattern.test(n));
+  const order = [/^Discover/, /^Build the kmods image/, /^List the RPMs/, /^Build a consumer/]
+    .map(at);
+  assert.ok(order.every((i, k) => i >= 0 && i > (order[k - 1] ?? -1)), `order ${order}`);
+
+  const build = stepNamed(consumer, /^Build the kmods image/);
+  const compiled = await runScript(build.run!, {
+    MODULE_SIGNING: "false",
+    TARGET_IMAGE: "quay.io/fedora/fedora-coreos@sha256:" + "c".repeat(64),
+  });
+  try {
+    assert.deepEqual(compiled.calls[0]!.args, [
+      "task",
+      "build",
+      "--image",
+      "quay.io/fedora/fedora-coreos@sha256:" + "c".repeat(64),
+      "--github-output",
+    ]);
+  } finally {
+    await Deno.remove(compiled.temp, { recursive: true });
+  }
+
+  const image = stepNamed(consumer, /^Build a consumer/);
+  const env = {
+    TARGET_IMAGE: "quay.io/fedora/fedora-coreos@sha256:" + "c".repeat(64),
+    KERNEL: "6.17.7-300.fc43.x86_64",
+    KMODS_IMAGE: "ghcr.io/o/kmods:zfs-2.4.4_kernel-6.17.7-300.fc43.x86_64",
+  };
+  const built = await runScript(image.run!, env);
+  const failed = await runScript(image.run!, { ...env, STUB_EXIT: "1" });
+  try {
+    assert.equal(built.code, 0, built.stdout);
+    const args = built.calls[0]!.args;
+    assert.equal(args[args.indexOf("--file") + 1], ".github/consumer.Containerfile");
+    for (
+      const arg of [`BASE=${env.TARGET_IMAGE}`, `KMODS=${env.KMODS_IMAGE}`, `KERNEL=${env.KERNEL}`]
+    ) {
+      assert.ok(args.includes(arg), `missing --build-arg ${arg}`);
+    }
+    const summary = await Deno.readTextFile(`${built.temp}/summary`);
+    assert.match(summary, /module signer: none \(unsigned\)/);
+    assert.notEqual(failed.code, 0, "a failed consumer build passed through tee");
+  } finally {
+    await Deno.remove(built.temp, { recursive: true });
+    await Deno.remove(failed.temp, { recursive: true });
+  }
+});
+
+Deno.test(".github/consumer.Containerfile installs from the kmods stage, checks modinfo, then lints", async () => {
+  const text = await Deno.readTextFile(
+    new URL("../.github/consumer.Containerfile", import.meta.url),
+  );
+  const { parseContainerfile } = await import("../lib/containerfile.ts");
+  const instructions = parseContainerfile(text);
+  const lines = instructions.map((i) => `${i.keyword} ${i.args}`);
+  assert.deepEqual(lines.filter((l) => l.startsWith("FROM")), [
+    "FROM ${KMODS} AS zfs",
+    "FROM ${BASE}",
+  ]);
+  const runs = lines.filter((l) => l.startsWith("RUN"));
+  assert.equal(
+    runs[0],
+    "RUN --mount=type=bind,from=zfs,target=/tmp/zfs sh /tmp/zfs/install-zfs.sh",
+  );
+  assert.match(runs[1]!, /modinfo -k "\$\{KERNEL\}" zfs/);
+  assert.match(runs[1]!, /-F vermagic/);
+  assert.equal(runs.at(-1), "RUN bootc container lint");
 });
