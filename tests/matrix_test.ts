@@ -60,7 +60,7 @@ Deno.test("parseMatrix() reports the line of the offending entry", () => {
 Deno.test("parseMatrix() gives every target a runner: its own, its arch's, else the default", async (t) => {
   const runnerOf = (matrixText: string, name: string) =>
     parseMatrix(matrixText, "m.yaml").targets.find((target) => target.name === name)!.runner;
-  const withoutRunners = text.replace(/^runners:\n(  .*\n)+/m, "");
+  const withoutRunners = text.replace(/^runners:\n( {2}.*\n)+/m, "");
   assert.notEqual(withoutRunners, text, "matrix.yaml no longer has a runners section");
 
   await t.step("defaults: ubuntu-24.04, ubuntu-24.04-arm", () => {
