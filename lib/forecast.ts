@@ -30,6 +30,9 @@ export const FORECAST_ISSUE = {
   title: "Kernel forecast: a Fedora CoreOS kernel that no pinned OpenZFS release supports",
   label: "kernel-forecast",
   marker: "<!-- fedora-zfs-kmods:kernel-forecast -->",
+  labelColor: "d93f0b",
+  labelDescription:
+    "Kept by the forecast workflow: a coming FCOS kernel no pinned OpenZFS supports",
 } as const;
 
 /** One stream and arch to forecast, with the ZFS series of the target it belongs to. */
