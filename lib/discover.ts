@@ -566,7 +566,7 @@ export async function discoverAllTargets(
       image: target.image,
       stream: target.stream,
       arch: target.arch,
-      runner: target.arch === "aarch64" ? "ubuntu-24.04-arm" : "ubuntu-24.04",
+      runner: target.runner, // matrix.yaml: the target's, its arch's, or the default
       ...versionsOutput(versions),
     };
   }));

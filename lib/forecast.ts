@@ -5,7 +5,14 @@
 // through sources passed in (real ones by default).
 import { escapeMarkdown } from "./cli.ts";
 import { supportsKernel } from "./compat.ts";
-import { type FcosRelease, fetchBuildKernel, fetchReleaseIndex, releaseDateOf } from "./coreos.ts";
+// An FCOS version's date field is its content snapshot date, not a release date (REFERENCE.md
+// "Build truth"): coreos.ts calls the parser releaseDateOf; here it is only ever a snapshot.
+import {
+  type FcosRelease,
+  fetchBuildKernel,
+  fetchReleaseIndex,
+  releaseDateOf as snapshotDateOf,
+} from "./coreos.ts";
 import { UsageError } from "./errors.ts";
 import { FALLBACK_MAX_WALK, lastCompatibleRelease, pinnedTags } from "./fallback.ts";
 import { findRelease, type Matrix, type Release } from "./matrix.ts";
@@ -22,14 +29,21 @@ import { chooseZfsRelease } from "./zfs_releases.ts";
 
 /** Fedora CoreOS streams in promotion order: next → testing → stable. */
 export const STREAM_ORDER = ["next", "testing", "stable"] as const;
-/** Days from a testing release to its promotion to stable (REFERENCE.md "Fedora CoreOS"). */
-export const PROMOTION_DAYS = 14;
+/**
+ * Days from a release's content snapshot (the date its version names) to the stable release
+ * that ships it: 15–23 in the releases checked (REFERENCE.md "Build truth"), longer around a
+ * major-version rebase. An estimate, shown as a range.
+ */
+export const STABLE_AFTER_SNAPSHOT_DAYS = { min: 15, max: 23 } as const;
 
 /** How the one forecast issue is found again: its label, a marker in its body, its title. */
 export const FORECAST_ISSUE = {
   title: "Kernel forecast: a Fedora CoreOS kernel that no pinned OpenZFS release supports",
   label: "kernel-forecast",
   marker: "<!-- fedora-zfs-kmods:kernel-forecast -->",
+  labelColor: "d93f0b",
+  labelDescription:
+    "Kept by the forecast workflow: a coming FCOS kernel no pinned OpenZFS supports",
 } as const;
 
 /** One stream and arch to forecast, with the ZFS series of the target it belongs to. */
@@ -67,7 +81,8 @@ export interface ForecastRow extends ForecastSubject {
    * warning: the same on a stream ahead of a target; unknown: it could not be read. */
   verdict: Verdict;
   release: string | null;
-  releaseDate: string | null;
+  /** The content snapshot date its version names (YYYY-MM-DD): not the day it was released. */
+  snapshotDate: string | null;
   image: string | null;
   kernelVersion: string | null;
   kernelMajorMinor: string | null;
@@ -79,8 +94,11 @@ export interface ForecastRow extends ForecastSubject {
   imageTag: string | null;
   /** A release in matrix.yaml that supports the kernel but has no sha256 pinned yet. */
   unpinnedZfsTag: string | null;
-  /** For a testing kernel nothing pinned supports: when stable should get it (YYYY-MM-DD). */
-  expectedOnStable: string | null;
+  /**
+   * For a testing kernel nothing pinned supports: the days stable should get it around
+   * (YYYY-MM-DD, snapshot + STABLE_AFTER_SNAPSHOT_DAYS): an estimate, never a date to count on.
+   */
+  expectedOnStable: { from: string; to: string } | null;
   /** What would fix an unsupported kernel. */
   fix: string | null;
   fallback: PinAdvice | null;
@@ -155,11 +173,25 @@ export function supportingReleases(
   };
 }
 
-/** The day a testing release is expected on stable: its release date + PROMOTION_DAYS. */
-export function expectedOnStable(testingVersion: string): string | undefined {
-  const date = releaseDateOf(testingVersion);
-  if (!date) return undefined;
-  return new Date(date.getTime() + PROMOTION_DAYS * 86_400_000).toISOString().slice(0, 10);
+const day = (date: Date, plus = 0) =>
+  new Date(date.getTime() + plus * 86_400_000).toISOString().slice(0, 10);
+
+/**
+ * The days a testing release is expected on stable around: its snapshot date plus
+ * STABLE_AFTER_SNAPSHOT_DAYS (min to max).
+ */
+export function expectedOnStable(testingVersion: string): { from: string; to: string } | undefined {
+  const snapshot = snapshotDateOf(testingVersion);
+  if (!snapshot) return undefined;
+  return {
+    from: day(snapshot, STABLE_AFTER_SNAPSHOT_DAYS.min),
+    to: day(snapshot, STABLE_AFTER_SNAPSHOT_DAYS.max),
+  };
+}
+
+/** `around 2025-12-09 – 2025-12-17`: an estimate reads as one. */
+export function aroundText(range: { from: string; to: string }): string {
+  return `around ${range.from} – ${range.to}`;
 }
 
 /** What fixes a kernel that nothing pinned supports. */
@@ -174,7 +206,7 @@ function emptyRow(subject: ForecastSubject): ForecastRow {
     ...subject,
     verdict: "unknown",
     release: null,
-    releaseDate: null,
+    snapshotDate: null,
     image: null,
     kernelVersion: null,
     kernelMajorMinor: null,
@@ -199,9 +231,8 @@ export function forecastRows(matrix: Matrix, observations: StreamObservation[]):
     const row = emptyRow(subject);
     row.release = release?.version ?? null;
     row.image = release?.image ?? null;
-    row.releaseDate = release
-      ? releaseDateOf(release.version)?.toISOString().slice(0, 10) ?? null
-      : null;
+    const snapshot = release ? snapshotDateOf(release.version) : undefined;
+    row.snapshotDate = snapshot ? day(snapshot) : null;
     if (!kernelVersion || !KERNEL_VERSION.test(kernelVersion)) {
       row.error = error ??
         (release
@@ -249,7 +280,7 @@ export function forecastJson(rows: ForecastRow[]): Record<string, unknown>[] {
     series: row.series,
     target: row.target,
     release: row.release,
-    "release-date": row.releaseDate,
+    "snapshot-date": row.snapshotDate,
     image: row.image,
     "kernel-version": row.kernelVersion,
     "kernel-major-minor": row.kernelMajorMinor,
@@ -258,7 +289,8 @@ export function forecastJson(rows: ForecastRow[]): Record<string, unknown>[] {
     supported: row.supported,
     "image-tag": row.imageTag,
     "unpinned-zfs-tag": row.unpinnedZfsTag,
-    "expected-on-stable": row.expectedOnStable,
+    "expected-on-stable-from": row.expectedOnStable?.from ?? null,
+    "expected-on-stable-to": row.expectedOnStable?.to ?? null,
     fix: row.fix,
     "fallback-release": row.fallback?.release ?? null,
     "fallback-image": row.fallback?.image ?? null,
@@ -284,7 +316,7 @@ export function rowNote(row: ForecastRow): string {
       return row.error ?? "";
     default: {
       const when = row.expectedOnStable
-        ? `expected on stable around ${row.expectedOnStable}; `
+        ? `expected on stable ${aroundText(row.expectedOnStable)}; `
         : "";
       const pin = row.fallback ? `; pin ${row.fallback.release}` : "";
       return `${when}nothing pinned supports ${row.kernelMajorMinor}: ${row.fix}${pin}`;
@@ -337,11 +369,18 @@ export function issueBody(rows: ForecastRow[], publishImage: string): string | u
       "",
       // series and major.minor were validated against strict digit patterns (matrix.yaml,
       // KERNEL_VERSION): they cannot carry Markdown.
-      `- Release ${code(row.release ?? "")} has kernel ${code(row.kernelVersion ?? "")}; ` +
+      `- Release ${code(row.release ?? "")}` +
+        (row.snapshotDate ? ` (content snapshot of ${row.snapshotDate})` : "") +
+        ` has kernel ${code(row.kernelVersion ?? "")}; ` +
         `no pinned zfs-${row.series}.x release supports ${row.kernelMajorMinor}.`,
     );
     if (row.expectedOnStable) {
-      lines.push(`- Expected on stable around ${escapeMarkdown(row.expectedOnStable)}.`);
+      // Dates built from validated digits (FCOS_VERSION): no Markdown in them.
+      lines.push(
+        `- Expected on stable ${aroundText(row.expectedOnStable)}: an estimate, ` +
+          `${STABLE_AFTER_SNAPSHOT_DAYS.min}–${STABLE_AFTER_SNAPSHOT_DAYS.max} days after the ` +
+          `snapshot its version names (longer around a major-version rebase).`,
+      );
     } else if (!row.target) {
       lines.push(`- Not on a stream that is built yet; it moves down next → testing → stable.`);
     }

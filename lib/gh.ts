@@ -149,9 +149,12 @@ export function runsTable(runs: WorkflowRun[]): { header: string[]; rows: string
   };
 }
 
-// The one issue a scheduled workflow keeps up to date (the kernel forecast): found by its
-// label and a marker in its body, edited through the REST API with `gh api`, which
-// resolves {owner}/{repo} from GH_REPO or the git remote like every other gh command.
+// The one issue a scheduled workflow keeps up to date (the kernel forecast): found by a marker
+// in its body among every open issue (a label can be dropped: GitHub silently drops the labels
+// of an issue created without push access, and people remove them), labelled when it lacks the
+// label (the label created first when the repository has none), edited through the REST API
+// with `gh api`, which resolves {owner}/{repo} from GH_REPO or the git remote like every other
+// gh command.
 
 /** An open issue as this project reads it from `GET /repos/{owner}/{repo}/issues`. */
 export interface IssueSummary {
@@ -159,6 +162,8 @@ export interface IssueSummary {
   title: string;
   body: string;
   url: string;
+  /** Names of its labels. */
+  labels: string[];
 }
 
 /** The issue to keep: a fixed title and label, and a marker its body starts with. */
@@ -166,12 +171,16 @@ export interface IssueIdentity {
   title: string;
   label: string;
   marker: string;
+  /** How the label is created when the repository lacks it. */
+  labelColor?: string;
+  labelDescription?: string;
 }
 
 /** One change to make: open an issue, rewrite one, close one with a comment. */
 export type IssueChange =
   | { change: "create"; title: string; body: string }
   | { change: "edit"; number: number; title: string; body: string }
+  | { change: "label"; number: number; label: string }
   | { change: "close"; number: number; comment: string };
 
 /** What an upsert did, for the task to print. */
@@ -183,6 +192,8 @@ export interface IssueOutcome {
   url?: string;
   /** Issues closed: all of ours when there is nothing to report, else duplicates. */
   closed: number[];
+  /** Labelling that failed (the issue is found by its marker all the same): one line. */
+  labelProblem?: string;
 }
 
 // GitHub stores what it was sent, but a person editing the issue in the browser turns
@@ -201,9 +212,9 @@ function ours(open: IssueSummary[], identity: IssueIdentity): IssueSummary[] {
 
 /**
  * The changes that leave exactly one open issue with `body` (none when body is undefined):
- * the oldest matching issue is kept and edited only when its text differs, later
- * duplicates are closed, and all of them are closed with `closingComment` when there is
- * nothing to report.
+ * the oldest matching issue is kept, edited only when its text differs and labelled when it
+ * lacks the label, later duplicates are closed, and all of them are closed with
+ * `closingComment` when there is nothing to report.
  */
 export function planIssue(
   open: IssueSummary[],
@@ -224,6 +235,9 @@ export function planIssue(
   if (!kept) changes.push({ change: "create", title: identity.title, body });
   else if (!sameText(kept.body, body) || kept.title !== identity.title) {
     changes.push({ change: "edit", number: kept.number, title: identity.title, body });
+  }
+  if (kept && !kept.labels.includes(identity.label)) {
+    changes.push({ change: "label", number: kept.number, label: identity.label });
   }
   for (const duplicate of duplicates) {
     changes.push({
@@ -279,35 +293,81 @@ function issueOf(value: unknown, endpoint: string): IssueSummary & { pullRequest
   const title = item?.title;
   const body = item?.body ?? ""; // an issue created without a body has body: null
   const url = item?.html_url;
+  const labels = item?.labels ?? [];
   if (
     !Number.isSafeInteger(number) || (number as number) < 1 || typeof title !== "string" ||
-    typeof body !== "string" || typeof url !== "string"
+    typeof body !== "string" || typeof url !== "string" || !Array.isArray(labels)
   ) {
     throw new CheckError(`gh api ${endpoint} answered an issue without number, title or html_url`);
   }
-  return { number: number as number, title, body, url, pullRequest: "pull_request" in item! };
+  return {
+    number: number as number,
+    title,
+    body,
+    url,
+    // Each label is an object with a name (a plain string in some older answers).
+    labels: labels.map((label) => typeof label === "string" ? label : label?.name)
+      .filter((name): name is string => typeof name === "string"),
+    pullRequest: "pull_request" in item!,
+  };
 }
 
-/** The open issues (not pull requests) that carry `label`: one page of up to 100. */
-export async function listOpenIssues(
-  label: string,
-  options: GhOptions = {},
-): Promise<IssueSummary[]> {
-  const answer = await ghApi("issues", "GET", {
-    ...options,
-    fields: { state: "open", labels: label, per_page: "100" },
-  });
-  if (!Array.isArray(answer)) {
-    throw new CheckError("gh api issues answered something other than a JSON array");
+/** Pages of 100 open issues read at most: the marker is looked for in these 1,000. */
+export const MAX_ISSUE_PAGES = 10;
+
+/**
+ * Every open issue (not pull requests), whatever its labels: pages of 100 until a short page,
+ * at most MAX_ISSUE_PAGES of them.
+ */
+export async function listOpenIssues(options: GhOptions = {}): Promise<IssueSummary[]> {
+  const issues: IssueSummary[] = [];
+  for (let page = 1; page <= MAX_ISSUE_PAGES; page++) {
+    const answer = await ghApi("issues", "GET", {
+      ...options,
+      fields: { state: "open", per_page: "100", page: String(page) },
+    });
+    if (!Array.isArray(answer)) {
+      throw new CheckError("gh api issues answered something other than a JSON array");
+    }
+    for (const item of answer) {
+      const { pullRequest, ...issue } = issueOf(item, "issues");
+      if (!pullRequest) issues.push(issue); // the issues endpoint lists pull requests too
+    }
+    if (answer.length < 100) break;
   }
-  return answer.map((item) => issueOf(item, "issues"))
-    .filter((issue) => !issue.pullRequest) // the issues endpoint lists pull requests too
-    .map(({ pullRequest: _, ...issue }) => issue);
+  return issues;
+}
+
+const HTTP_STATUS = (status: number) => new RegExp(`\\(HTTP ${status}\\)`);
+
+/** Creates the identity's label unless the repository has it (a 422 "already_exists" is fine). */
+export async function ensureLabel(identity: IssueIdentity, options: GhOptions = {}): Promise<void> {
+  try {
+    await ghApi(`labels/${encodeURIComponent(identity.label)}`, "GET", options);
+    return;
+  } catch (error) {
+    if (!(error instanceof GhError && HTTP_STATUS(404).test(error.stderr))) throw error;
+  }
+  try {
+    await ghApi("labels", "POST", {
+      ...options,
+      body: {
+        name: identity.label,
+        color: identity.labelColor ?? "ededed",
+        ...(identity.labelDescription ? { description: identity.labelDescription } : {}),
+      },
+    });
+  } catch (error) {
+    // Created meanwhile (another run): what we wanted.
+    if (!(error instanceof GhError && HTTP_STATUS(422).test(error.stderr))) throw error;
+  }
 }
 
 /**
- * Leaves exactly one open issue labelled `identity.label` with `body`, or closes it when
- * body is undefined (see planIssue); the label is created by GitHub on first use.
+ * Leaves exactly one open issue with the marker and `body`, labelled `identity.label`, or closes
+ * it when body is undefined (see planIssue). The label is created when missing; labelling is
+ * best effort (a token without push access has its labels dropped or refused): a failure is
+ * reported in `labelProblem`, the issue is found by its marker all the same.
  */
 export async function upsertIssue(
   identity: IssueIdentity,
@@ -315,8 +375,16 @@ export async function upsertIssue(
   closingComment: string,
   options: GhOptions = {},
 ): Promise<IssueOutcome> {
-  const open = await listOpenIssues(identity.label, options);
+  const open = await listOpenIssues(options);
   const changes = planIssue(open, identity, body, closingComment);
+  const labelled = async (label: () => Promise<unknown>) => {
+    try {
+      await label();
+    } catch (error) {
+      if (!(error instanceof CheckError)) throw error;
+      outcome.labelProblem = `Cannot label the issue ${identity.label}: ${error.message}`;
+    }
+  };
   const outcome: IssueOutcome = { result: "none", closed: [] };
   if (body !== undefined) {
     const kept = ours(open, identity)[0];
@@ -324,6 +392,7 @@ export async function upsertIssue(
   }
   for (const change of changes) {
     if (change.change === "create") {
+      await labelled(() => ensureLabel(identity, options));
       const created = issueOf(
         await ghApi("issues", "POST", {
           ...options,
@@ -332,6 +401,18 @@ export async function upsertIssue(
         "issues",
       );
       Object.assign(outcome, { result: "created", number: created.number, url: created.url });
+      // GitHub drops the labels of an issue created without push access, silently.
+      if (!outcome.labelProblem && !created.labels.includes(identity.label)) {
+        outcome.labelProblem = `GitHub dropped the label ${identity.label} of #${created.number}`;
+      }
+    } else if (change.change === "label") {
+      await labelled(async () => {
+        await ensureLabel(identity, options);
+        await ghApi(`issues/${change.number}/labels`, "POST", {
+          ...options,
+          body: { labels: [change.label] },
+        });
+      });
     } else if (change.change === "edit") {
       await ghApi(`issues/${change.number}`, "PATCH", {
         ...options,

@@ -30,12 +30,26 @@ const releaseSchema = z.strictObject({
   sha256: z.string().regex(SHA256, "is not 64 lower-case hex digits").optional(),
 });
 
+/** The GitHub-hosted runner per arch when matrix.yaml names none (`runners`, a target's `runner`). */
+export const DEFAULT_RUNNERS: Readonly<Record<typeof ARCHES[number], string>> = {
+  x86_64: "ubuntu-24.04",
+  aarch64: "ubuntu-24.04-arm",
+};
+
+// A runner label as GitHub spells them (ubuntu-24.04-arm, a larger runner's or a self-hosted
+// label): it reaches `runs-on` through the plan, so nothing else gets through.
+const runnerLabel = z.string().regex(
+  /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
+  "is not a runner label such as ubuntu-24.04",
+);
+
 const targetSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "is not a lower-case name"),
   image: imageRef,
   stream: z.string().regex(/^[a-z0-9-]+$/, "is not a stream name such as stable"),
   arch: z.enum(ARCHES),
   series: z.string().regex(ZFS_SERIES, 'is not a ZFS series such as "2.4"').optional(),
+  runner: runnerLabel.optional(),
   enabled: z.boolean(),
 });
 
@@ -44,13 +58,22 @@ const matrixSchema = z.strictObject({
     series: z.string().regex(ZFS_SERIES, 'is not a ZFS series such as "2.4"'),
     releases: z.array(releaseSchema).min(1),
   }),
+  runners: z.strictObject({ x86_64: runnerLabel.optional(), aarch64: runnerLabel.optional() })
+    .optional(),
   targets: z.array(targetSchema).min(1),
   publish: z.strictObject({ image: imageRef, cache: imageRef }),
-});
+}).transform((matrix) => ({
+  ...matrix,
+  // Every target leaves the parse with its runner: its own, else its arch's, else the default.
+  targets: matrix.targets.map((target) => ({
+    ...target,
+    runner: target.runner ?? matrix.runners?.[target.arch] ?? DEFAULT_RUNNERS[target.arch],
+  })),
+}));
 
 export type Matrix = z.infer<typeof matrixSchema>;
 export type Release = z.infer<typeof releaseSchema>;
-export type Target = z.infer<typeof targetSchema>;
+export type Target = Matrix["targets"][number];
 
 /** Parses and validates matrix.yaml text; every problem is reported with its line. */
 export function parseMatrix(text: string, file = "matrix.yaml"): Matrix {

@@ -129,10 +129,10 @@ export function checkWorkflow(text: string, file: string, known: KnownTasks): st
       problems.push(`${where}, but that step runs deno task without --github-output`);
       continue;
     }
-    const written = step.tasks.flatMap((task) => known.outputs(task) ?? []);
+    const written = [...new Set(step.tasks.flatMap((task) => known.outputs(task) ?? []))];
     if (!written.includes(ref.name)) {
       problems.push(
-        `${where}, but \`deno task ${step.tasks.join("`/`")}\` writes only: ${
+        `${where}, but \`deno task ${[...new Set(step.tasks)].join("`/`")}\` writes only: ${
           written.join(", ") || "(no OUTPUTS exported)"
         }`,
       );

@@ -116,6 +116,7 @@ async function forecastTask(args: string[]): Promise<number> {
             closed ? ` (closed duplicates ${closed})` : ""
           }`,
       );
+      if (outcome.labelProblem) console.error(problemLine("warning", outcome.labelProblem));
       if (options.githubOutput && outcome.url) {
         writeStepSummary(`Forecast issue: ${escapeMarkdown(outcome.url)}\n`);
       }

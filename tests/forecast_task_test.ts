@@ -53,7 +53,7 @@ Deno.test("forecast prints a table, verdict first, and exits 0 for a complete re
   );
   assert.match(
     lines[2]!,
-    /^warning\s+testing\s+x86_64\s+43\.20251124\.2\.0\s+7\.1\.2-200\.fc43\.x86_64\s+-\s+expected on stable around 2025-12-08; nothing pinned supports 7\.1: deno task matrix add zfs-2\.4\.4$/,
+    /^warning\s+testing\s+x86_64\s+43\.20251124\.2\.0\s+7\.1\.2-200\.fc43\.x86_64\s+-\s+expected on stable around 2025-12-09 – 2025-12-17; nothing pinned supports 7\.1: deno task matrix add zfs-2\.4\.4$/,
   );
   assert.match(lines[3]!, /^warning\s+next\s+.*no OpenZFS release supports 7\.3 yet$/);
   assert.equal(lines.length, 4);

@@ -5,6 +5,7 @@ import fc from "fast-check";
 import { fetchBuildKernel, fetchReleaseIndex } from "../lib/coreos.ts";
 import { lastCompatibleRelease } from "../lib/fallback.ts";
 import {
+  aroundText,
   collectForecast,
   expectedOnStable,
   FORECAST_ISSUE,
@@ -15,6 +16,7 @@ import {
   type ForecastSources,
   forecastSubjects,
   issueBody,
+  STABLE_AFTER_SNAPSHOT_DAYS,
   type StreamObservation,
   supportingReleases,
 } from "../lib/forecast.ts";
@@ -103,9 +105,15 @@ Deno.test("supportingReleases() picks the newest pinned release and names a newe
   assert.equal(supportingReleases(withMin, "2.4", "5.14").pinned?.tag, undefined);
 });
 
-Deno.test("expectedOnStable() adds the two weeks of testing to the release date", () => {
-  assert.equal(expectedOnStable("43.20251124.2.0"), "2025-12-08");
-  assert.equal(expectedOnStable("43.20251224.2.0"), "2026-01-07");
+Deno.test("expectedOnStable() is a range, 15 to 23 days after the snapshot date the version names", () => {
+  assert.deepEqual(expectedOnStable("43.20251124.2.0"), { from: "2025-12-09", to: "2025-12-17" });
+  // across a month and a year end
+  assert.deepEqual(expectedOnStable("43.20251224.2.0"), { from: "2026-01-08", to: "2026-01-16" });
+  assert.deepEqual(STABLE_AFTER_SNAPSHOT_DAYS, { min: 15, max: 23 });
+  assert.equal(
+    aroundText({ from: "2025-12-09", to: "2025-12-17" }),
+    "around 2025-12-09 – 2025-12-17",
+  );
   assert.equal(expectedOnStable("43.20251345.2.0"), undefined);
   assert.equal(expectedOnStable("latest"), undefined);
 });
@@ -118,7 +126,7 @@ Deno.test("forecastRows() decides the verdict of each stream", async (t) => {
     assert.equal(row!.zfsTag, "zfs-2.4.2");
     assert.equal(row!.maxKernel, "7.0");
     assert.equal(row!.imageTag, "zfs-2.4.2_kernel-6.19.3-200.fc43.x86_64");
-    assert.equal(row!.releaseDate, "2025-11-10");
+    assert.equal(row!.snapshotDate, "2025-11-10");
     assert.equal(row!.fix, null);
   });
   await t.step("a target's stream nothing pinned supports is unsupported, with the fix", () => {
@@ -135,7 +143,7 @@ Deno.test("forecastRows() decides the verdict of each stream", async (t) => {
       observe("next", "43.20251124.1.0", kernel("7.3.0")),
     ]);
     assert.deepEqual(rows.map((r) => r.verdict), ["ok", "warning", "warning"]);
-    assert.equal(rows[1]!.expectedOnStable, "2025-12-08");
+    assert.deepEqual(rows[1]!.expectedOnStable, { from: "2025-12-09", to: "2025-12-17" });
     assert.equal(rows[2]!.expectedOnStable, null, "next has no promotion date of its own");
     assert.equal(rows[2]!.fix, "no OpenZFS release supports 7.3 yet");
   });
@@ -214,7 +222,16 @@ Deno.test("issueBody() tells what is unsupported, when, the fix and what to pin"
     ]);
   });
   await t.step("the estimate, the fix and the pin", () => {
-    assert.match(body, /Expected on stable around 2025-12-08\./);
+    assert.match(
+      body,
+      /Expected on stable around 2025-12-09 – 2025-12-17: an estimate, 15–23 days after the snapshot/,
+    );
+    // The version's date is the content snapshot, and is called that.
+    assert.match(
+      body,
+      /Release `43\.20251124\.2\.0` \(content snapshot of 2025-11-24\) has kernel/,
+    );
+    assert.doesNotMatch(body, /release date|released on/i);
     assert.match(body, /Fix: `deno task matrix add zfs-2\.4\.4`/);
     assert.match(body, /Fix: none yet, no OpenZFS release supports 7\.3 yet\./);
     assert.match(body, /^ {2}FROM quay\.io\/fedora\/fedora-coreos:43\.20251110\.2\.0$/m);
@@ -274,7 +291,10 @@ Deno.test("collectForecast() reads the stand-in builds server and finds what to 
       assert.equal(row["fallback-release"], null);
       assert.equal(row["fallback-note"], null);
     }
-    assert.equal(json[1]!["expected-on-stable"], "2025-12-08");
+    assert.equal(json[1]!["expected-on-stable-from"], "2025-12-09");
+    assert.equal(json[1]!["expected-on-stable-to"], "2025-12-17");
+    assert.equal(json[1]!["snapshot-date"], "2025-11-24");
+    assert.ok(!("release-date" in json[1]!), "a snapshot date is not a release date");
     assert.equal(forecastComplete(rows), true);
     const body = issueBody(rows, "ghcr.io/example/fedora-zfs-kmods")!;
     assert.doesNotMatch(body, /FROM quay\.io/);

@@ -66,6 +66,12 @@ interface Recorded {
   issues: StoredIssue[];
   /** Every write to the issues API: method and path. */
   writes: string[];
+  /** The repository's labels (GET/POST /repos/{owner}/{repo}/labels). */
+  labels: string[];
+  /** Like GitHub for a token without push access: labels of a new issue silently dropped. */
+  dropLabels: boolean;
+  /** Every GET of the issues list: its query. */
+  listQueries: string[];
 }
 
 interface StoredIssue {
@@ -118,11 +124,14 @@ function issueJson(host: string, issue: StoredIssue) {
 /** The issues endpoints of owner/repo; owner/readonly refuses writes like a token without issues: write. */
 async function issuesApi(request: Request, recorded: Recorded): Promise<Response | undefined> {
   const { pathname, searchParams, host } = new URL(request.url);
-  const match = /^\/api\/v3\/repos\/owner\/(repo|readonly)\/issues(?:\/(\d+)(\/comments)?)?$/.exec(
-    pathname,
-  );
+  const labelsAnswer = await labelsApi(request, recorded);
+  if (labelsAnswer) return labelsAnswer;
+  const match =
+    /^\/api\/v3\/repos\/owner\/(repo|readonly)\/issues(?:\/(\d+)(\/comments|\/labels)?)?$/
+      .exec(pathname);
   if (!match) return undefined;
-  const [, repo, number, comments] = match;
+  const [, repo, number, sub] = match;
+  const comments = sub === "/comments" ? sub : undefined;
   if (request.method !== "GET") recorded.writes.push(`${request.method} ${pathname}`);
   if (repo === "readonly" && request.method !== "GET") {
     return json({
@@ -135,12 +144,14 @@ async function issuesApi(request: Request, recorded: Recorded): Promise<Response
     const labels = (searchParams.get("labels") ?? "").split(",").filter(Boolean);
     const state = searchParams.get("state") ?? "open";
     const perPage = Number(searchParams.get("per_page") ?? 30);
+    const page = Number(searchParams.get("page") ?? 1);
+    recorded.listQueries.push(searchParams.toString());
     return json(
       store
         .filter((i) => state === "all" || i.state === state)
         .filter((i) => labels.every((label) => i.labels.includes(label)))
         .sort((a, b) => b.number - a.number) // newest first, as GitHub lists them
-        .slice(0, perPage)
+        .slice((page - 1) * perPage, page * perPage)
         .map((i) => issueJson(host, i)),
     );
   }
@@ -150,7 +161,7 @@ async function issuesApi(request: Request, recorded: Recorded): Promise<Response
       number: Math.max(0, ...store.map((i) => i.number)) + 1,
       title: input.title,
       body: input.body ?? null,
-      labels: input.labels ?? [],
+      labels: recorded.dropLabels ? [] : input.labels ?? [],
       state: "open",
       stateReason: null,
       comments: [],
@@ -164,6 +175,14 @@ async function issuesApi(request: Request, recorded: Recorded): Promise<Response
       message: "Not Found",
       documentation_url: "https://docs.github.com/rest/issues/issues#update-an-issue",
     }, { status: 404 });
+  }
+  if (request.method === "POST" && sub === "/labels") {
+    const input = await request.json() as { labels: string[] };
+    for (const label of input.labels) {
+      if (!issue.labels.includes(label)) issue.labels.push(label);
+      if (!recorded.labels.includes(label)) recorded.labels.push(label);
+    }
+    return json(issue.labels.map((name) => ({ name })));
   }
   if (request.method === "POST" && comments) {
     const input = await request.json() as { body: string };
@@ -185,6 +204,45 @@ async function issuesApi(request: Request, recorded: Recorded): Promise<Response
     if (input.state !== undefined) issue.state = input.state;
     if (input.state_reason !== undefined) issue.stateReason = input.state_reason;
     return json(issueJson(host, issue));
+  }
+  return undefined;
+}
+
+/** GET /repos/owner/repo/labels/{name} and POST /repos/owner/repo/labels, as GitHub answers. */
+async function labelsApi(request: Request, recorded: Recorded): Promise<Response | undefined> {
+  const { pathname } = new URL(request.url);
+  const match = /^\/api\/v3\/repos\/owner\/(repo|readonly)\/labels(?:\/([^/]+))?$/.exec(pathname);
+  if (!match) return undefined;
+  const name = match[2] === undefined ? undefined : decodeURIComponent(match[2]);
+  if (match[1] === "readonly") {
+    if (request.method === "GET") return json({ message: "Not Found" }, { status: 404 });
+    recorded.writes.push(`${request.method} ${pathname}`);
+    return json({ message: "Resource not accessible by integration" }, { status: 403 });
+  }
+  if (request.method === "GET" && name !== undefined) {
+    return recorded.labels.includes(name)
+      ? json({ id: 1, name, color: "ededed", default: false, description: null })
+      : json({
+        message: "Not Found",
+        documentation_url: "https://docs.github.com/rest/issues/labels#get-a-label",
+        status: "404",
+      }, { status: 404 });
+  }
+  if (request.method === "POST" && name === undefined) {
+    recorded.writes.push(`POST ${pathname}`);
+    const input = await request.json() as { name: string; color?: string; description?: string };
+    if (recorded.labels.includes(input.name)) {
+      return json({
+        message: "Validation Failed",
+        errors: [{ resource: "Label", code: "already_exists", field: "name" }],
+        documentation_url: "https://docs.github.com/rest/issues/labels#create-a-label",
+        status: "422",
+      }, { status: 422 });
+    }
+    recorded.labels.push(input.name);
+    return json({ id: 2, name: input.name, color: input.color, description: input.description }, {
+      status: 201,
+    });
   }
   return undefined;
 }
@@ -272,7 +330,15 @@ async function withGithub(
   const dir = await Deno.makeTempDir({ prefix: "gh_tasks_test_" });
   try {
     const { certFile, cert, key } = await selfSignedCert(dir);
-    const recorded: Recorded = { dispatches: [], unknown: [], issues: [], writes: [] };
+    const recorded: Recorded = {
+      dispatches: [],
+      unknown: [],
+      issues: [],
+      writes: [],
+      labels: [],
+      dropLabels: false,
+      listQueries: [],
+    };
     await withServer(githubApi(recorded), async (server) => {
       const host = `localhost:${server.port}`;
       const env: Record<string, string> = {
@@ -476,7 +542,12 @@ integrationTest("forecast --update-issue keeps one issue: opens, edits, closes i
           result.stderr,
           /^Forecast issue #2 https:\/\/localhost:\d+\/owner\/repo\/issues\/2 created\n$/,
         );
-        assert.deepEqual(recorded.writes, ["POST /api/v3/repos/owner/repo/issues"]);
+        // The repository had no such label: created first, then the issue with it.
+        assert.deepEqual(recorded.writes, [
+          "POST /api/v3/repos/owner/repo/labels",
+          "POST /api/v3/repos/owner/repo/issues",
+        ]);
+        assert.deepEqual(recorded.labels, [FORECAST_ISSUE.label]);
       });
       await t.step("leaves it alone when the forecast did not change", async () => {
         recorded.writes.length = 0;
@@ -549,13 +620,89 @@ integrationTest("forecast --update-issue keeps one issue: opens, edits, closes i
   });
 });
 
+integrationTest("forecast --update-issue finds its issue by the marker when the label is gone", [
+  "gh",
+  "openssl",
+], async (t) => {
+  await withGithub(async ({ recorded, dir, env }) => {
+    await Deno.writeTextFile(`${dir}/matrix.yaml`, testMatrix());
+    await withServer(fcosBuilds(structuredClone(CROSSING)), async (builds) => {
+      const forecast = () =>
+        run(["tasks/forecast.ts", "--update-issue"], {
+          ...env,
+          FCOS_BUILDS_URL: builds.url,
+          MATRIX_FILE: `${dir}/matrix.yaml`,
+          HTTP_RETRIES: "0",
+        });
+      const open = () => recorded.issues.filter((i) => !i.pullRequest && i.state === "open");
+      recorded.dropLabels = true; // a token without push access: GitHub drops labels silently
+
+      await t.step(
+        "the label is created, GitHub drops it from the new issue: a warning",
+        async () => {
+          const result = await forecast();
+          assert.equal(result.code, 0, result.stderr);
+          assert.deepEqual(open().map((i) => [i.number, i.labels]), [[1, []]]);
+          assert.deepEqual(recorded.labels, [FORECAST_ISSUE.label]);
+          assert.match(
+            result.stderr,
+            /created\nwarning: GitHub dropped the label kernel-forecast of #1\n$/,
+          );
+        },
+      );
+      await t.step(
+        "the next run finds it by its marker and labels it: no second issue",
+        async () => {
+          recorded.writes.length = 0;
+          recorded.dropLabels = false;
+          const result = await forecast();
+          assert.equal(result.code, 0, result.stderr);
+          assert.deepEqual(recorded.writes, ["POST /api/v3/repos/owner/repo/issues/1/labels"]);
+          assert.deepEqual(open().map((i) => [i.number, i.labels]), [[1, [FORECAST_ISSUE.label]]]);
+          assert.match(result.stderr, /^Forecast issue #1 .* unchanged\n$/);
+        },
+      );
+      await t.step("a label removed by hand and 150 newer issues: found on page 2", async () => {
+        recorded.writes.length = 0;
+        recorded.listQueries.length = 0;
+        recorded.issues[0]!.labels = [];
+        recorded.labels.length = 0; // the label itself deleted too
+        for (let n = 2; n <= 151; n++) {
+          recorded.issues.push({
+            number: n,
+            title: `Issue ${n}`,
+            body: n === 77 ? `quotes the marker later: ${FORECAST_ISSUE.marker}` : null,
+            labels: ["bug"],
+            state: "open",
+            stateReason: null,
+            comments: [],
+          });
+        }
+        const result = await forecast();
+        assert.equal(result.code, 0, result.stderr);
+        assert.deepEqual(recorded.listQueries.map((q) => new URLSearchParams(q).get("page")), [
+          "1",
+          "2",
+        ]);
+        assert.ok(recorded.listQueries.every((q) => !new URLSearchParams(q).has("labels")));
+        assert.deepEqual(recorded.writes, [
+          "POST /api/v3/repos/owner/repo/labels",
+          "POST /api/v3/repos/owner/repo/issues/1/labels",
+        ]);
+        assert.equal(open().length, 151, "no issue created or closed");
+      });
+    });
+  });
+});
+
 Deno.test("planIssue() leaves exactly one open issue with the forecast", async (t) => {
   const identity = { title: "T", label: "l", marker: "<!-- m -->" };
-  const issue = (number: number, body: string, title = "T") => ({
+  const issue = (number: number, body: string, title = "T", labels = ["l"]) => ({
     number,
     title,
     body,
     url: `u${number}`,
+    labels,
   });
   await t.step("none open: create", () => {
     assert.deepEqual(planIssue([], identity, "<!-- m -->\nB", "bye"), [
@@ -584,6 +731,12 @@ Deno.test("planIssue() leaves exactly one open issue with the forecast", async (
           comment: "Duplicate of #4, which the same workflow keeps up to date.",
         },
       ],
+    );
+  });
+  await t.step("found by its marker without the label: label it again", () => {
+    assert.deepEqual(
+      planIssue([issue(4, "<!-- m -->\nB", "T", ["bug"])], identity, "<!-- m -->\nB", "bye"),
+      [{ change: "label", number: 4, label: "l" }],
     );
   });
   await t.step("nothing to report: close every one of ours, and only ours", () => {

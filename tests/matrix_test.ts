@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { defaultTarget, findRelease, loadMatrix } from "../lib/matrix.ts";
-import { parseMatrix } from "../lib/matrix_schema.ts";
+import { DEFAULT_RUNNERS, parseMatrix } from "../lib/matrix_schema.ts";
 import { InputError } from "../lib/errors.ts";
 
 const text = await Deno.readTextFile(new URL("../matrix.yaml", import.meta.url));
@@ -55,4 +55,51 @@ Deno.test("parseMatrix() reports the line of the offending entry", () => {
     () => parseMatrix(bad, "m.yaml"),
     (e: Error) => e.message.includes(`m.yaml:${line}:`),
   );
+});
+
+Deno.test("parseMatrix() gives every target a runner: its own, its arch's, else the default", async (t) => {
+  const runnerOf = (matrixText: string, name: string) =>
+    parseMatrix(matrixText, "m.yaml").targets.find((target) => target.name === name)!.runner;
+  const withoutRunners = text.replace(/^runners:\n( {2}.*\n)+/m, "");
+  assert.notEqual(withoutRunners, text, "matrix.yaml no longer has a runners section");
+
+  await t.step("defaults: ubuntu-24.04, ubuntu-24.04-arm", () => {
+    assert.equal(runnerOf(withoutRunners, "coreos-stable-x86_64"), DEFAULT_RUNNERS.x86_64);
+    assert.equal(runnerOf(withoutRunners, "coreos-stable-aarch64"), "ubuntu-24.04-arm");
+    assert.equal(DEFAULT_RUNNERS.x86_64, "ubuntu-24.04");
+  });
+  await t.step("per arch", () => {
+    const custom = text.replace("aarch64: ubuntu-24.04-arm", "aarch64: arm64-large");
+    assert.equal(runnerOf(custom, "coreos-stable-aarch64"), "arm64-large");
+    assert.equal(runnerOf(custom, "coreos-stable-x86_64"), "ubuntu-24.04");
+  });
+  await t.step("per target, over the arch's", () => {
+    const custom = text.replace(
+      "name: coreos-testing-x86_64\n",
+      "name: coreos-testing-x86_64\n    runner: self-hosted-fedora\n",
+    );
+    assert.equal(runnerOf(custom, "coreos-testing-x86_64"), "self-hosted-fedora");
+    assert.equal(runnerOf(custom, "coreos-stable-x86_64"), "ubuntu-24.04");
+  });
+  await t.step("a label that is not one, or an unknown arch, is refused with its line", () => {
+    for (
+      const bad of [
+        text.replace("x86_64: ubuntu-24.04\n", 'x86_64: "ubuntu; rm -rf /"\n'),
+        text.replace(
+          "name: coreos-stable-x86_64\n",
+          "name: coreos-stable-x86_64\n    runner: ''\n",
+        ),
+        text.replace(
+          "  aarch64: ubuntu-24.04-arm\n",
+          "  aarch64: ubuntu-24.04-arm\n  ppc64le: p\n",
+        ),
+      ]
+    ) {
+      assert.throws(
+        () => parseMatrix(bad, "m.yaml"),
+        (e) =>
+          e instanceof InputError && /m\.yaml:\d+: "(runners|targets\.\d+\.runner)/.test(e.message),
+      );
+    }
+  });
 });
