@@ -4,7 +4,7 @@
 import { escapeMarkdown, markdownTable, sanitizeTerminal, textTable, wholeNumber } from "./cli.ts";
 import { CheckError, UsageError } from "./errors.ts";
 import { IMAGE_TAG } from "./patterns.ts";
-import { timeText } from "./render.ts";
+import { renderResult, type ResultValue, type TaskResult, timeText } from "./render.ts";
 
 /** One version of a container package, as listed by GitHub Packages. */
 export interface PackageVersion {
@@ -30,7 +30,7 @@ export interface CleanupPolicy {
 
 /** Why a version is kept or deleted: one prose phrase each (docs/cleanup.md). */
 export type CleanupReason =
-  | `newest ${number}`
+  | `newest ${number} versioned tags`
   | "inside retention"
   | "attestation of kept image"
   | "signature of kept image"
@@ -336,7 +336,7 @@ export function planCleanup(
     for (const { version, ms, alias } of entries) {
       if (alias) continue; // an alias never keeps itself: only what it lists does
       if (version.tags.some((t) => newest.has(t))) {
-        reasons.set(version.id, `newest ${minVersions}`);
+        reasons.set(version.id, `newest ${minVersions} versioned tags`);
         kept.push(version);
       } else if (ms >= cutoffMs) {
         reasons.set(version.id, "inside retention");
@@ -370,6 +370,7 @@ export function toDelete(plan: CleanupPlan): PlannedVersion[] {
 // ---------------------------------------------------------------------------------------
 // Text forms. Tags and messages come from the API: the terminal gets them sanitised, the
 // step summary escaped (textTable and markdownTable do both), JSON gets them as they are.
+// --json, $GITHUB_OUTPUT and the step summary are one TaskResult rendered by lib/render.ts.
 
 /** What the deletions did, once they ran. */
 export interface CleanupResult {
@@ -392,14 +393,14 @@ export const RETAINED_NOTE = "retained by GitHub (over 5,000 downloads)";
 /** `sha256:<64 hex>` and `sha256-<64 hex>` shortened to `sha256:0f3a…91c2` for people. */
 export function shortDigests(text: string): string {
   return text.replace(
-    /sha256([:-])([0-9a-f]{4})[0-9a-f]{56}([0-9a-f]{4})/g,
+    /sha256([:-])([0-9a-fA-F]{4})[0-9a-fA-F]{56}([0-9a-fA-F]{4})/g,
     (_, sep: string, head: string, tail: string) => `sha256${sep}${head}…${tail}`,
   );
 }
 
-/** A version's tags for people: comma-separated, or `<untagged>`. */
+/** A version's tags for people: comma-separated, or `-` (docs/vocabulary.md). */
 export function tagsText(v: PackageVersion): string {
-  return v.tags.length ? v.tags.join(", ") : "<untagged>";
+  return v.tags.length ? v.tags.join(", ") : "-";
 }
 
 function rowOf(v: PlannedVersion, note?: string): string[] {
@@ -412,17 +413,20 @@ function rowOf(v: PlannedVersion, note?: string): string[] {
   ];
 }
 
-const HEADER = ["id", "digest", "tags", "created", "reason"];
+/** The column headers of every cleanup table (docs/vocabulary.md). */
+export const HEADER = ["id", "digest", "tags", "created", "reason"];
 
 /** The counts of a plan (and of its run, when given) in one line. */
 export function planCounts(plan: CleanupPlan, result?: CleanupResult): string {
   const retained = result ? `, retained by GitHub ${result.retained.length}` : "";
   const failed = result?.failed.length ? `, failed ${result.failed.length}` : "";
   const deleted = result ? `, deleted ${result.deleted.length}` : "";
+  const keep = plan.policy.ageOnly
+    ? "age only"
+    : `keep newest ${plan.policy.minVersions} of ${plan.versionedTags} versioned tags`;
   return `${plan.versions.length} versions: keep ${plan.keepCount}, ` +
     `delete ${plan.deleteCount}${deleted}${retained}${failed} ` +
-    `(retention ${plan.policy.retentionDays} days, cutoff ${timeText(plan.cutoff)}, ` +
-    `keep newest ${plan.policy.minVersions} of ${plan.versionedTags} versioned tags)`;
+    `(retention ${plan.policy.retentionDays} days, cutoff ${timeText(plan.cutoff)}, ${keep})`;
 }
 
 /** Kept versions to list one by one and, unless verbose, untagged ones counted by reason. */
@@ -461,8 +465,6 @@ export function formatPlan(plan: CleanupPlan, options: FormatOptions = {}): stri
       // the header line stays plain; every delete row stands out
       lines.push(options.colour && i > 0 ? `${RED}${table[i]}${RESET}` : table[i]!);
     }
-  } else {
-    lines.push("nothing");
   }
   const { listed, collapsed } = keptRows(plan, Boolean(options.verbose));
   lines.push("", `Keep (${plan.keepCount}):`);
@@ -474,7 +476,6 @@ export function formatPlan(plan: CleanupPlan, options: FormatOptions = {}): stri
       ),
     );
   }
-  if (plan.keepCount === 0) lines.push("nothing");
   return lines.join("\n");
 }
 
@@ -507,48 +508,57 @@ export function formatResult(plan: CleanupPlan, result: CleanupResult): string {
   return lines.join("\n");
 }
 
-/** The plan as Markdown for $GITHUB_STEP_SUMMARY: counts, deletions, retained, failures. */
-export function planMarkdown(plan: CleanupPlan, result?: CleanupResult, limit = 500): string {
-  const doomed = toDelete(plan);
-  let text = `### Cleanup\n\n${escapeMarkdown(planCounts(plan, result))}\n\n`;
-  if (doomed.length) {
-    text += `#### Delete (${doomed.length})\n\n`;
-    text += markdownTable(HEADER, doomed.slice(0, limit).map((v) => rowOf(v)));
-    if (doomed.length > limit) text += `\n… and ${doomed.length - limit} more\n`;
-  }
-  if (result?.retained.length) {
-    text += `\n#### Retained by GitHub (${result.retained.length})\n\n`;
-    text += markdownTable(HEADER, retainedRows(plan, result.retained, limit));
-  }
-  if (result?.failed.length) {
-    text += `\n#### Failed (${result.failed.length})\n\n`;
-    text += markdownTable(
-      ["id", "error"],
-      result.failed.slice(0, limit).map((f) => [String(f.id), f.message]),
-    );
-  }
-  return text;
+/** The names cleanup writes to $GITHUB_OUTPUT (also keys of its --json document). */
+export const CLEANUP_OUTPUTS = [
+  "delete-versions",
+  "delete-count",
+  "keep-count",
+  "deleted-versions",
+  "deleted-count",
+  "retained-versions",
+  "retained-count",
+  "failed-count",
+] as const;
+
+/** How a plan and its run are shown: dry run or not, where, and what the run did. */
+export interface CleanupShow {
+  dryRun: boolean;
+  endpoint: Record<string, string>;
+  result?: CleanupResult;
+  /** The most rows of a step-summary table (default 500). */
+  limit?: number;
 }
 
-/** The plan (and its run) as one JSON value with the kebab-case keys of every task. */
-export function planJson(
-  plan: CleanupPlan,
-  extra: { dryRun: boolean; endpoint: Record<string, string>; result?: CleanupResult },
-): Record<string, unknown> {
-  const result = extra.result ?? { deleted: [], retained: [], failed: [] };
-  return {
-    "dry-run": extra.dryRun,
-    endpoint: extra.endpoint,
+/**
+ * The plan and its run as one result for lib/render.ts: the values (the $GITHUB_OUTPUT names,
+ * also keys of the --json document), the whole --json document and the step summary. The
+ * terminal text is formatPlan/formatResult, printed by the task (it keeps its colours).
+ */
+export function cleanupTaskResult(plan: CleanupPlan, show: CleanupShow): TaskResult {
+  const result = show.result ?? { deleted: [], retained: [], failed: [] };
+  const limit = show.limit ?? 500;
+  const doomed = toDelete(plan);
+  const values = {
+    "delete-versions": doomed.map((v) => v.id),
+    "delete-count": plan.deleteCount,
+    "keep-count": plan.keepCount,
+    "deleted-versions": result.deleted,
+    "deleted-count": result.deleted.length,
+    "retained-versions": result.retained,
+    "retained-count": result.retained.length,
+    "failed-count": result.failed.length,
+  } satisfies Record<(typeof CLEANUP_OUTPUTS)[number], ResultValue>;
+  const json = {
+    "dry-run": show.dryRun,
+    endpoint: show.endpoint,
     now: plan.now,
     cutoff: plan.cutoff,
     "retention-days": plan.policy.retentionDays,
     "min-versions": plan.policy.minVersions,
+    "age-only": Boolean(plan.policy.ageOnly),
     "versioned-tags": plan.versionedTags,
-    "keep-count": plan.keepCount,
-    "delete-count": plan.deleteCount,
-    "deleted-count": result.deleted.length,
-    "retained-count": result.retained.length,
-    "failed-count": result.failed.length,
+    notice: plan.notice ?? null,
+    ...values,
     versions: plan.versions.map((v) => ({
       id: v.id,
       name: v.name,
@@ -557,8 +567,41 @@ export function planJson(
       action: v.action,
       reason: v.reason,
     })),
-    deleted: result.deleted,
-    retained: result.retained,
     failed: result.failed,
   };
+  const ran = show.result && !show.dryRun ? show.result : undefined;
+  let note = doomed.length > limit ? `\n… and ${doomed.length - limit} more\n` : "";
+  if (ran?.retained.length) {
+    note += `\n#### Retained by GitHub (${ran.retained.length})\n\n` +
+      markdownTable(HEADER, retainedRows(plan, ran.retained, limit));
+  }
+  if (ran?.failed.length) {
+    note += `\n#### Failed (${ran.failed.length})\n\n` + markdownTable(
+      ["id", "error"],
+      ran.failed.slice(0, limit).map((f) => [String(f.id), f.message]),
+    );
+  }
+  if (show.dryRun) note += "\nDry run: nothing deleted.\n";
+  const notice = plan.notice ? `\n\n${escapeMarkdown(plan.notice)}` : "";
+  return {
+    values,
+    json,
+    outputs: CLEANUP_OUTPUTS,
+    lines: [], // the terminal text is the task's (formatPlan keeps the delete rows red)
+    summaryTitle: `### Cleanup\n\n${escapeMarkdown(planCounts(plan, ran))}${notice}\n\n` +
+      `#### Delete (${doomed.length})`,
+    summaryTable: { header: HEADER, rows: doomed.slice(0, limit).map((v) => rowOf(v)) },
+    summaryNote: note.trim() ? note.replace(/^\n/, "") : undefined,
+  };
+}
+
+/** The plan as Markdown for $GITHUB_STEP_SUMMARY: counts, deletions, retained, failures. */
+export function planMarkdown(plan: CleanupPlan, result?: CleanupResult, limit = 500): string {
+  const show = { dryRun: result === undefined, endpoint: {}, result, limit };
+  return renderResult(cleanupTaskResult(plan, show), { githubOutput: true }).stepSummary ?? "";
+}
+
+/** The plan (and its run) as its --json document, with the kebab-case keys of every task. */
+export function planJson(plan: CleanupPlan, show: CleanupShow): Record<string, unknown> {
+  return cleanupTaskResult(plan, show).json as Record<string, unknown>;
 }

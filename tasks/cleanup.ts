@@ -1,41 +1,40 @@
 // Deletes old versions of the published image package, keeping the newest, their attestations
-// and everything a kept version references.
+// and signatures, every manifest a kept version references and the fcos-<release> aliases of
+// kept images; with --cache, deletes versions of the layer-cache package by age alone.
 // deno task cleanup [--dry-run] <retention-days> <min-versions> [--yes] [--json] [--verbose] [--github-output]
+// deno task cleanup --cache [--dry-run] <retention-days> [--yes] [--json] [--github-output]
 import {
+  checkArgumentOrder,
+  CLEANUP_OUTPUTS,
+  type CleanupPlan,
   type CleanupResult,
+  cleanupTaskResult,
   formatPlan,
   formatResult,
   minVersionsOf,
-  planJson,
-  planMarkdown,
   RETAINED_NOTE,
   retentionDaysOf,
   toDelete,
 } from "../lib/cleanup.ts";
 import {
   assertOutputsWritable,
+  escapeCommandData,
+  inGithubActions,
   main,
   parseWith,
-  printJson,
   problemLine,
+  sanitizeTerminal,
   stderrLogger,
   taskCommand,
-  writeGithubOutput,
-  writeStepSummary,
 } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { loadMatrix } from "../lib/matrix.ts";
 import type { OwnerType } from "../lib/packages.ts";
+import { render } from "../lib/render.ts";
 // lib/packages.ts (zod), lib/registry.ts, lib/github.ts and lib/cleanup_refs.ts are imported after
 // the arguments are parsed, so --help and a bad flag start without them (docs/startup.md).
 
-export const OUTPUTS = [
-  "delete-versions",
-  "delete-count",
-  "keep-count",
-  "retained-versions",
-  "retained-count",
-] as const;
+export const OUTPUTS = CLEANUP_OUTPUTS;
 
 function ownerType(value: string): OwnerType {
   if (value !== "user" && value !== "org") {
@@ -58,49 +57,94 @@ async function confirm(question: string): Promise<boolean> {
   return /^y(es)?$/i.test(line.trim());
 }
 
-export async function cleanup(args: string[]): Promise<number> {
-  const program = taskCommand(
+function program() {
+  return taskCommand(
     "cleanup",
     "Delete old image versions from the registry, keeping the newest versioned tags, their " +
       "attestations and every manifest a kept version references",
   )
     .argument(
       "<retention-days>",
-      "keep versions created within this many days (0 to 36500)",
+      "keep versions created within this many days (0-36500)",
       parseWith(retentionDaysOf),
     )
     .argument(
-      "<min-versions>",
-      "keep this many newest zfs-*_kernel-* tags whatever their age",
+      "[min-versions]",
+      "keep this many newest zfs-*_kernel-* tags whatever their age (1-1000000; not with --cache)",
       parseWith(minVersionsOf),
     )
     .option("--dry-run", "print the plan, delete nothing")
     .option("--yes", "delete without asking (needed without a terminal)")
-    .option("--json", "print the plan (and what was deleted) as one JSON document")
+    .option(
+      "--cache",
+      "clean the layer-cache package (matrix.yaml publish.cache) by age alone: no tags to keep",
+    )
+    .option("--json", "print the result as one JSON document")
     .option("--verbose", "list every kept untagged version instead of a count per reason")
     .option(
       "--github-output",
-      "write delete-versions, delete-count, keep-count, retained-versions, retained-count and a summary",
+      "write the values to $GITHUB_OUTPUT and a step summary to $GITHUB_STEP_SUMMARY",
     )
     // --package and --owner are checked after parsing, with lib/packages.ts' patterns.
-    .option("--package <name>", "container package (default: from matrix.yaml publish.image)")
-    .option("--owner <owner>", "user or organisation (default: from matrix.yaml publish.image)")
+    .option(
+      "--package <name>",
+      "container package (default: from matrix.yaml publish.image, publish.cache with --cache)",
+    )
+    .option(
+      "--owner <owner>",
+      "user or organisation (default: from matrix.yaml publish.image, publish.cache with --cache)",
+    )
     .option(
       "--owner-type <type>",
       "user or org (default: asked from the API)",
       parseWith(ownerType),
     );
-  await program.parseAsync(args, { from: "user" });
-  const [retentionDays, minVersions] = program.processedArgs;
-  const [packages, { planWithReferences }, { githubToken }, { readManifest }] = await Promise.all([
-    import("../lib/packages.ts"),
-    import("../lib/cleanup_refs.ts"),
-    import("../lib/github.ts"),
-    import("../lib/registry.ts"),
-  ]);
+}
+
+/** The policy the arguments ask for; refuses a missing, extra or swapped min-versions. */
+function policyOf(retentionDays: number, minVersions: number | undefined, cache: boolean) {
+  if (cache) {
+    if (minVersions !== undefined) {
+      throw new UsageError(
+        "--cache takes only <retention-days>: the layer cache has no tags to keep",
+      );
+    }
+    return { retentionDays, minVersions: 0, ageOnly: true };
+  }
+  if (minVersions === undefined) {
+    throw new UsageError(
+      "Missing <min-versions>: the order is <retention-days> <min-versions> (e.g. cleanup 90 3), " +
+        "or --cache <retention-days> for the layer cache",
+    );
+  }
+  checkArgumentOrder(retentionDays, minVersions);
+  return { retentionDays, minVersions };
+}
+
+/** A notice line for stderr: `notice: …`, or the `::notice::` workflow command. */
+function noticeLine(message: string): string {
+  const clean = sanitizeTerminal(message);
+  return inGithubActions()
+    ? `::notice title=cleanup::${escapeCommandData(clean)}`
+    : `notice: ${clean}`;
+}
+
+export async function cleanup(args: string[]): Promise<number> {
+  const command = program();
+  await command.parseAsync(args, { from: "user" });
+  const [retentionDays, givenMinVersions] = command.processedArgs;
+  const given = command.opts();
+  const policy = policyOf(retentionDays, givenMinVersions, Boolean(given.cache));
+  const [packages, { planWithReferences }, { githubToken }, { readManifest }, { planCleanup }] =
+    await Promise.all([
+      import("../lib/packages.ts"),
+      import("../lib/cleanup_refs.ts"),
+      import("../lib/github.ts"),
+      import("../lib/registry.ts"),
+      import("../lib/cleanup.ts"),
+    ]);
   const { deleteVersions, listPackageVersions, packageOfImage, packageRepository, resolvePackage } =
     packages;
-  const given = program.opts();
   const options = {
     ...given,
     package: given.package === undefined ? undefined : packages.packageName(given.package),
@@ -109,7 +153,8 @@ export async function cleanup(args: string[]): Promise<number> {
   // A summary that cannot be written must stop the run before anything is deleted.
   if (options.githubOutput) assertOutputsWritable();
 
-  const publish = (await loadMatrix()).publish.image;
+  const matrix = (await loadMatrix()).publish;
+  const publish = options.cache ? matrix.cache : matrix.image;
   let registry = "ghcr.io";
   let owner = options.owner;
   let name = options.package;
@@ -133,12 +178,15 @@ export async function cleanup(args: string[]): Promise<number> {
   // Every page is read (and validated) before anything is decided.
   const { versions } = await listPackageVersions(endpoint, client);
   const repository = packageRepository(registry, owner, name);
-  const { plan } = await planWithReferences(
-    versions,
-    { retentionDays, minVersions },
-    new Date(),
-    async (digest) => (await readManifest(repository, digest)).manifest,
-  );
+  // The cache's manifests list layers, not other manifests: no reads needed (docs/cleanup.md).
+  const plan: CleanupPlan = policy.ageOnly
+    ? planCleanup(versions, policy, new Date())
+    : (await planWithReferences(
+      versions,
+      policy,
+      new Date(),
+      async (digest) => (await readManifest(repository, digest)).manifest,
+    )).plan;
   const doomed = toDelete(plan);
   const where =
     `${endpoint.path} (${endpoint.ownerType} ${endpoint.owner}), registry ${repository}`;
@@ -146,35 +194,20 @@ export async function cleanup(args: string[]): Promise<number> {
   const planText = () => formatPlan(plan, { verbose: options.verbose, colour });
 
   if (!options.json) console.log(`${where}\n${planText()}`);
+  if (plan.notice) console.error(noticeLine(plan.notice));
+  const dryRun = Boolean(options.dryRun);
   const finish = (result: CleanupResult) => {
-    const dryRun = Boolean(options.dryRun);
-    if (options.json) {
-      printJson(planJson(plan, {
-        dryRun,
-        endpoint: {
-          owner: endpoint.owner,
-          "package-name": endpoint.packageName,
-          "owner-type": endpoint.ownerType,
-          path: endpoint.path,
-          repository,
-        },
-        result,
-      }));
-    }
-    if (options.githubOutput) {
-      const ids = dryRun ? doomed.map((v) => v.id) : result.deleted;
-      writeGithubOutput({
-        "delete-versions": ids.join(","),
-        "delete-count": ids.length,
-        "keep-count": plan.versions.length - ids.length,
-        "retained-versions": result.retained.join(","),
-        "retained-count": result.retained.length,
-      });
-      writeStepSummary(
-        planMarkdown(plan, dryRun ? undefined : result) +
-          (dryRun ? "\nDry run: nothing deleted.\n" : ""),
-      );
-    }
+    const endpointJson = {
+      owner: endpoint.owner,
+      "package-name": endpoint.packageName,
+      "owner-type": endpoint.ownerType,
+      path: endpoint.path,
+      repository,
+    };
+    render(cleanupTaskResult(plan, { dryRun, endpoint: endpointJson, result }), {
+      json: options.json,
+      githubOutput: options.githubOutput,
+    });
   };
   const nothing: CleanupResult = { deleted: [], retained: [], failed: [] };
 

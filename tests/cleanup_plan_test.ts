@@ -259,7 +259,7 @@ Deno.test("planCleanup() deletes nothing when there are fewer versioned tags tha
     const plan = planCleanup(versions, { retentionDays: 0, minVersions: 1 }, NOW);
     assert.deepEqual(plan.versions.map((v) => [v.id, v.action, v.reason]), [
       [2, "delete", "expired"],
-      [1, "keep", "newest 1"],
+      [1, "keep", "newest 1 versioned tags"],
     ]);
   });
 });
@@ -282,14 +282,14 @@ Deno.test("planCleanup() gives every reason on a small known history", () => {
   const byId = Object.fromEntries(plan.versions.map((v) => [v.id, v.reason]));
   assert.deepEqual(byId, {
     10: "expired",
-    11: "newest 2",
+    11: "newest 2 versioned tags",
     12: "attestation of kept image",
     13: "signature of kept image", // signature of a kept attestation
     14: "expired", // attestation of a deleted image
     15: "expired",
     16: "inside retention",
     17: "inside retention",
-    18: "newest 2",
+    18: "newest 2 versioned tags",
   });
   assert.deepEqual(plan.versions.map((v) => v.id), [16, 17, 18, 15, 14, 13, 12, 11, 10]);
   assert.equal(plan.deleteCount, 3);
@@ -345,7 +345,7 @@ Deno.test("planCleanup() with references keeps an index's children and follows n
   ]);
   const plan = planCleanup(versions, { retentionDays: 90, minVersions: 1 }, NOW, references);
   assert.deepEqual(Object.fromEntries(plan.versions.map((p) => [p.id, p.reason])), {
-    1: "newest 1",
+    1: "newest 1 versioned tags",
     2: `referenced by ${versionedTag(1, 0)}`,
     3: `referenced by ${digestOf(2)}`,
     4: `referenced by ${digestOf(2)}`,
@@ -514,7 +514,7 @@ Deno.test("planCleanup() keeps every version id that carries a kept digest, in a
     ];
     const plan = planCleanup(versions, { retentionDays: 90, minVersions: 1 }, NOW);
     assert.deepEqual(plan.versions.map((v) => [v.id, v.action, v.reason]), [
-      [10, "keep", "newest 1"],
+      [10, "keep", "newest 1 versioned tags"],
       [12, "delete", "expired"],
       [11, "keep", "same digest as version 10"],
     ]);
@@ -604,17 +604,17 @@ Deno.test("planCleanup() keeps the sha256-<hex>.sig signature of a kept image an
       ) => [v.id, `${v.action}: ${v.reason}`]),
     );
   assert.deepEqual(reasons(2), {
-    1: "keep: newest 2",
+    1: "keep: newest 2 versioned tags",
     2: "keep: signature of kept image",
     3: "keep: attestation of kept image",
-    4: "keep: newest 2",
+    4: "keep: newest 2 versioned tags",
     5: "keep: inside retention",
   });
   assert.deepEqual(reasons(1), {
     1: "delete: expired",
     2: "delete: expired",
     3: "delete: expired",
-    4: "keep: newest 1",
+    4: "keep: newest 1 versioned tags",
     5: "keep: inside retention",
   });
 });
@@ -649,9 +649,9 @@ Deno.test("planCleanup() treats fcos-<release> indexes as aliases of the images 
   await t.step("one image of a release kept: the alias stays and keeps its other image", () => {
     assert.deepEqual(plan(3), {
       1: "keep: listed by fcos-42.20250101.3.0", // 4, 3, 2 are the newest 3
-      2: "keep: newest 3",
-      3: "keep: newest 3",
-      4: "keep: newest 3",
+      2: "keep: newest 3 versioned tags",
+      3: "keep: newest 3 versioned tags",
+      4: "keep: newest 3 versioned tags",
       5: "delete: expired",
       10: "keep: alias of kept image",
       11: "keep: alias of kept image",
@@ -668,7 +668,7 @@ Deno.test("planCleanup() treats fcos-<release> indexes as aliases of the images 
   await t.step("an alias is never counted among the newest versioned tags", () => {
     const p = planCleanup(versions, { retentionDays: 90, minVersions: 1 }, NOW, references);
     const byId = Object.fromEntries(p.versions.map((v) => [v.id, `${v.action}: ${v.reason}`]));
-    assert.equal(byId[4], "keep: newest 1");
+    assert.equal(byId[4], "keep: newest 1 versioned tags");
     assert.equal(byId[3], "keep: listed by fcos-42.20250301.3.0");
     assert.equal(byId[11], "keep: alias of kept image");
     assert.equal(byId[10], "delete: alias of deleted images");

@@ -163,7 +163,7 @@ integrationTest(
               plan.versions.map((v: { id: number; reason: string }) => [v.id, v.reason]),
             );
             assert.deepEqual(reasons, {
-              1: "newest-1",
+              1: "newest 1 versioned tags",
               2: `referenced by ${NEW_TAG}`,
               3: `referenced by ${NEW_TAG}`,
               4: "attestation of kept image",
@@ -179,11 +179,11 @@ integrationTest(
             }`;
             assert.match(
               human.stdout,
-              new RegExp(`^5 +sha256:\\S+ +<untagged> .* referenced by ${shortIndex}$`, "m"),
+              new RegExp(`^5 +sha256:\\S+ +- .* referenced by ${shortIndex}$`, "m"),
             );
             assert.match(
               human.stdout,
-              /^2 +sha256:\S+ +<untagged> .* referenced by zfs-2\.4\.2_kernel-/m,
+              /^2 +sha256:\S+ +- .* referenced by zfs-2\.4\.2_kernel-/m,
             );
 
             const run = await runCleanup(["--yes", ...args], env);

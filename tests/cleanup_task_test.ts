@@ -79,7 +79,7 @@ Deno.test("cleanup --dry-run reads every page concurrently, reads kept manifests
         run.stdout,
         new RegExp(
           `^5110 +${short(v5110.name)} +zfs-2\\.4\\.5_kernel-6\\.10\\.110-200\\.fc42\\.x86_64 ` +
-            `+\\S+ \\S+ UTC +newest-12$`,
+            `+\\S+ \\S+ UTC +newest 12 versioned tags$`,
           "m",
         ),
       );
@@ -90,14 +90,19 @@ Deno.test("cleanup --dry-run reads every page concurrently, reads kept manifests
           "m",
         ),
       );
-      assert.match(run.stdout, /^5259 +sha256:[0-9a-f]{4}…[0-9a-f]{4} +<untagged> .* expired$/m);
+      assert.match(run.stdout, /^5259 +sha256:[0-9a-f]{4}…[0-9a-f]{4} +- .* expired$/m);
       // kept untagged versions are one line per reason; no full digest anywhere
       assert.match(run.stdout, /^\+ 72 untagged versions: inside retention$/m);
       assert.doesNotMatch(run.stdout, /^5002 /m);
       assert.doesNotMatch(run.stdout, /[0-9a-f]{64}/);
       assert.match(run.stdout, /Dry run: nothing deleted/);
       const outputs = await Deno.readTextFile(outputFile);
-      assert.match(outputs, new RegExp(`^delete-versions=${expectedDeleted.join(",")}$`, "m"));
+      // lists as JSON arrays, like every task's list outputs
+      assert.match(
+        outputs,
+        new RegExp(`^delete-versions=\\[${expectedDeleted.join(",")}\\]$`, "m"),
+      );
+      assert.match(outputs, /^deleted-versions=\[\]$/m);
       assert.match(outputs, /^delete-count=164$/m);
       assert.match(outputs, /^keep-count=96$/m);
       assert.match(outputs, /^retained-count=0$/m);
@@ -141,7 +146,7 @@ Deno.test("cleanup --verbose lists every kept untagged version", async () => {
   await withPackages(orgFake(), async (_server, env) => {
     const run = await runCleanup(["--dry-run", "--verbose", "90", "12", ...org], env);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^5002 +sha256:\S+ +<untagged> +\S+ \S+ UTC +inside retention$/m);
+    assert.match(run.stdout, /^5002 +sha256:\S+ +- +\S+ \S+ UTC +inside retention$/m);
     assert.doesNotMatch(run.stdout, /untagged versions:/);
   });
 });
@@ -171,7 +176,7 @@ Deno.test("cleanup --dry-run --json prints the plan as one JSON document with ke
       "created-at": fake.versions[0]!.created_at,
       tags: ["zfs-2.4.0_kernel-6.0.0-200.fc42.x86_64"],
       action: "keep",
-      reason: "newest-2",
+      reason: "newest 2 versioned tags",
     });
     const keys = JSON.stringify(plan).match(/"[a-zA-Z-]+":/g) ?? [];
     assert.ok(keys.every((k) => !/[A-Z]/.test(k)), `camelCase key in ${keys}`);
@@ -186,8 +191,8 @@ Deno.test("cleanup --yes deletes exactly the plan with progress, and a second ru
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(deletedIds(server), expectedDeleted);
     assert.ok(deletes(server).every((r) => r.path.startsWith("/orgs/acme/packages/container/")));
-    assert.match(run.stderr, /\[1 of 164\] deleted 5092 \(<untagged>\)/);
-    assert.match(run.stderr, /\[164 of 164\] deleted 5259 \(<untagged>\)/);
+    assert.match(run.stderr, /\[1 of 164\] deleted 5092 \(-\)/);
+    assert.match(run.stderr, /\[164 of 164\] deleted 5259 \(-\)/);
     assert.match(
       run.stdout,
       /260 versions: keep 96, delete 164, deleted 164, retained by GitHub 0/,
@@ -261,7 +266,7 @@ Deno.test("cleanup deletes nothing when the manifest of a kept version cannot be
   for (const [name, answers] of Object.entries(cases)) {
     await t.step(name, async () => {
       const h = history(100);
-      const kept = h.versions.find((v) => v.id === 5010)!; // newest-3, old enough to matter
+      const kept = h.versions.find((v) => v.id === 5010)!; // newest 3 versioned tags, old enough to matter
       const fake = orgFake(h, { script: { [`MANIFEST ${kept.name}`]: answers } });
       await withPackages(fake, async (server, env) => {
         const run = await runCleanup(["0", "3", ...org, "--yes"], env);
@@ -335,7 +340,7 @@ Deno.test("cleanup reports what GitHub retains for its downloads without failing
       assert.equal(fake.versions.length, 92);
       assert.match(
         run.stderr,
-        /\[4 of 10\] 5093 \(<untagged>\) retained by GitHub \(over 5,000 downloads\)/,
+        /\[4 of 10\] 5093 \(-\) retained by GitHub \(over 5,000 downloads\)/,
       );
       assert.match(run.stdout, /^Retained by GitHub \(2\):$/m);
       assert.match(run.stdout, /^5093 .* retained by GitHub \(over 5,000 downloads\)$/m);
@@ -346,9 +351,12 @@ Deno.test("cleanup reports what GitHub retains for its downloads without failing
       assert.match(summary, /#### Retained by GitHub \(2\)/);
       assert.match(summary, /\| 5097 \| .* \| retained by GitHub \(over 5,000 downloads\) \|/);
       const outputs = await Deno.readTextFile(outputFile);
-      assert.match(outputs, /^retained-versions=5093,5097$/m);
+      assert.match(outputs, /^retained-versions=\[5093,5097\]$/m);
       assert.match(outputs, /^retained-count=2$/m);
-      assert.match(outputs, /^delete-count=8$/m);
+      // delete-* is the plan, deleted-* what went
+      assert.match(outputs, /^delete-count=10$/m);
+      assert.match(outputs, /^deleted-count=8$/m);
+      assert.match(outputs, /^failed-count=0$/m);
     } finally {
       await Deno.remove(summaryFile);
       await Deno.remove(outputFile);
@@ -387,7 +395,7 @@ Deno.test("cleanup reports another refusal, goes on with the rest and exits 1", 
     assert.equal(run.code, 1);
     assert.match(
       run.stderr,
-      /cannot delete 5093 \(<untagged>\): Access denied \(Must have admin rights/,
+      /cannot delete 5093 \(-\): Access denied \(Must have admin rights/,
     );
     assert.match(run.stderr, /versions\/5093 \(HTTP 403\)/);
     assert.match(run.stderr, /1 of 10 deletes failed/);
@@ -497,12 +505,40 @@ Deno.test("cleanup without a terminal and without --yes refuses with exit 2 and 
   });
 });
 
-Deno.test("cleanup refuses (exit 1) when fewer versioned tags exist than min-versions", async () => {
+Deno.test("cleanup on a new package with fewer versioned tags than min-versions gives a notice, deletes nothing and exits 0", async (t) => {
   await withPackages(orgFake(history(100), { orgId: 1 }), async (server, env) => {
-    const run = await runCleanup(["0", "11", ...org, "--yes"], env);
-    assert.equal(run.code, 1);
-    assert.match(run.stderr, /10 versioned \(zfs-\*_kernel-\*\) tags, fewer than the 11 to keep/);
-    assert.equal(deletes(server).length, 0);
+    await t.step("on a terminal", async () => {
+      const run = await runCleanup(["0", "11", ...org, "--yes"], env);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(
+        run.stderr,
+        /^notice: The package has 10 versioned \(zfs-\*_kernel-\*\) tags, fewer than the 11 to keep \(cleanup <retention-days> <min-versions>\): nothing is deleted until it has 11$/m,
+      );
+      assert.match(run.stdout, /keep 100, delete 0/);
+      assert.match(run.stdout, /fewer than 11 versioned tags/);
+      assert.equal(deletes(server).length, 0);
+      assert.equal(manifestReads(server).length, 0);
+    });
+    await t.step("under GitHub Actions: a notice annotation and the summary says it", async () => {
+      const summaryFile = await Deno.makeTempFile();
+      const outputFile = await Deno.makeTempFile();
+      try {
+        const run = await runCleanup(["90", "11", ...org, "--yes", "--github-output"], {
+          ...env,
+          GITHUB_ACTIONS: "true",
+          GITHUB_STEP_SUMMARY: summaryFile,
+          GITHUB_OUTPUT: outputFile,
+        });
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(run.stderr, /^::notice title=cleanup::The package has 10 versioned/m);
+        assert.match(await Deno.readTextFile(summaryFile), /nothing is deleted until it has 11/);
+        assert.match(await Deno.readTextFile(outputFile), /^delete-count=0$/m);
+        assert.equal(deletes(server).length, 0);
+      } finally {
+        await Deno.remove(summaryFile);
+        await Deno.remove(outputFile);
+      }
+    });
   });
 });
 
@@ -611,7 +647,7 @@ integrationTest(
         const run = await onTerminal(env, "y");
         assert.equal(run.code, 0, run.text);
         // deno-lint-ignore no-control-regex -- looking for escape sequences is the point
-        assert.match(run.text, /\x1b\[31m5259 +sha256:\S+ +<untagged> .* expired\x1b\[0m/);
+        assert.match(run.text, /\x1b\[31m5259 +sha256:\S+ +- .* expired\x1b\[0m/);
         // deno-lint-ignore no-control-regex -- looking for escape sequences is the point
         assert.doesNotMatch(run.text, /\x1b\[31m5110 /); // kept rows stay plain
         assert.deepEqual(deletedIds(server), expectedDeleted);
