@@ -57,6 +57,8 @@ export async function planWithReferences(
   let reads = 0;
   for (;;) {
     const plan = planCleanup(versions, policy, now, references);
+    // A plan that keeps everything for its notice (a new package) needs no links.
+    if (plan.notice) return { plan, references, reads };
     const pending: PlannedVersion[] = [];
     const queued = new Set<string>();
     for (const v of plan.versions) {
