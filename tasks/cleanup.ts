@@ -27,7 +27,7 @@ import {
   stderrLogger,
   taskCommand,
 } from "../lib/cli.ts";
-import { UsageError } from "../lib/errors.ts";
+import { RemoteError, UsageError } from "../lib/errors.ts";
 import { loadMatrix } from "../lib/matrix.ts";
 import type { OwnerType } from "../lib/packages.ts";
 import { render } from "../lib/render.ts";
@@ -121,6 +121,16 @@ function policyOf(retentionDays: number, minVersions: number | undefined, cache:
   return { retentionDays, minVersions };
 }
 
+/** The listing, or undefined when GitHub has no such package (404): a new fork's first run. */
+async function listOrMissing<T>(list: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await list();
+  } catch (error) {
+    if (error instanceof RemoteError && error.status === 404) return undefined;
+    throw error;
+  }
+}
+
 /** A notice line for stderr: `notice: …`, or the `::notice::` workflow command. */
 function noticeLine(message: string): string {
   const clean = sanitizeTerminal(message);
@@ -176,10 +186,18 @@ export async function cleanup(args: string[]): Promise<number> {
   const client = { token };
   const endpoint = await resolvePackage(owner, name, { ...client, ownerType: options.ownerType });
   // Every page is read (and validated) before anything is decided.
-  const { versions } = await listPackageVersions(endpoint, client);
+  const listed = await listOrMissing(() => listPackageVersions(endpoint, client));
+  const versions = listed?.versions ?? [];
   const repository = packageRepository(registry, owner, name);
   // The cache's manifests list layers, not other manifests: no reads needed (docs/cleanup.md).
-  const plan: CleanupPlan = policy.ageOnly
+  const plan: CleanupPlan = !listed
+    ? {
+      ...planCleanup([], { ...policy, minVersions: 1, ageOnly: true }, new Date()),
+      policy,
+      notice: `There is no package ${name} of ${owner} yet (GitHub answers 404; a private ` +
+        `package needs a token that can read it): nothing to delete`,
+    }
+    : policy.ageOnly
     ? planCleanup(versions, policy, new Date())
     : (await planWithReferences(
       versions,

@@ -891,3 +891,23 @@ Deno.test("cleanup --cache deletes the layer-cache versions older than N days, b
     assert.match(run.stderr, /--cache takes only <retention-days>/);
   });
 });
+
+Deno.test("cleanup on a new fork without the package yet gives a notice and exits 0", async (t) => {
+  // the stand-in serves only fedora-zfs-kmods: the cache package answers 404 as GitHub does
+  await withPackages(orgFake(history(10), { orgId: 1 }), async (server, env) => {
+    for (const args of [["--cache", "30"], ["90", "3", "--package", "never-built"]]) {
+      await t.step(args.join(" "), async () => {
+        const run = await runCleanup([...args, "--yes", "--json"], env);
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(
+          run.stderr,
+          /^notice: There is no package \S+ of acme yet \(GitHub answers 404/m,
+        );
+        const plan = JSON.parse(run.stdout);
+        assert.equal(plan["delete-count"], 0);
+        assert.match(plan.notice, /nothing to delete/);
+        assert.equal(deletes(server).length, 0);
+      });
+    }
+  });
+});
