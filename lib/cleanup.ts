@@ -131,9 +131,11 @@ export function digestKey(digest: string): string {
 const RFC3339 =
   /^(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.\d{1,9})?(?:[Zz]|[+-](\d\d):(\d\d))$/;
 
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function daysInMonth(year: number, month: number): number {
   const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
+  return month === 2 && leap ? 29 : MONTH_DAYS[month - 1] ?? 0;
 }
 
 /**
@@ -143,30 +145,29 @@ function daysInMonth(year: number, month: number): number {
 export function rfc3339Ms(text: string): number | undefined {
   const m = RFC3339.exec(text);
   if (!m) return undefined;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as number[];
-  const [offH, offM] = [Number(m[7] ?? 0), Number(m[8] ?? 0)];
-  if (month! < 1 || month! > 12 || day! < 1 || day! > daysInMonth(year!, month!)) return undefined;
-  if (hour! > 23 || minute! > 59 || second! > 59 || offH > 23 || offM > 59) return undefined;
-  const ms = Date.parse(text.toUpperCase());
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(Number(m[1]), month)) {
+    return undefined;
+  }
+  if (Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6]) > 59) return undefined;
+  if (m[7] !== undefined && (Number(m[7]) > 23 || Number(m[8]) > 59)) return undefined;
+  // Date.parse reads the upper-case T and Z only; RFC 3339 allows both cases
+  const ms = Date.parse(/[tz]/.test(text) ? text.toUpperCase() : text);
   return Number.isNaN(ms) ? undefined : ms;
 }
 
 /** The created_at of a version in ms; refuses (CheckError) one that is no instant or lies ahead. */
 function createdMs(version: PackageVersion, nowMs: number): number {
   const ms = rfc3339Ms(version.createdAt);
+  if (ms !== undefined && ms <= nowMs + MAX_SKEW_MS) return ms;
   const what = `version ${version.id} (${versionLabel(version)}) has created_at ` +
     JSON.stringify(version.createdAt);
-  if (ms === undefined) {
-    throw new CheckError(
-      `Refusing to clean up: ${what}, not an RFC 3339 time; nothing was deleted`,
-    );
-  }
-  if (ms > nowMs + MAX_SKEW_MS) {
-    throw new CheckError(
-      `Refusing to clean up: ${what}, more than a day ahead of now; nothing was deleted`,
-    );
-  }
-  return ms;
+  throw new CheckError(
+    ms === undefined
+      ? `Refusing to clean up: ${what}, not an RFC 3339 time; nothing was deleted`
+      : `Refusing to clean up: ${what}, more than a day ahead of now; nothing was deleted`,
+  );
 }
 
 /** How a version is named in a reason: its versioned tag, else its first tag, else its digest. */
