@@ -7,11 +7,14 @@ import {
   checkArgumentOrder,
   CLEANUP_OUTPUTS,
   type CleanupPlan,
+  type CleanupPolicy,
   type CleanupResult,
   cleanupTaskResult,
   formatPlan,
   formatResult,
   minVersionsOf,
+  type PackageVersion,
+  planCleanup,
   RETAINED_NOTE,
   retentionDaysOf,
   toDelete,
@@ -29,6 +32,7 @@ import {
 } from "../lib/cli.ts";
 import { RemoteError, UsageError } from "../lib/errors.ts";
 import { loadMatrix } from "../lib/matrix.ts";
+import type { ReadManifest } from "../lib/cleanup_refs.ts";
 import type { OwnerType } from "../lib/packages.ts";
 import { render } from "../lib/render.ts";
 // lib/packages.ts (zod), lib/registry.ts, lib/github.ts and lib/cleanup_refs.ts are imported after
@@ -70,7 +74,7 @@ function program() {
     )
     .argument(
       "[min-versions]",
-      "keep this many newest zfs-*_kernel-* tags whatever their age (1-1000000; not with --cache)",
+      "keep this many newest zfs-*_kernel-* tags whatever their age (1-1000000; required, except with --cache)",
       parseWith(minVersionsOf),
     )
     .option("--dry-run", "print the plan, delete nothing")
@@ -139,37 +143,20 @@ function noticeLine(message: string): string {
     : `notice: ${clean}`;
 }
 
-export async function cleanup(args: string[]): Promise<number> {
-  const command = program();
-  await command.parseAsync(args, { from: "user" });
-  const [retentionDays, givenMinVersions] = command.processedArgs;
-  const given = command.opts();
-  const policy = policyOf(retentionDays, givenMinVersions, Boolean(given.cache));
-  const [packages, { planWithReferences }, { githubToken }, { readManifest }, { planCleanup }] =
-    await Promise.all([
-      import("../lib/packages.ts"),
-      import("../lib/cleanup_refs.ts"),
-      import("../lib/github.ts"),
-      import("../lib/registry.ts"),
-      import("../lib/cleanup.ts"),
-    ]);
-  const { deleteVersions, listPackageVersions, packageOfImage, packageRepository, resolvePackage } =
-    packages;
-  const options = {
-    ...given,
-    package: given.package === undefined ? undefined : packages.packageName(given.package),
-    owner: given.owner === undefined ? undefined : packages.ownerName(given.owner),
-  };
-  // A summary that cannot be written must stop the run before anything is deleted.
-  if (options.githubOutput) assertOutputsWritable();
+type Packages = typeof import("../lib/packages.ts");
 
+/** The package to clean: --owner/--package, else matrix.yaml publish.image (or .cache). */
+async function packageOf(
+  packages: Packages,
+  options: { owner?: string; package?: string; cache?: boolean },
+) {
   const matrix = (await loadMatrix()).publish;
   const publish = options.cache ? matrix.cache : matrix.image;
   let registry = "ghcr.io";
   let owner = options.owner;
   let name = options.package;
   try {
-    const fromMatrix = packageOfImage(publish);
+    const fromMatrix = packages.packageOfImage(publish);
     registry = fromMatrix.registry;
     owner ??= fromMatrix.owner;
     name ??= fromMatrix.packageName;
@@ -177,6 +164,84 @@ export async function cleanup(args: string[]): Promise<number> {
     // --owner and --package name a ghcr.io package whatever matrix.yaml publishes to
     if (!owner || !name) throw error;
   }
+  return { registry, owner, name };
+}
+
+/** The plan: every page listed first; kept manifests and aliases read (not for the cache). */
+async function makePlan(
+  versions: PackageVersion[] | undefined,
+  policy: CleanupPolicy,
+  readManifest: ReadManifest,
+  what: string,
+): Promise<CleanupPlan> {
+  const { planWithReferences } = await import("../lib/cleanup_refs.ts");
+  if (!versions) {
+    return {
+      ...planCleanup([], { ...policy, minVersions: 1, ageOnly: true }, new Date()),
+      policy,
+      notice: `There is no package ${what} yet (GitHub answers 404; a private package needs a ` +
+        `token that can read it): nothing to delete`,
+    };
+  }
+  // The cache's manifests list layers, not other manifests: no reads needed (docs/cleanup.md).
+  if (policy.ageOnly) return planCleanup(versions, policy, new Date());
+  return (await planWithReferences(versions, policy, new Date(), readManifest)).plan;
+}
+
+/** Whether to delete: --yes, else the terminal's answer (without a terminal: refused). */
+async function agreed(
+  count: number,
+  options: { yes?: boolean; json?: boolean },
+  planText: () => string,
+): Promise<boolean> {
+  if (options.yes) return true;
+  if (!Deno.stdin.isTerminal()) {
+    throw new UsageError(
+      `Refusing to delete ${count} versions without a terminal to confirm: add --yes`,
+    );
+  }
+  if (options.json) console.error(planText());
+  if (await confirm(`Delete ${count} versions? [y/N] `)) return true;
+  console.error("Nothing deleted");
+  return false;
+}
+
+/** Says what the deletions did; 1 when any failed. */
+function reportRun(result: CleanupResult, attempted: number): number {
+  const retained = result.retained.length
+    ? `; ${result.retained.length} ${RETAINED_NOTE}, not a failure`
+    : "";
+  if (result.failed.length) {
+    console.error(problemLine(
+      "error",
+      `${result.failed.length} of ${attempted} deletes failed (listed above); ` +
+        `running again is safe${retained}`,
+    ));
+    return 1;
+  }
+  console.error(`Deleted ${result.deleted.length} versions${retained}`);
+  return 0;
+}
+
+export async function cleanup(args: string[]): Promise<number> {
+  const command = program();
+  await command.parseAsync(args, { from: "user" });
+  const [retentionDays, givenMinVersions] = command.processedArgs;
+  const given = command.opts();
+  const policy = policyOf(retentionDays, givenMinVersions, Boolean(given.cache));
+  const [packages, { githubToken }, { readManifest }] = await Promise.all([
+    import("../lib/packages.ts"),
+    import("../lib/github.ts"),
+    import("../lib/registry.ts"),
+  ]);
+  const options = {
+    ...given,
+    package: given.package === undefined ? undefined : packages.packageName(given.package),
+    owner: given.owner === undefined ? undefined : packages.ownerName(given.owner),
+  };
+  // A summary that cannot be written must stop the run before anything is deleted.
+  if (options.githubOutput) assertOutputsWritable();
+  const { registry, owner, name } = await packageOf(packages, options);
   const token = await githubToken();
   if (!token) {
     throw new UsageError(
@@ -184,27 +249,19 @@ export async function cleanup(args: string[]): Promise<number> {
     );
   }
   const client = { token };
-  const endpoint = await resolvePackage(owner, name, { ...client, ownerType: options.ownerType });
+  const endpoint = await packages.resolvePackage(owner, name, {
+    ...client,
+    ownerType: options.ownerType,
+  });
   // Every page is read (and validated) before anything is decided.
-  const listed = await listOrMissing(() => listPackageVersions(endpoint, client));
-  const versions = listed?.versions ?? [];
-  const repository = packageRepository(registry, owner, name);
-  // The cache's manifests list layers, not other manifests: no reads needed (docs/cleanup.md).
-  const plan: CleanupPlan = !listed
-    ? {
-      ...planCleanup([], { ...policy, minVersions: 1, ageOnly: true }, new Date()),
-      policy,
-      notice: `There is no package ${name} of ${owner} yet (GitHub answers 404; a private ` +
-        `package needs a token that can read it): nothing to delete`,
-    }
-    : policy.ageOnly
-    ? planCleanup(versions, policy, new Date())
-    : (await planWithReferences(
-      versions,
-      policy,
-      new Date(),
-      async (digest) => (await readManifest(repository, digest)).manifest,
-    )).plan;
+  const listed = await listOrMissing(() => packages.listPackageVersions(endpoint, client));
+  const repository = packages.packageRepository(registry, owner, name);
+  const plan = await makePlan(
+    listed?.versions,
+    policy,
+    async (digest) => (await readManifest(repository, digest)).manifest,
+    `${name} of ${owner}`,
+  );
   const doomed = toDelete(plan);
   const where =
     `${endpoint.path} (${endpoint.ownerType} ${endpoint.owner}), registry ${repository}`;
@@ -236,36 +293,18 @@ export async function cleanup(args: string[]): Promise<number> {
     finish(nothing);
     return 0;
   }
-  if (!options.yes) {
-    if (!Deno.stdin.isTerminal()) {
-      throw new UsageError(
-        `Refusing to delete ${doomed.length} versions without a terminal to confirm: add --yes`,
-      );
-    }
-    if (options.json) console.error(planText());
-    if (!await confirm(`Delete ${doomed.length} versions? [y/N] `)) {
-      console.error("Nothing deleted");
-      finish(nothing);
-      return 0;
-    }
+  if (!await agreed(doomed.length, options, planText)) {
+    finish(nothing);
+    return 0;
   }
 
-  const result = await deleteVersions(endpoint, doomed, { ...client, logger: stderrLogger });
+  const result = await packages.deleteVersions(endpoint, doomed, {
+    ...client,
+    logger: stderrLogger,
+  });
   finish(result);
   if (!options.json) console.log(`\n${formatResult(plan, result)}`);
-  const retained = result.retained.length
-    ? `; ${result.retained.length} ${RETAINED_NOTE}, not a failure`
-    : "";
-  if (result.failed.length) {
-    console.error(problemLine(
-      "error",
-      `${result.failed.length} of ${doomed.length} deletes failed (listed above); ` +
-        `running again is safe${retained}`,
-    ));
-    return 1;
-  }
-  console.error(`Deleted ${result.deleted.length} versions${retained}`);
-  return 0;
+  return reportRun(result, doomed.length);
 }
 
 if (import.meta.main) main(() => cleanup(Deno.args));
