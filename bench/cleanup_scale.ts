@@ -14,7 +14,8 @@ const hex = (n: number) => n.toString(16).padStart(64, "0");
 
 /**
  * A package history like the real one: a multi-arch index with a versioned tag whose two
- * platform manifests are untagged versions, and its attestation, 100 versions a day.
+ * platform manifests are untagged versions, and its attestation, 100 versions a day; every
+ * 40th version is an `fcos-<release>` alias listing the two tagged indexes before it.
  */
 export function bigHistory(
   count: number,
@@ -24,12 +25,16 @@ export function bigHistory(
   const references = new Map<string, string[]>();
   for (let i = 0; i < count; i++) {
     const id = 100_000 + i;
-    const tags = i % 4 === 0
+    const tags = i % 40 === 39
+      ? [`fcos-42.${20_250_000 + i}.3.0`]
+      : i % 4 === 0
       ? [`zfs-2.4.${i % 9}_kernel-6.${i % 20}.${i}-200.fc42.x86_64`]
       : i % 4 === 1
       ? [`sha256-${hex(id - 1)}`]
       : [];
-    if (i % 4 === 0) {
+    if (i % 40 === 39) {
+      references.set(`sha256:${hex(id)}`, [hex(id - 3), hex(id - 7)].map((h) => `sha256:${h}`));
+    } else if (i % 4 === 0) {
       references.set(
         `sha256:${hex(id)}`,
         [hex(id + 2), hex(id + 3)].map((h) => `sha256:${h}`),

@@ -2,16 +2,16 @@
 // their manifests reference, the policy and the clock to a keep/delete decision for every
 // version, plus its text forms (terminal, Markdown, JSON).
 import { escapeMarkdown, markdownTable, sanitizeTerminal, textTable, wholeNumber } from "./cli.ts";
-import { CheckError } from "./errors.ts";
+import { CheckError, UsageError } from "./errors.ts";
 import { IMAGE_TAG } from "./patterns.ts";
-import { timeText } from "./render.ts";
+import { renderResult, type ResultValue, type TaskResult, timeText } from "./render.ts";
 
 /** One version of a container package, as listed by GitHub Packages. */
 export interface PackageVersion {
   id: number;
-  /** The manifest digest, `sha256:…`. */
+  /** The manifest digest, `sha256:…` (compared without regard to case). */
   name: string;
-  /** ISO 8601 timestamp. */
+  /** RFC 3339 timestamp. */
   createdAt: string;
   tags: string[];
 }
@@ -19,16 +19,31 @@ export interface PackageVersion {
 export interface CleanupPolicy {
   /** Versions created within this many days before `now` are kept. */
   retentionDays: number;
-  /** How many of the newest `zfs-*_kernel-*` tags are kept whatever their age. */
+  /** How many of the newest `zfs-*_kernel-*` tags are kept whatever their age (not with ageOnly). */
   minVersions: number;
+  /**
+   * The layer-cache mode (`cleanup --cache`): no tags to protect, versions are kept by age
+   * alone (and with what they share a digest with, and their attestations and signatures).
+   */
+  ageOnly?: boolean;
 }
 
+/** Why a version is kept or deleted: one prose phrase each (docs/cleanup.md). */
 export type CleanupReason =
-  | `newest-${number}`
-  | "attestation of kept image"
-  | `referenced by ${string}`
+  | `newest ${number} versioned tags`
   | "inside retention"
-  | "expired";
+  | "attestation of kept image"
+  | "signature of kept image"
+  | `referenced by ${string}`
+  | `listed by ${string}`
+  | "alias of kept image"
+  | `same digest as version ${number}`
+  | `fewer than ${number} versioned tags`
+  | "expired"
+  | "alias of deleted images";
+
+/** The reasons a version is deleted for. */
+export const DELETE_REASONS: readonly CleanupReason[] = ["expired", "alias of deleted images"];
 
 export interface PlannedVersion extends PackageVersion {
   action: "keep" | "delete";
@@ -52,13 +67,19 @@ export interface CleanupPlan {
   versions: PlannedVersion[];
   keepCount: number;
   deleteCount: number;
+  /** Why nothing is deleted although the plan ran (a new package), for people. */
+  notice?: string;
 }
 
 const DAY_MS = 86_400_000;
+/** How far ahead of now a created_at may lie (clock skew) before the listing is refused. */
+export const MAX_SKEW_MS = DAY_MS;
 /** The longest retention accepted: 100 years keeps every cutoff a real date. */
 export const MAX_RETENTION_DAYS = 36_500;
 /** The most newest tags that can be asked to be kept. */
 export const MAX_MIN_VERSIONS = 1_000_000;
+/** A min-versions from here on, above the retention days, looks like the two were swapped. */
+export const SWAPPED_FROM = 30;
 
 /** Validates the retention-days argument: a whole number from 0 to MAX_RETENTION_DAYS. */
 export function retentionDaysOf(value: string): number {
@@ -70,21 +91,83 @@ export function minVersionsOf(value: string): number {
   return wholeNumber("min-versions", 1, MAX_MIN_VERSIONS)(value);
 }
 
-/** `sha256-<hex>`, `sha256-<hex>.sig`, `sha256-<hex>.att`, …: the digest it belongs to. */
-export function referencedDigest(tag: string): string | undefined {
-  const match = /^sha256-([0-9a-f]{64})(?:\.[A-Za-z0-9_.-]+)?$/.exec(tag);
-  return match ? `sha256:${match[1]}` : undefined;
-}
-
-function createdMs(version: PackageVersion): number {
-  const ms = Date.parse(version.createdAt);
-  // The client validates dates; refusing here keeps the planner safe on its own.
-  if (Number.isNaN(ms)) {
-    throw new CheckError(
-      `Version ${version.id} has an unreadable created_at: ${version.createdAt}`,
+/**
+ * Refuses arguments that look swapped (`cleanup 3 90`: keep 90 tags, but only 3 days): a
+ * min-versions of SWAPPED_FROM or more that is larger than the retention days.
+ */
+export function checkArgumentOrder(retentionDays: number, minVersions: number): void {
+  if (minVersions >= SWAPPED_FROM && minVersions > retentionDays) {
+    throw new UsageError(
+      `The arguments look swapped: the order is <retention-days> <min-versions> ` +
+        `(e.g. cleanup ${minVersions} ${retentionDays} keeps ${minVersions} days and the ` +
+        `${retentionDays} newest tags); to keep ${minVersions} tags, retain at least ` +
+        `${minVersions} days`,
     );
   }
-  return ms;
+}
+
+/** `fcos-<release>`: an image index that pins a Fedora CoreOS release (an alias). */
+export const ALIAS_TAG = /^fcos-\d+(?:\.\d+)+$/;
+
+/** A version whose every tag is an `fcos-<release>` alias. */
+export function isAlias(version: PackageVersion): boolean {
+  return version.tags.length > 0 && version.tags.every((t) => ALIAS_TAG.test(t));
+}
+
+/**
+ * `sha256-<hex>`, `sha256-<hex>.sig`, `sha256-<hex>.att`, …: the digest it belongs to (lower
+ * case, whatever the case of the tag).
+ */
+export function referencedDigest(tag: string): string | undefined {
+  const match = /^sha256-([0-9a-fA-F]{64})(?:\.[A-Za-z0-9_.-]+)?$/.exec(tag);
+  return match ? `sha256:${match[1]!.toLowerCase()}` : undefined;
+}
+
+/** The key a digest is compared by: ghcr.io names a version by its digest, in any case. */
+export function digestKey(digest: string): string {
+  return digest.toLowerCase();
+}
+
+const RFC3339 =
+  /^(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.\d{1,9})?(?:[Zz]|[+-](\d\d):(\d\d))$/;
+
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function daysInMonth(year: number, month: number): number {
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  return month === 2 && leap ? 29 : MONTH_DAYS[month - 1] ?? 0;
+}
+
+/**
+ * The instant of an RFC 3339 date-time in ms, or undefined when it is none: a day that does
+ * not exist (`2024-02-30`), hour 24, a missing offset — what `Date.parse` would roll over.
+ */
+export function rfc3339Ms(text: string): number | undefined {
+  const m = RFC3339.exec(text);
+  if (!m) return undefined;
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(Number(m[1]), month)) {
+    return undefined;
+  }
+  if (Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6]) > 59) return undefined;
+  if (m[7] !== undefined && (Number(m[7]) > 23 || Number(m[8]) > 59)) return undefined;
+  // Date.parse reads the upper-case T and Z only; RFC 3339 allows both cases
+  const ms = Date.parse(/[tz]/.test(text) ? text.toUpperCase() : text);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** The created_at of a version in ms; refuses (CheckError) one that is no instant or lies ahead. */
+function createdMs(version: PackageVersion, nowMs: number): number {
+  const ms = rfc3339Ms(version.createdAt);
+  if (ms !== undefined && ms <= nowMs + MAX_SKEW_MS) return ms;
+  const what = `version ${version.id} (${versionLabel(version)}) has created_at ` +
+    JSON.stringify(version.createdAt);
+  throw new CheckError(
+    ms === undefined
+      ? `Refusing to clean up: ${what}, not an RFC 3339 time; nothing was deleted`
+      : `Refusing to clean up: ${what}, more than a day ahead of now; nothing was deleted`,
+  );
 }
 
 /** How a version is named in a reason: its versioned tag, else its first tag, else its digest. */
@@ -93,20 +176,7 @@ export function versionLabel(version: PackageVersion): string {
   return tags.find((t) => IMAGE_TAG.test(t)) ?? tags[0] ?? version.name;
 }
 
-/**
- * Decides, for every version, whether it is kept or deleted under the cleanup rules:
- * delete only what was created before now − retention days, carries none of the
- * `minVersions` newest `zfs-*_kernel-*` tags, is no `sha256-<digest>` attestation or
- * signature of a kept version, and is not listed (directly or transitively) by the
- * manifest of a kept version (`references`). Throws CheckError (delete nothing) when the
- * package has fewer versioned tags than `minVersions`.
- */
-export function planCleanup(
-  versions: readonly PackageVersion[],
-  policy: CleanupPolicy,
-  now: Date,
-  references: References = new Map(),
-): CleanupPlan {
+function checkPolicy(policy: CleanupPolicy, now: Date): number {
   const { retentionDays, minVersions } = policy;
   if (
     !Number.isInteger(retentionDays) || retentionDays < 0 || retentionDays > MAX_RETENTION_DAYS
@@ -115,71 +185,101 @@ export function planCleanup(
       `Retention days must be a whole number from 0 to ${MAX_RETENTION_DAYS}, not ${retentionDays}`,
     );
   }
-  if (!Number.isInteger(minVersions) || minVersions < 1) {
+  if (!policy.ageOnly && (!Number.isInteger(minVersions) || minVersions < 1)) {
     throw new CheckError(`Min-versions must be a whole number >= 1, not ${minVersions}`);
   }
   const cutoffMs = now.getTime() - retentionDays * DAY_MS;
   if (Number.isNaN(new Date(cutoffMs).getTime())) {
     throw new CheckError(`The cutoff ${retentionDays} days before ${now.toISOString()} is no date`);
   }
+  return cutoffMs;
+}
 
+interface Entry {
+  version: PackageVersion;
+  ms: number;
+  alias: boolean;
+}
+
+/** The versions with their checked times, newest first (ids unique, so the order is total). */
+function datedEntries(versions: readonly PackageVersion[], now: Date, aliases: boolean): Entry[] {
   const seenIds = new Set<number>();
-  const entries = versions.map((v) => {
-    if (seenIds.has(v.id)) throw new CheckError(`Version ${v.id} is listed twice`);
-    seenIds.add(v.id);
-    return { version: v, ms: createdMs(v) };
+  const entries = versions.map((version) => {
+    if (seenIds.has(version.id)) throw new CheckError(`Version ${version.id} is listed twice`);
+    seenIds.add(version.id);
+    return { version, ms: createdMs(version, now.getTime()), alias: aliases && isAlias(version) };
   });
-  // Newest first; ids are unique, so the order does not depend on the input order.
   entries.sort((a, b) => b.ms - a.ms || b.version.id - a.version.id);
+  return entries;
+}
 
-  // The newest versioned tags, in the same order (tags of one version by name).
-  const versionedTags: string[] = [];
-  const seenTags = new Set<string>();
+/** The distinct versioned tags, newest first (tags of one version by name). */
+function newestTags(entries: readonly Entry[]): string[] {
+  const tags: string[] = [];
+  const seen = new Set<string>();
   for (const { version } of entries) {
     for (const tag of version.tags.filter((t) => IMAGE_TAG.test(t)).sort()) {
-      if (!seenTags.has(tag)) {
-        seenTags.add(tag);
-        versionedTags.push(tag);
+      if (!seen.has(tag)) {
+        seen.add(tag);
+        tags.push(tag);
       }
     }
   }
-  if (versionedTags.length < minVersions) {
-    throw new CheckError(
-      `Refusing to clean up: the package has ${versionedTags.length} versioned ` +
-        `(zfs-*_kernel-*) tags, fewer than the ${minVersions} to keep; nothing was deleted`,
-    );
-  }
-  const newest = new Set(versionedTags.slice(0, minVersions));
+  return tags;
+}
 
-  const reasons = new Map<number, CleanupReason>();
-  const kept: PackageVersion[] = [];
-  for (const { version, ms } of entries) {
-    if (version.tags.some((t) => newest.has(t))) {
-      reasons.set(version.id, `newest-${minVersions}`);
-      kept.push(version);
-    } else if (ms >= cutoffMs) {
-      reasons.set(version.id, "inside retention");
-      kept.push(version);
-    }
-  }
+function append<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
 
-  // Versions by digest, and the versions whose sha256-<digest> tags point at a digest.
-  const byDigest = new Map<string, PackageVersion[]>();
-  const referrers = new Map<string, PackageVersion[]>();
-  const append = (map: Map<string, PackageVersion[]>, key: string, version: PackageVersion) => {
-    const list = map.get(key);
-    if (list) list.push(version);
-    else map.set(key, [version]);
+/** The links the closure follows, every digest by its key. */
+interface Links {
+  byDigest: Map<string, PackageVersion[]>;
+  /** digest → the versions whose `sha256-<digest>[.x]` tags name it, and as what. */
+  referrers: Map<string, { version: PackageVersion; reason: CleanupReason }[]>;
+  /** digest → what its manifest lists. */
+  lists: Map<string, string[]>;
+  /** digest → the alias versions whose index lists it. */
+  aliasesOf: Map<string, PackageVersion[]>;
+  alias: Set<number>;
+}
+
+function linksOf(entries: readonly Entry[], references: References): Links {
+  const links: Links = {
+    byDigest: new Map(),
+    referrers: new Map(),
+    lists: new Map(),
+    aliasesOf: new Map(),
+    alias: new Set(),
   };
-  for (const { version } of entries) {
-    append(byDigest, version.name, version);
+  for (const [digest, children] of references) {
+    const key = digestKey(digest);
+    links.lists.set(key, [...(links.lists.get(key) ?? []), ...children.map(digestKey)]);
+  }
+  for (const { version, alias } of entries) {
+    const key = digestKey(version.name);
+    append(links.byDigest, key, version);
     for (const tag of version.tags) {
       const digest = referencedDigest(tag);
-      if (digest) append(referrers, digest, version);
+      const reason = tag.endsWith(".sig") ? "signature of kept image" : "attestation of kept image";
+      if (digest) append(links.referrers, digest, { version, reason });
+    }
+    if (alias) {
+      links.alias.add(version.id);
+      for (const child of new Set(links.lists.get(key))) append(links.aliasesOf, child, version);
     }
   }
-  // Whatever a kept version points at, or is pointed at by as its attestation, is kept:
-  // a worklist over the kept versions, growing until nothing new is reached.
+  return links;
+}
+
+/**
+ * Grows the kept set until nothing new is reached: every version with a kept digest, the
+ * attestations and signatures of kept versions, what a kept manifest lists, and the aliases
+ * that list a kept version (whose other listed images are then kept too).
+ */
+function closeOver(kept: PackageVersion[], reasons: Map<number, CleanupReason>, links: Links) {
   const keep = (version: PackageVersion, reason: CleanupReason) => {
     if (reasons.has(version.id)) return;
     reasons.set(version.id, reason);
@@ -187,29 +287,79 @@ export function planCleanup(
   };
   for (let i = 0; i < kept.length; i++) {
     const parent = kept[i]!;
-    for (const referrer of referrers.get(parent.name) ?? []) {
-      keep(referrer, "attestation of kept image");
+    const key = digestKey(parent.name);
+    for (const twin of links.byDigest.get(key) ?? []) {
+      keep(twin, `same digest as version ${parent.id}`);
     }
-    for (const digest of references.get(parent.name) ?? []) {
-      for (const child of byDigest.get(digest) ?? []) {
-        keep(child, `referenced by ${versionLabel(parent)}`);
+    for (const { version, reason } of links.referrers.get(key) ?? []) keep(version, reason);
+    const label = versionLabel(parent);
+    const how = links.alias.has(parent.id) ? `listed by ${label}` : `referenced by ${label}`;
+    for (const digest of links.lists.get(key) ?? []) {
+      for (const child of links.byDigest.get(digest) ?? []) keep(child, how as CleanupReason);
+    }
+    for (const alias of links.aliasesOf.get(key) ?? []) keep(alias, "alias of kept image");
+  }
+}
+
+/**
+ * Decides, for every version, whether it is kept or deleted under the cleanup rules:
+ * delete only what was created before now − retention days, carries none of the
+ * `minVersions` newest `zfs-*_kernel-*` tags, is no `sha256-<digest>` attestation or
+ * signature of a kept version, shares no digest with a kept version and is not listed
+ * (directly or transitively) by the manifest of a kept version (`references`).
+ * `fcos-<release>` aliases are kept exactly while an image they list is kept. A package
+ * with fewer versioned tags than `minVersions` keeps everything (`notice` says why). Throws
+ * CheckError (delete nothing) for a created_at that is no RFC 3339 time or lies ahead.
+ */
+export function planCleanup(
+  versions: readonly PackageVersion[],
+  policy: CleanupPolicy,
+  now: Date,
+  references: References = new Map(),
+): CleanupPlan {
+  const cutoffMs = checkPolicy(policy, now);
+  const ageOnly = Boolean(policy.ageOnly);
+  const { retentionDays, minVersions } = policy;
+  const entries = datedEntries(versions, now, !ageOnly);
+  const versionedTags = ageOnly ? [] : newestTags(entries);
+  const reasons = new Map<number, CleanupReason>();
+  let notice: string | undefined;
+  if (!ageOnly && versionedTags.length < minVersions) {
+    notice = `The package has ${versionedTags.length} versioned (zfs-*_kernel-*) ` +
+      `tag${versionedTags.length === 1 ? "" : "s"}, fewer than the ${minVersions} to keep ` +
+      `(cleanup <retention-days> <min-versions>): nothing is deleted until it has ${minVersions}`;
+    for (const { version } of entries) {
+      reasons.set(version.id, `fewer than ${minVersions} versioned tags`);
+    }
+  } else {
+    const newest = new Set(versionedTags.slice(0, minVersions));
+    const kept: PackageVersion[] = [];
+    for (const { version, ms, alias } of entries) {
+      if (alias) continue; // an alias never keeps itself: only what it lists does
+      if (version.tags.some((t) => newest.has(t))) {
+        reasons.set(version.id, `newest ${minVersions} versioned tags`);
+        kept.push(version);
+      } else if (ms >= cutoffMs) {
+        reasons.set(version.id, "inside retention");
+        kept.push(version);
       }
     }
+    closeOver(kept, reasons, linksOf(entries, references));
   }
-
-  const planned: PlannedVersion[] = entries.map(({ version }) => {
-    const reason = reasons.get(version.id) ?? "expired";
-    return { ...version, action: reason === "expired" ? "delete" : "keep", reason };
+  const planned: PlannedVersion[] = entries.map(({ version, alias }) => {
+    const reason = reasons.get(version.id) ?? (alias ? "alias of deleted images" : "expired");
+    return { ...version, action: reasons.has(version.id) ? "keep" : "delete", reason };
   });
   const deleteCount = planned.filter((v) => v.action === "delete").length;
   return {
     now: now.toISOString(),
     cutoff: new Date(cutoffMs).toISOString(),
-    policy: { retentionDays, minVersions },
+    policy: ageOnly ? { retentionDays, minVersions: 0, ageOnly } : { retentionDays, minVersions },
     versionedTags: versionedTags.length,
     versions: planned,
     keepCount: planned.length - deleteCount,
     deleteCount,
+    ...(notice ? { notice } : {}),
   };
 }
 
@@ -221,6 +371,7 @@ export function toDelete(plan: CleanupPlan): PlannedVersion[] {
 // ---------------------------------------------------------------------------------------
 // Text forms. Tags and messages come from the API: the terminal gets them sanitised, the
 // step summary escaped (textTable and markdownTable do both), JSON gets them as they are.
+// --json, $GITHUB_OUTPUT and the step summary are one TaskResult rendered by lib/render.ts.
 
 /** What the deletions did, once they ran. */
 export interface CleanupResult {
@@ -243,14 +394,14 @@ export const RETAINED_NOTE = "retained by GitHub (over 5,000 downloads)";
 /** `sha256:<64 hex>` and `sha256-<64 hex>` shortened to `sha256:0f3a…91c2` for people. */
 export function shortDigests(text: string): string {
   return text.replace(
-    /sha256([:-])([0-9a-f]{4})[0-9a-f]{56}([0-9a-f]{4})/g,
+    /sha256([:-])([0-9a-fA-F]{4})[0-9a-fA-F]{56}([0-9a-fA-F]{4})/g,
     (_, sep: string, head: string, tail: string) => `sha256${sep}${head}…${tail}`,
   );
 }
 
-/** A version's tags for people: comma-separated, or `<untagged>`. */
+/** A version's tags for people: comma-separated, or `-` (docs/vocabulary.md). */
 export function tagsText(v: PackageVersion): string {
-  return v.tags.length ? v.tags.join(", ") : "<untagged>";
+  return v.tags.length ? v.tags.join(", ") : "-";
 }
 
 function rowOf(v: PlannedVersion, note?: string): string[] {
@@ -263,17 +414,20 @@ function rowOf(v: PlannedVersion, note?: string): string[] {
   ];
 }
 
-const HEADER = ["id", "digest", "tags", "created", "reason"];
+/** The column headers of every cleanup table (docs/vocabulary.md). */
+export const HEADER = ["id", "digest", "tags", "created", "reason"];
 
 /** The counts of a plan (and of its run, when given) in one line. */
 export function planCounts(plan: CleanupPlan, result?: CleanupResult): string {
   const retained = result ? `, retained by GitHub ${result.retained.length}` : "";
   const failed = result?.failed.length ? `, failed ${result.failed.length}` : "";
   const deleted = result ? `, deleted ${result.deleted.length}` : "";
+  const keep = plan.policy.ageOnly
+    ? "age only"
+    : `keep newest ${plan.policy.minVersions} of ${plan.versionedTags} versioned tags`;
   return `${plan.versions.length} versions: keep ${plan.keepCount}, ` +
     `delete ${plan.deleteCount}${deleted}${retained}${failed} ` +
-    `(retention ${plan.policy.retentionDays} days, cutoff ${timeText(plan.cutoff)}, ` +
-    `keep newest ${plan.policy.minVersions} of ${plan.versionedTags} versioned tags)`;
+    `(retention ${plan.policy.retentionDays} days, cutoff ${timeText(plan.cutoff)}, ${keep})`;
 }
 
 /** Kept versions to list one by one and, unless verbose, untagged ones counted by reason. */
@@ -312,8 +466,6 @@ export function formatPlan(plan: CleanupPlan, options: FormatOptions = {}): stri
       // the header line stays plain; every delete row stands out
       lines.push(options.colour && i > 0 ? `${RED}${table[i]}${RESET}` : table[i]!);
     }
-  } else {
-    lines.push("nothing");
   }
   const { listed, collapsed } = keptRows(plan, Boolean(options.verbose));
   lines.push("", `Keep (${plan.keepCount}):`);
@@ -325,7 +477,6 @@ export function formatPlan(plan: CleanupPlan, options: FormatOptions = {}): stri
       ),
     );
   }
-  if (plan.keepCount === 0) lines.push("nothing");
   return lines.join("\n");
 }
 
@@ -358,48 +509,57 @@ export function formatResult(plan: CleanupPlan, result: CleanupResult): string {
   return lines.join("\n");
 }
 
-/** The plan as Markdown for $GITHUB_STEP_SUMMARY: counts, deletions, retained, failures. */
-export function planMarkdown(plan: CleanupPlan, result?: CleanupResult, limit = 500): string {
-  const doomed = toDelete(plan);
-  let text = `### Cleanup\n\n${escapeMarkdown(planCounts(plan, result))}\n\n`;
-  if (doomed.length) {
-    text += `#### Delete (${doomed.length})\n\n`;
-    text += markdownTable(HEADER, doomed.slice(0, limit).map((v) => rowOf(v)));
-    if (doomed.length > limit) text += `\n… and ${doomed.length - limit} more\n`;
-  }
-  if (result?.retained.length) {
-    text += `\n#### Retained by GitHub (${result.retained.length})\n\n`;
-    text += markdownTable(HEADER, retainedRows(plan, result.retained, limit));
-  }
-  if (result?.failed.length) {
-    text += `\n#### Failed (${result.failed.length})\n\n`;
-    text += markdownTable(
-      ["id", "error"],
-      result.failed.slice(0, limit).map((f) => [String(f.id), f.message]),
-    );
-  }
-  return text;
+/** The names cleanup writes to $GITHUB_OUTPUT (also keys of its --json document). */
+export const CLEANUP_OUTPUTS = [
+  "delete-versions",
+  "delete-count",
+  "keep-count",
+  "deleted-versions",
+  "deleted-count",
+  "retained-versions",
+  "retained-count",
+  "failed-count",
+] as const;
+
+/** How a plan and its run are shown: dry run or not, where, and what the run did. */
+export interface CleanupShow {
+  dryRun: boolean;
+  endpoint: Record<string, string>;
+  result?: CleanupResult;
+  /** The most rows of a step-summary table (default 500). */
+  limit?: number;
 }
 
-/** The plan (and its run) as one JSON value with the kebab-case keys of every task. */
-export function planJson(
-  plan: CleanupPlan,
-  extra: { dryRun: boolean; endpoint: Record<string, string>; result?: CleanupResult },
-): Record<string, unknown> {
-  const result = extra.result ?? { deleted: [], retained: [], failed: [] };
-  return {
-    "dry-run": extra.dryRun,
-    endpoint: extra.endpoint,
+/**
+ * The plan and its run as one result for lib/render.ts: the values (the $GITHUB_OUTPUT names,
+ * also keys of the --json document), the whole --json document and the step summary. The
+ * terminal text is formatPlan/formatResult, printed by the task (it keeps its colours).
+ */
+export function cleanupTaskResult(plan: CleanupPlan, show: CleanupShow): TaskResult {
+  const result = show.result ?? { deleted: [], retained: [], failed: [] };
+  const limit = show.limit ?? 500;
+  const doomed = toDelete(plan);
+  const values = {
+    "delete-versions": doomed.map((v) => v.id),
+    "delete-count": plan.deleteCount,
+    "keep-count": plan.keepCount,
+    "deleted-versions": result.deleted,
+    "deleted-count": result.deleted.length,
+    "retained-versions": result.retained,
+    "retained-count": result.retained.length,
+    "failed-count": result.failed.length,
+  } satisfies Record<(typeof CLEANUP_OUTPUTS)[number], ResultValue>;
+  const json = {
+    "dry-run": show.dryRun,
+    endpoint: show.endpoint,
     now: plan.now,
     cutoff: plan.cutoff,
     "retention-days": plan.policy.retentionDays,
     "min-versions": plan.policy.minVersions,
+    "age-only": Boolean(plan.policy.ageOnly),
     "versioned-tags": plan.versionedTags,
-    "keep-count": plan.keepCount,
-    "delete-count": plan.deleteCount,
-    "deleted-count": result.deleted.length,
-    "retained-count": result.retained.length,
-    "failed-count": result.failed.length,
+    notice: plan.notice ?? null,
+    ...values,
     versions: plan.versions.map((v) => ({
       id: v.id,
       name: v.name,
@@ -408,8 +568,41 @@ export function planJson(
       action: v.action,
       reason: v.reason,
     })),
-    deleted: result.deleted,
-    retained: result.retained,
     failed: result.failed,
   };
+  const ran = show.result && !show.dryRun ? show.result : undefined;
+  let note = doomed.length > limit ? `\n… and ${doomed.length - limit} more\n` : "";
+  if (ran?.retained.length) {
+    note += `\n#### Retained by GitHub (${ran.retained.length})\n\n` +
+      markdownTable(HEADER, retainedRows(plan, ran.retained, limit));
+  }
+  if (ran?.failed.length) {
+    note += `\n#### Failed (${ran.failed.length})\n\n` + markdownTable(
+      ["id", "error"],
+      ran.failed.slice(0, limit).map((f) => [String(f.id), f.message]),
+    );
+  }
+  if (show.dryRun) note += "\nDry run: nothing deleted.\n";
+  const notice = plan.notice ? `\n\n${escapeMarkdown(plan.notice)}` : "";
+  return {
+    values,
+    json,
+    outputs: CLEANUP_OUTPUTS,
+    lines: [], // the terminal text is the task's (formatPlan keeps the delete rows red)
+    summaryTitle: `### Cleanup\n\n${escapeMarkdown(planCounts(plan, ran))}${notice}\n\n` +
+      `#### Delete (${doomed.length})`,
+    summaryTable: { header: HEADER, rows: doomed.slice(0, limit).map((v) => rowOf(v)) },
+    summaryNote: note.trim() ? note.replace(/^\n/, "") : undefined,
+  };
+}
+
+/** The plan as Markdown for $GITHUB_STEP_SUMMARY: counts, deletions, retained, failures. */
+export function planMarkdown(plan: CleanupPlan, result?: CleanupResult, limit = 500): string {
+  const show = { dryRun: result === undefined, endpoint: {}, result, limit };
+  return renderResult(cleanupTaskResult(plan, show), { githubOutput: true }).stepSummary ?? "";
+}
+
+/** The plan (and its run) as its --json document, with the kebab-case keys of every task. */
+export function planJson(plan: CleanupPlan, show: CleanupShow): Record<string, unknown> {
+  return cleanupTaskResult(plan, show).json as Record<string, unknown>;
 }

@@ -1,12 +1,16 @@
 // Where the digests kept versions reference are found: the manifest of every kept version
-// is read from the registry (an index lists its platform and attestation manifests, an
-// artifact manifest names its subject) and the plan is made again until it keeps nothing
-// new. ghcr.io has no referrers API, so this is the only way to see those links.
+// and of every `fcos-<release>` alias is read from the registry (an index lists its platform
+// and attestation manifests, an artifact manifest names its subject) and the plan is made
+// again until it keeps nothing new. ghcr.io has no referrers API, so this is the only way to
+// see those links.
 import {
   type CleanupPlan,
   type CleanupPolicy,
+  digestKey,
+  isAlias,
   type PackageVersion,
   planCleanup,
+  type PlannedVersion,
   versionLabel,
 } from "./cleanup.ts";
 import { CheckError } from "./errors.ts";
@@ -30,14 +34,16 @@ export function listedDigests(manifest: ManifestLinks): string[] {
   for (const entry of manifest.manifests ?? []) digests.push(entry.digest);
   if (manifest.subject) digests.push(manifest.subject.digest);
   // A malformed digest names no version (version names are checked digests): drop it.
-  return digests.filter((d) => typeof d === "string" && DIGEST.test(d));
+  return digests.filter((d) => typeof d === "string" && DIGEST.test(d.toLowerCase()))
+    .map(digestKey);
 }
 
 /**
  * Plans the cleanup with what kept versions reference: reads the manifest of every kept
- * version (READ_CONCURRENCY at a time), plans again with those links, and repeats until
- * no new version is kept. A manifest that cannot be read throws CheckError: a plan
- * without it could delete something a kept image needs.
+ * version and of every alias (an alias is kept by what it lists; READ_CONCURRENCY at a time,
+ * each digest once, in lower case), plans again with those links, and repeats until no new
+ * version is kept. A manifest that cannot be read throws CheckError: a plan without it could
+ * delete something a kept image needs.
  */
 export async function planWithReferences(
   versions: readonly PackageVersion[],
@@ -51,11 +57,15 @@ export async function planWithReferences(
   let reads = 0;
   for (;;) {
     const plan = planCleanup(versions, policy, now, references);
-    const pending: PackageVersion[] = [];
+    // A plan that keeps everything for its notice (a new package) needs no links.
+    if (plan.notice) return { plan, references, reads };
+    const pending: PlannedVersion[] = [];
     const queued = new Set<string>();
     for (const v of plan.versions) {
-      if (v.action === "keep" && !references.has(v.name) && !queued.has(v.name)) {
-        queued.add(v.name);
+      const key = digestKey(v.name);
+      const wanted = v.action === "keep" || (!policy.ageOnly && isAlias(v));
+      if (wanted && !references.has(key) && !queued.has(key)) {
+        queued.add(key);
         pending.push(v);
       }
     }
@@ -68,16 +78,18 @@ export async function planWithReferences(
         reads++;
         let manifest: ManifestLinks;
         try {
-          manifest = await read(version.name);
+          manifest = await read(digestKey(version.name));
         } catch (error) {
           stopped = true;
           const detail = error instanceof Error ? error.message : String(error);
           throw new CheckError(
-            `Cannot read the manifest of kept version ${version.id} ` +
+            `Cannot read the manifest of ${
+              version.action === "keep" ? "kept " : ""
+            }version ${version.id} ` +
               `(${versionLabel(version)}), so nothing was deleted: ${detail}`,
           );
         }
-        references.set(version.name, listedDigests(manifest));
+        references.set(digestKey(version.name), listedDigests(manifest));
       }
     };
     const workers: Promise<void>[] = [];

@@ -12,7 +12,7 @@ import {
 } from "./cleanup.ts";
 import { type Logger, sanitizeTerminal } from "./cli.ts";
 import { RemoteError, UsageError } from "./errors.ts";
-import { fetchWithRetry, getJson, isLoopbackRegistry, readBytes, remoteErrorOf } from "./http.ts";
+import { fetchWithRetry, getJson, isLoopbackRegistry, readBytes, statusText } from "./http.ts";
 import {
   githubApiUrl,
   type GithubClientOptions,
@@ -20,7 +20,6 @@ import {
   githubPaginate,
   type PaginateOptions,
 } from "./github.ts";
-import { DIGEST } from "./patterns.ts";
 
 /** A tag as the OCI distribution spec allows it. */
 const OCI_TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
@@ -146,30 +145,28 @@ async function isAuthenticatedUser(
   return parsed.success && parsed.data.login.toLowerCase() === owner.toLowerCase();
 }
 
+const ACTIONS_PERMISSION = "give the workflow job `permissions: packages: write` and the " +
+  "repository Admin access to the package (package settings → Manage Actions access)";
+
 /** Adds the fix to GitHub's 403 "Resource not accessible by integration" (keeps the status). */
 function explainForbidden(error: unknown, endpoint: PackageEndpoint): unknown {
   if (!(error instanceof RemoteError) || error.status !== 403) return error;
   if (!/not accessible by integration/i.test(error.message)) return error;
-  const permission = "give the workflow job `permissions: packages: write` and the repository " +
-    "Admin access to the package (package settings → Manage Actions access)";
   const fix = endpoint.path.startsWith("/user/")
     ? `this token cannot use the /user/… endpoint: pass --owner-type user (uses ` +
       `/users/${endpoint.owner}/…) or --owner-type org (uses /orgs/${endpoint.owner}/…), ` +
-      `and ${permission}`
-    : permission;
+      `and ${ACTIONS_PERMISSION}`
+    : ACTIONS_PERMISSION;
   error.message = `${error.message}: ${fix}`;
   return error;
 }
 
 const versionSchema = z.object({
   id: z.number().int().positive(),
-  name: z.string().regex(DIGEST, "is not a sha256 digest"),
-  created_at: z.string().refine(
-    (s) => /^\d{4}-\d\d-\d\dT/.test(s) && !Number.isNaN(Date.parse(s)),
-    {
-      message: "is not a timestamp",
-    },
-  ),
+  // ghcr.io names a version by its digest; case is compared away by the planner
+  name: z.string().regex(/^sha256:[0-9a-fA-F]{64}$/, "is not a sha256 digest"),
+  // a string here; the planner refuses one that is no RFC 3339 instant, naming the version
+  created_at: z.string().max(64, "is not a timestamp"),
   metadata: z.object({
     package_type: z.literal("container"),
     // OCI tag grammar: anything else is not a tag ghcr.io could hold
@@ -215,10 +212,84 @@ export async function listPackageVersions(
 }
 
 /**
- * GitHub's refusal to delete a public version with more than 5,000 downloads, recognised
- * by its message (the status it comes with is not documented).
+ * The start of GitHub's refusal to delete a public version with more than 5,000 downloads
+ * (REFERENCE.md "GitHub REST"), and the statuses it may come with (GitHub does not document
+ * which: the ones a refused request gets).
  */
-export const DOWNLOADS_REFUSAL = /(?:more than|over) 5,?000 downloads/i;
+export const DOWNLOADS_REFUSAL =
+  "Publicly visible package versions with more than 5000 downloads cannot be deleted";
+export const DOWNLOADS_REFUSAL_STATUSES: readonly number[] = [400, 403, 409, 422];
+
+/** What a refused DELETE means. */
+export type DeleteRefusal =
+  | { kind: "permission"; hint: string }
+  | { kind: "downloads" }
+  | { kind: "other" };
+
+const PERMISSION_WORDS =
+  /not accessible by integration|admin|permission|scope|must have|forbidden|requires authentication|bad credentials/i;
+
+/**
+ * Sorts a refused DELETE (pure): permission failures first (a 401, a 403 that names access,
+ * or a token whose `x-oauth-scopes` lack delete:packages), with the hint that names what is
+ * missing; then GitHub's 5,000-downloads refusal, by its status and the start of its message;
+ * anything else is a plain failure.
+ */
+export function classifyDeleteRefusal(
+  status: number,
+  message: string,
+  oauthScopes?: string | null,
+): DeleteRefusal {
+  const scopes = oauthScopes?.split(",").map((s) => s.trim()).filter(Boolean);
+  if (status === 401) {
+    return {
+      kind: "permission",
+      hint:
+        "the token is not accepted: set GH_TOKEN to a token with read:packages and delete:packages",
+    };
+  }
+  if (status === 403 || status === 404) {
+    if (scopes && !scopes.includes("delete:packages")) {
+      return {
+        kind: "permission",
+        hint: `the token lacks the delete:packages scope (it has: ${scopes.join(", ") || "none"})`,
+      };
+    }
+    if (/not accessible by integration/i.test(message)) {
+      return { kind: "permission", hint: ACTIONS_PERMISSION };
+    }
+    if (status === 403 && PERMISSION_WORDS.test(message)) {
+      return {
+        kind: "permission",
+        hint: "the token needs delete:packages (a personal access token) or, as GITHUB_TOKEN, " +
+          ACTIONS_PERMISSION.replace(/^give /, ""),
+      };
+    }
+  }
+  const start = message.trimStart().slice(0, DOWNLOADS_REFUSAL.length);
+  if (
+    DOWNLOADS_REFUSAL_STATUSES.includes(status) &&
+    start.toLowerCase() === DOWNLOADS_REFUSAL.toLowerCase()
+  ) {
+    return { kind: "downloads" };
+  }
+  return { kind: "other" };
+}
+
+/** The server's JSON `message` (first line, no control characters, at most 300), or "". */
+async function refusalMessage(response: Response, url: string): Promise<string> {
+  try {
+    const body = new TextDecoder().decode(await readBytes(response, url, 64 * 1024));
+    const message = (JSON.parse(body) as { message?: unknown }).message;
+    if (typeof message === "string") {
+      // deno-lint-ignore no-control-regex -- removing them is the point
+      return message.split("\n")[0]!.replace(/[\x00-\x1f\x7f-\x9f]/g, "").slice(0, 300);
+    }
+  } catch {
+    // no JSON body (or too big, or cut off): the status says enough
+  }
+  return "";
+}
 
 /**
  * Deletes one version; 5xx and rate limits are retried, 404 means it is already gone,
@@ -244,11 +315,24 @@ export async function deletePackageVersion(
     await response.body?.cancel();
     return "gone";
   }
-  const error = await remoteErrorOf(url, response);
-  if (response.status >= 400 && response.status < 500 && DOWNLOADS_REFUSAL.test(error.message)) {
-    return "retained";
+  const message = await refusalMessage(response, url);
+  const refusal = classifyDeleteRefusal(
+    response.status,
+    message,
+    response.headers.get("x-oauth-scopes"),
+  );
+  if (refusal.kind === "downloads") return "retained";
+  const error = new RemoteError(
+    url,
+    response.status,
+    statusText(response) + (message ? ` (${message})` : ""),
+  );
+  if (refusal.kind === "permission") {
+    const user = endpoint.path.startsWith("/user/") && /not accessible/i.test(message);
+    if (user) throw explainForbidden(error, endpoint);
+    error.message = `${error.message}: ${refusal.hint}`;
   }
-  throw explainForbidden(error, endpoint);
+  throw error;
 }
 
 /**

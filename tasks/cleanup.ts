@@ -1,41 +1,44 @@
 // Deletes old versions of the published image package, keeping the newest, their attestations
-// and everything a kept version references.
+// and signatures, every manifest a kept version references and the fcos-<release> aliases of
+// kept images; with --cache, deletes versions of the layer-cache package by age alone.
 // deno task cleanup [--dry-run] <retention-days> <min-versions> [--yes] [--json] [--verbose] [--github-output]
+// deno task cleanup --cache [--dry-run] <retention-days> [--yes] [--json] [--github-output]
 import {
+  checkArgumentOrder,
+  CLEANUP_OUTPUTS,
+  type CleanupPlan,
+  type CleanupPolicy,
   type CleanupResult,
+  cleanupTaskResult,
   formatPlan,
   formatResult,
   minVersionsOf,
-  planJson,
-  planMarkdown,
+  type PackageVersion,
+  planCleanup,
   RETAINED_NOTE,
   retentionDaysOf,
   toDelete,
 } from "../lib/cleanup.ts";
 import {
   assertOutputsWritable,
+  escapeCommandData,
+  inGithubActions,
   main,
   parseWith,
-  printJson,
   problemLine,
+  sanitizeTerminal,
   stderrLogger,
   taskCommand,
-  writeGithubOutput,
-  writeStepSummary,
 } from "../lib/cli.ts";
-import { UsageError } from "../lib/errors.ts";
+import { RemoteError, UsageError } from "../lib/errors.ts";
 import { loadMatrix } from "../lib/matrix.ts";
+import type { ReadManifest } from "../lib/cleanup_refs.ts";
 import type { OwnerType } from "../lib/packages.ts";
+import { render } from "../lib/render.ts";
 // lib/packages.ts (zod), lib/registry.ts, lib/github.ts and lib/cleanup_refs.ts are imported after
 // the arguments are parsed, so --help and a bad flag start without them (docs/startup.md).
 
-export const OUTPUTS = [
-  "delete-versions",
-  "delete-count",
-  "keep-count",
-  "retained-versions",
-  "retained-count",
-] as const;
+export const OUTPUTS = CLEANUP_OUTPUTS;
 
 function ownerType(value: string): OwnerType {
   if (value !== "user" && value !== "org") {
@@ -58,63 +61,102 @@ async function confirm(question: string): Promise<boolean> {
   return /^y(es)?$/i.test(line.trim());
 }
 
-export async function cleanup(args: string[]): Promise<number> {
-  const program = taskCommand(
+function program() {
+  return taskCommand(
     "cleanup",
     "Delete old image versions from the registry, keeping the newest versioned tags, their " +
       "attestations and every manifest a kept version references",
   )
     .argument(
       "<retention-days>",
-      "keep versions created within this many days (0 to 36500)",
+      "keep versions created within this many days (0-36500)",
       parseWith(retentionDaysOf),
     )
     .argument(
-      "<min-versions>",
-      "keep this many newest zfs-*_kernel-* tags whatever their age",
+      "[min-versions]",
+      "keep this many newest zfs-*_kernel-* tags whatever their age (1-1000000; required, except with --cache)",
       parseWith(minVersionsOf),
     )
     .option("--dry-run", "print the plan, delete nothing")
     .option("--yes", "delete without asking (needed without a terminal)")
-    .option("--json", "print the plan (and what was deleted) as one JSON document")
+    .option(
+      "--cache",
+      "clean the layer-cache package (matrix.yaml publish.cache) by age alone: no tags to keep",
+    )
+    .option("--json", "print the result as one JSON document")
     .option("--verbose", "list every kept untagged version instead of a count per reason")
     .option(
       "--github-output",
-      "write delete-versions, delete-count, keep-count, retained-versions, retained-count and a summary",
+      "write the values to $GITHUB_OUTPUT and a step summary to $GITHUB_STEP_SUMMARY",
     )
     // --package and --owner are checked after parsing, with lib/packages.ts' patterns.
-    .option("--package <name>", "container package (default: from matrix.yaml publish.image)")
-    .option("--owner <owner>", "user or organisation (default: from matrix.yaml publish.image)")
+    .option(
+      "--package <name>",
+      "container package (default: from matrix.yaml publish.image, publish.cache with --cache)",
+    )
+    .option(
+      "--owner <owner>",
+      "user or organisation (default: from matrix.yaml publish.image, publish.cache with --cache)",
+    )
     .option(
       "--owner-type <type>",
       "user or org (default: asked from the API)",
       parseWith(ownerType),
     );
-  await program.parseAsync(args, { from: "user" });
-  const [retentionDays, minVersions] = program.processedArgs;
-  const [packages, { planWithReferences }, { githubToken }, { readManifest }] = await Promise.all([
-    import("../lib/packages.ts"),
-    import("../lib/cleanup_refs.ts"),
-    import("../lib/github.ts"),
-    import("../lib/registry.ts"),
-  ]);
-  const { deleteVersions, listPackageVersions, packageOfImage, packageRepository, resolvePackage } =
-    packages;
-  const given = program.opts();
-  const options = {
-    ...given,
-    package: given.package === undefined ? undefined : packages.packageName(given.package),
-    owner: given.owner === undefined ? undefined : packages.ownerName(given.owner),
-  };
-  // A summary that cannot be written must stop the run before anything is deleted.
-  if (options.githubOutput) assertOutputsWritable();
+}
 
-  const publish = (await loadMatrix()).publish.image;
+/** The policy the arguments ask for; refuses a missing, extra or swapped min-versions. */
+function policyOf(retentionDays: number, minVersions: number | undefined, cache: boolean) {
+  if (cache) {
+    if (minVersions !== undefined) {
+      throw new UsageError(
+        "--cache takes only <retention-days>: the layer cache has no tags to keep",
+      );
+    }
+    return { retentionDays, minVersions: 0, ageOnly: true };
+  }
+  if (minVersions === undefined) {
+    throw new UsageError(
+      "Missing <min-versions>: the order is <retention-days> <min-versions> (e.g. cleanup 90 3), " +
+        "or --cache <retention-days> for the layer cache",
+    );
+  }
+  checkArgumentOrder(retentionDays, minVersions);
+  return { retentionDays, minVersions };
+}
+
+/** The listing, or undefined when GitHub has no such package (404): a new fork's first run. */
+async function listOrMissing<T>(list: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await list();
+  } catch (error) {
+    if (error instanceof RemoteError && error.status === 404) return undefined;
+    throw error;
+  }
+}
+
+/** A notice line for stderr: `notice: …`, or the `::notice::` workflow command. */
+function noticeLine(message: string): string {
+  const clean = sanitizeTerminal(message);
+  return inGithubActions()
+    ? `::notice title=cleanup::${escapeCommandData(clean)}`
+    : `notice: ${clean}`;
+}
+
+type Packages = typeof import("../lib/packages.ts");
+
+/** The package to clean: --owner/--package, else matrix.yaml publish.image (or .cache). */
+async function packageOf(
+  packages: Packages,
+  options: { owner?: string; package?: string; cache?: boolean },
+) {
+  const matrix = (await loadMatrix()).publish;
+  const publish = options.cache ? matrix.cache : matrix.image;
   let registry = "ghcr.io";
   let owner = options.owner;
   let name = options.package;
   try {
-    const fromMatrix = packageOfImage(publish);
+    const fromMatrix = packages.packageOfImage(publish);
     registry = fromMatrix.registry;
     owner ??= fromMatrix.owner;
     name ??= fromMatrix.packageName;
@@ -122,6 +164,84 @@ export async function cleanup(args: string[]): Promise<number> {
     // --owner and --package name a ghcr.io package whatever matrix.yaml publishes to
     if (!owner || !name) throw error;
   }
+  return { registry, owner, name };
+}
+
+/** The plan: every page listed first; kept manifests and aliases read (not for the cache). */
+async function makePlan(
+  versions: PackageVersion[] | undefined,
+  policy: CleanupPolicy,
+  readManifest: ReadManifest,
+  what: string,
+): Promise<CleanupPlan> {
+  const { planWithReferences } = await import("../lib/cleanup_refs.ts");
+  if (!versions) {
+    return {
+      ...planCleanup([], { ...policy, minVersions: 1, ageOnly: true }, new Date()),
+      policy,
+      notice: `There is no package ${what} yet (GitHub answers 404; a private package needs a ` +
+        `token that can read it): nothing to delete`,
+    };
+  }
+  // The cache's manifests list layers, not other manifests: no reads needed (docs/cleanup.md).
+  if (policy.ageOnly) return planCleanup(versions, policy, new Date());
+  return (await planWithReferences(versions, policy, new Date(), readManifest)).plan;
+}
+
+/** Whether to delete: --yes, else the terminal's answer (without a terminal: refused). */
+async function agreed(
+  count: number,
+  options: { yes?: boolean; json?: boolean },
+  planText: () => string,
+): Promise<boolean> {
+  if (options.yes) return true;
+  if (!Deno.stdin.isTerminal()) {
+    throw new UsageError(
+      `Refusing to delete ${count} versions without a terminal to confirm: add --yes`,
+    );
+  }
+  if (options.json) console.error(planText());
+  if (await confirm(`Delete ${count} versions? [y/N] `)) return true;
+  console.error("Nothing deleted");
+  return false;
+}
+
+/** Says what the deletions did; 1 when any failed. */
+function reportRun(result: CleanupResult, attempted: number): number {
+  const retained = result.retained.length
+    ? `; ${result.retained.length} ${RETAINED_NOTE}, not a failure`
+    : "";
+  if (result.failed.length) {
+    console.error(problemLine(
+      "error",
+      `${result.failed.length} of ${attempted} deletes failed (listed above); ` +
+        `running again is safe${retained}`,
+    ));
+    return 1;
+  }
+  console.error(`Deleted ${result.deleted.length} versions${retained}`);
+  return 0;
+}
+
+export async function cleanup(args: string[]): Promise<number> {
+  const command = program();
+  await command.parseAsync(args, { from: "user" });
+  const [retentionDays, givenMinVersions] = command.processedArgs;
+  const given = command.opts();
+  const policy = policyOf(retentionDays, givenMinVersions, Boolean(given.cache));
+  const [packages, { githubToken }, { readManifest }] = await Promise.all([
+    import("../lib/packages.ts"),
+    import("../lib/github.ts"),
+    import("../lib/registry.ts"),
+  ]);
+  const options = {
+    ...given,
+    package: given.package === undefined ? undefined : packages.packageName(given.package),
+    owner: given.owner === undefined ? undefined : packages.ownerName(given.owner),
+  };
+  // A summary that cannot be written must stop the run before anything is deleted.
+  if (options.githubOutput) assertOutputsWritable();
+  const { registry, owner, name } = await packageOf(packages, options);
   const token = await githubToken();
   if (!token) {
     throw new UsageError(
@@ -129,15 +249,18 @@ export async function cleanup(args: string[]): Promise<number> {
     );
   }
   const client = { token };
-  const endpoint = await resolvePackage(owner, name, { ...client, ownerType: options.ownerType });
+  const endpoint = await packages.resolvePackage(owner, name, {
+    ...client,
+    ownerType: options.ownerType,
+  });
   // Every page is read (and validated) before anything is decided.
-  const { versions } = await listPackageVersions(endpoint, client);
-  const repository = packageRepository(registry, owner, name);
-  const { plan } = await planWithReferences(
-    versions,
-    { retentionDays, minVersions },
-    new Date(),
+  const listed = await listOrMissing(() => packages.listPackageVersions(endpoint, client));
+  const repository = packages.packageRepository(registry, owner, name);
+  const plan = await makePlan(
+    listed?.versions,
+    policy,
     async (digest) => (await readManifest(repository, digest)).manifest,
+    `${name} of ${owner}`,
   );
   const doomed = toDelete(plan);
   const where =
@@ -146,35 +269,20 @@ export async function cleanup(args: string[]): Promise<number> {
   const planText = () => formatPlan(plan, { verbose: options.verbose, colour });
 
   if (!options.json) console.log(`${where}\n${planText()}`);
+  if (plan.notice) console.error(noticeLine(plan.notice));
+  const dryRun = Boolean(options.dryRun);
   const finish = (result: CleanupResult) => {
-    const dryRun = Boolean(options.dryRun);
-    if (options.json) {
-      printJson(planJson(plan, {
-        dryRun,
-        endpoint: {
-          owner: endpoint.owner,
-          "package-name": endpoint.packageName,
-          "owner-type": endpoint.ownerType,
-          path: endpoint.path,
-          repository,
-        },
-        result,
-      }));
-    }
-    if (options.githubOutput) {
-      const ids = dryRun ? doomed.map((v) => v.id) : result.deleted;
-      writeGithubOutput({
-        "delete-versions": ids.join(","),
-        "delete-count": ids.length,
-        "keep-count": plan.versions.length - ids.length,
-        "retained-versions": result.retained.join(","),
-        "retained-count": result.retained.length,
-      });
-      writeStepSummary(
-        planMarkdown(plan, dryRun ? undefined : result) +
-          (dryRun ? "\nDry run: nothing deleted.\n" : ""),
-      );
-    }
+    const endpointJson = {
+      owner: endpoint.owner,
+      "package-name": endpoint.packageName,
+      "owner-type": endpoint.ownerType,
+      path: endpoint.path,
+      repository,
+    };
+    render(cleanupTaskResult(plan, { dryRun, endpoint: endpointJson, result }), {
+      json: options.json,
+      githubOutput: options.githubOutput,
+    });
   };
   const nothing: CleanupResult = { deleted: [], retained: [], failed: [] };
 
@@ -185,36 +293,18 @@ export async function cleanup(args: string[]): Promise<number> {
     finish(nothing);
     return 0;
   }
-  if (!options.yes) {
-    if (!Deno.stdin.isTerminal()) {
-      throw new UsageError(
-        `Refusing to delete ${doomed.length} versions without a terminal to confirm: add --yes`,
-      );
-    }
-    if (options.json) console.error(planText());
-    if (!await confirm(`Delete ${doomed.length} versions? [y/N] `)) {
-      console.error("Nothing deleted");
-      finish(nothing);
-      return 0;
-    }
+  if (!await agreed(doomed.length, options, planText)) {
+    finish(nothing);
+    return 0;
   }
 
-  const result = await deleteVersions(endpoint, doomed, { ...client, logger: stderrLogger });
+  const result = await packages.deleteVersions(endpoint, doomed, {
+    ...client,
+    logger: stderrLogger,
+  });
   finish(result);
   if (!options.json) console.log(`\n${formatResult(plan, result)}`);
-  const retained = result.retained.length
-    ? `; ${result.retained.length} ${RETAINED_NOTE}, not a failure`
-    : "";
-  if (result.failed.length) {
-    console.error(problemLine(
-      "error",
-      `${result.failed.length} of ${doomed.length} deletes failed (listed above); ` +
-        `running again is safe${retained}`,
-    ));
-    return 1;
-  }
-  console.error(`Deleted ${result.deleted.length} versions${retained}`);
-  return 0;
+  return reportRun(result, doomed.length);
 }
 
 if (import.meta.main) main(() => cleanup(Deno.args));

@@ -20,6 +20,7 @@ import { buildAndPush, startRegistry } from "./helpers/registry.ts";
 import { withServer } from "./helpers/server.ts";
 import { runTaskFile } from "./helpers/run_task.ts";
 import { integrationTest } from "./helpers/tools.ts";
+import { $ } from "zx";
 
 const encoder = new TextEncoder();
 
@@ -163,7 +164,7 @@ integrationTest(
               plan.versions.map((v: { id: number; reason: string }) => [v.id, v.reason]),
             );
             assert.deepEqual(reasons, {
-              1: "newest-1",
+              1: "newest 1 versioned tags",
               2: `referenced by ${NEW_TAG}`,
               3: `referenced by ${NEW_TAG}`,
               4: "attestation of kept image",
@@ -179,11 +180,11 @@ integrationTest(
             }`;
             assert.match(
               human.stdout,
-              new RegExp(`^5 +sha256:\\S+ +<untagged> .* referenced by ${shortIndex}$`, "m"),
+              new RegExp(`^5 +sha256:\\S+ +- .* referenced by ${shortIndex}$`, "m"),
             );
             assert.match(
               human.stdout,
-              /^2 +sha256:\S+ +<untagged> .* referenced by zfs-2\.4\.2_kernel-/m,
+              /^2 +sha256:\S+ +- .* referenced by zfs-2\.4\.2_kernel-/m,
             );
 
             const run = await runCleanup(["--yes", ...args], env);
@@ -224,6 +225,153 @@ integrationTest(
                 /^error: Cannot read the manifest of kept version 9 \(zfs-2\.4\.3_kernel-6\.17\.8-300\.fc43\.x86_64\), so nothing was deleted: /m,
               );
               assert.equal(server.requests.filter((r) => r.method === "DELETE").length, 0);
+            });
+          },
+        );
+      } finally {
+        await Deno.remove(matrix);
+      }
+    } finally {
+      await registry.stop();
+    }
+  },
+);
+
+/** Creates an image index with podman (`podman manifest`) of `refs` and pushes it as `target`. */
+async function podmanIndex(target: string, refs: string[]): Promise<void> {
+  const local = `localhost/test-index-${crypto.randomUUID()}`;
+  await $({ quiet: true })`podman manifest create ${local}`;
+  try {
+    for (const ref of refs) {
+      await $({
+        quiet: true,
+      })`podman manifest add --tls-verify=false ${local} ${`docker://${ref}`}`;
+    }
+    await $({
+      quiet: true,
+    })`podman manifest push --tls-verify=false ${local} ${`docker://${target}`}`;
+  } finally {
+    await $({ quiet: true, nothrow: true })`podman manifest rm ${local}`;
+  }
+}
+
+integrationTest(
+  "cleanup treats fcos-<release> indexes as aliases: kept while an image they list is kept, gone with them",
+  ["podman", "docker-registry"],
+  async (t) => {
+    const registry = await startRegistry();
+    try {
+      const name = `acme/${PACKAGE}`;
+      const repo = `${registry.host}/${name}`;
+      const tag = (release: string, arch: string) =>
+        `zfs-2.4.4_kernel-6.17.${release === "A" ? 1 : 2}-300.fc43.${arch}`;
+      const image = (label: string) => `FROM scratch\nCOPY file.txt /\nLABEL variant=${label}\n`;
+      for (const release of ["A", "B"]) {
+        for (const [arch, oci] of [["x86_64", "amd64"], ["aarch64", "arm64"]] as const) {
+          await buildAndPush(
+            `${repo}:${tag(release, arch)}`,
+            image(`${release}-${arch}`),
+            { "file.txt": `${release} ${arch}` },
+            { arch: oci },
+          );
+        }
+      }
+      const aliasA = "fcos-43.20250101.3.1";
+      const aliasB = "fcos-43.20250301.3.1";
+      await podmanIndex(`${repo}:${aliasA}`, [
+        `${repo}:${tag("A", "x86_64")}`,
+        `${repo}:${tag("A", "aarch64")}`,
+      ]);
+      await podmanIndex(`${repo}:${aliasB}`, [
+        `${repo}:${tag("B", "x86_64")}`,
+        `${repo}:${tag("B", "aarch64")}`,
+      ]);
+      const digest = async (reference: string) => (await readManifest(repo, reference)).digest;
+      // the signature of fcos-B, as sign-image pushes it: a manifest tagged sha256-<hex>.sig
+      const empty = await pushBlob(registry.host, name, encoder.encode("{}"));
+      const indexB = await digest(aliasB);
+      const sigTag = `sha256-${hexOf(indexB)}.sig`;
+      const signature = await pushManifest(registry.host, name, {
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: empty, size: 2 },
+        layers: [],
+      }, sigTag);
+      const versions = [
+        versionJson(1, 200, [tag("A", "x86_64")], await digest(tag("A", "x86_64"))),
+        versionJson(2, 200, [tag("A", "aarch64")], await digest(tag("A", "aarch64"))),
+        versionJson(3, 199, [aliasA], await digest(aliasA)),
+        versionJson(4, 100, [tag("B", "x86_64")], await digest(tag("B", "x86_64"))),
+        versionJson(5, 100, [tag("B", "aarch64")], await digest(tag("B", "aarch64"))),
+        versionJson(6, 99, [aliasB], indexB),
+        versionJson(7, 99, [sigTag], signature.digest),
+      ];
+      const matrix = await matrixPublishing(repo);
+      const args = ["--owner", "acme", "--package", PACKAGE];
+      try {
+        const reasons = async (env: Record<string, string>, minVersions: string) => {
+          const dry = await runCleanup(["--dry-run", "--json", "90", minVersions, ...args], env);
+          assert.equal(dry.code, 0, dry.stderr);
+          return Object.fromEntries(
+            JSON.parse(dry.stdout).versions.map((
+              v: { id: number; action: string; reason: string },
+            ) => [v.id, `${v.action}: ${v.reason}`]),
+          );
+        };
+        await t.step(
+          "newest 1: the alias keeps its other arch and itself; the old release goes",
+          async () => {
+            const fake: FakeGithub = {
+              owner: "acme",
+              ownerType: "Organization",
+              orgId: 5,
+              versions: [...versions],
+            };
+            await withServer(github(fake), async (server) => {
+              const env = { GITHUB_API_URL: server.url, MATRIX_FILE: matrix };
+              assert.deepEqual(await reasons(env, "1"), {
+                1: "delete: expired",
+                2: "delete: expired",
+                3: "delete: alias of deleted images",
+                4: `keep: listed by ${aliasB}`,
+                5: "keep: newest 1 versioned tags",
+                6: "keep: alias of kept image",
+                7: "keep: signature of kept image",
+              });
+              const run = await runCleanup(["90", "1", "--yes", ...args], env);
+              assert.equal(run.code, 0, run.stderr);
+              const deleted = server.requests.filter((r) => r.method === "DELETE")
+                .map((r) => Number(r.path.split("/").pop())).toSorted();
+              assert.deepEqual(deleted, [1, 2, 3]);
+            });
+          },
+        );
+        await t.step(
+          "an alias never keeps an image on its own: its images expire, it goes with them",
+          async () => {
+            // B's images lost their tags: nothing keeps them but fcos-B, which does not count
+            const untagged = versions.map((v) =>
+              v.id === 4 || v.id === 5
+                ? { ...v, metadata: { ...v.metadata, container: { tags: [] } } }
+                : v
+            );
+            const fake: FakeGithub = {
+              owner: "acme",
+              ownerType: "Organization",
+              orgId: 5,
+              versions: untagged,
+            };
+            await withServer(github(fake), async (server) => {
+              const env = { GITHUB_API_URL: server.url, MATRIX_FILE: matrix };
+              assert.deepEqual(await reasons(env, "2"), {
+                1: "keep: newest 2 versioned tags",
+                2: "keep: newest 2 versioned tags",
+                3: "keep: alias of kept image",
+                4: "delete: expired",
+                5: "delete: expired",
+                6: "delete: alias of deleted images",
+                7: "delete: expired", // the signature goes with its image
+              });
             });
           },
         );

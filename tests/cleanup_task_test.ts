@@ -2,11 +2,17 @@
 // Packages REST API and the package's registry repository, answering with payloads of the
 // documented shape (tests/helpers/github_packages.ts).
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { classifyDeleteRefusal } from "../lib/packages.ts";
 import {
+  CACHE_PACKAGE,
   DOWNLOADS_MESSAGE,
   type FakeGithub,
+  hexOf,
   history,
+  imageManifest,
   PACKAGE,
+  versionJson,
   withPackages,
 } from "./helpers/github_packages.ts";
 import { json, type TestServer, withServer } from "./helpers/server.ts";
@@ -79,7 +85,7 @@ Deno.test("cleanup --dry-run reads every page concurrently, reads kept manifests
         run.stdout,
         new RegExp(
           `^5110 +${short(v5110.name)} +zfs-2\\.4\\.5_kernel-6\\.10\\.110-200\\.fc42\\.x86_64 ` +
-            `+\\S+ \\S+ UTC +newest-12$`,
+            `+\\S+ \\S+ UTC +newest 12 versioned tags$`,
           "m",
         ),
       );
@@ -90,20 +96,28 @@ Deno.test("cleanup --dry-run reads every page concurrently, reads kept manifests
           "m",
         ),
       );
-      assert.match(run.stdout, /^5259 +sha256:[0-9a-f]{4}…[0-9a-f]{4} +<untagged> .* expired$/m);
+      assert.match(run.stdout, /^5259 +sha256:[0-9a-f]{4}…[0-9a-f]{4} +- .* expired$/m);
       // kept untagged versions are one line per reason; no full digest anywhere
       assert.match(run.stdout, /^\+ 72 untagged versions: inside retention$/m);
       assert.doesNotMatch(run.stdout, /^5002 /m);
       assert.doesNotMatch(run.stdout, /[0-9a-f]{64}/);
       assert.match(run.stdout, /Dry run: nothing deleted/);
       const outputs = await Deno.readTextFile(outputFile);
-      assert.match(outputs, new RegExp(`^delete-versions=${expectedDeleted.join(",")}$`, "m"));
+      // lists as JSON arrays, like every task's list outputs
+      assert.match(
+        outputs,
+        new RegExp(`^delete-versions=\\[${expectedDeleted.join(",")}\\]$`, "m"),
+      );
+      assert.match(outputs, /^deleted-versions=\[\]$/m);
       assert.match(outputs, /^delete-count=164$/m);
       assert.match(outputs, /^keep-count=96$/m);
       assert.match(outputs, /^retained-count=0$/m);
       const summary = await Deno.readTextFile(summaryFile);
       assert.match(summary, /^260 versions: keep 96, delete 164/m);
-      assert.match(summary, /\| 5259 \| sha256:[0-9a-f]{4}…[0-9a-f]{4} \| \\<untagged\\> \|/);
+      // an untagged version's tags cell is "-" (escaped: a cell never starts a list)
+      assert.match(summary, /\| 5259 \| sha256:[0-9a-f]{4}…[0-9a-f]{4} \| \\- \|/);
+      assert.match(summary, /^#### Delete \(164\)$/m);
+      assert.match(summary, /^Dry run: nothing deleted\.$/m);
     } finally {
       await Deno.remove(outputFile);
       await Deno.remove(summaryFile);
@@ -141,7 +155,7 @@ Deno.test("cleanup --verbose lists every kept untagged version", async () => {
   await withPackages(orgFake(), async (_server, env) => {
     const run = await runCleanup(["--dry-run", "--verbose", "90", "12", ...org], env);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^5002 +sha256:\S+ +<untagged> +\S+ \S+ UTC +inside retention$/m);
+    assert.match(run.stdout, /^5002 +sha256:\S+ +- +\S+ \S+ UTC +inside retention$/m);
     assert.doesNotMatch(run.stdout, /untagged versions:/);
   });
 });
@@ -171,7 +185,7 @@ Deno.test("cleanup --dry-run --json prints the plan as one JSON document with ke
       "created-at": fake.versions[0]!.created_at,
       tags: ["zfs-2.4.0_kernel-6.0.0-200.fc42.x86_64"],
       action: "keep",
-      reason: "newest-2",
+      reason: "newest 2 versioned tags",
     });
     const keys = JSON.stringify(plan).match(/"[a-zA-Z-]+":/g) ?? [];
     assert.ok(keys.every((k) => !/[A-Z]/.test(k)), `camelCase key in ${keys}`);
@@ -186,8 +200,8 @@ Deno.test("cleanup --yes deletes exactly the plan with progress, and a second ru
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(deletedIds(server), expectedDeleted);
     assert.ok(deletes(server).every((r) => r.path.startsWith("/orgs/acme/packages/container/")));
-    assert.match(run.stderr, /\[1 of 164\] deleted 5092 \(<untagged>\)/);
-    assert.match(run.stderr, /\[164 of 164\] deleted 5259 \(<untagged>\)/);
+    assert.match(run.stderr, /\[1 of 164\] deleted 5092 \(-\)/);
+    assert.match(run.stderr, /\[164 of 164\] deleted 5259 \(-\)/);
     assert.match(
       run.stdout,
       /260 versions: keep 96, delete 164, deleted 164, retained by GitHub 0/,
@@ -261,7 +275,7 @@ Deno.test("cleanup deletes nothing when the manifest of a kept version cannot be
   for (const [name, answers] of Object.entries(cases)) {
     await t.step(name, async () => {
       const h = history(100);
-      const kept = h.versions.find((v) => v.id === 5010)!; // newest-3, old enough to matter
+      const kept = h.versions.find((v) => v.id === 5010)!; // newest 3 versioned tags, old enough to matter
       const fake = orgFake(h, { script: { [`MANIFEST ${kept.name}`]: answers } });
       await withPackages(fake, async (server, env) => {
         const run = await runCleanup(["0", "3", ...org, "--yes"], env);
@@ -335,7 +349,7 @@ Deno.test("cleanup reports what GitHub retains for its downloads without failing
       assert.equal(fake.versions.length, 92);
       assert.match(
         run.stderr,
-        /\[4 of 10\] 5093 \(<untagged>\) retained by GitHub \(over 5,000 downloads\)/,
+        /\[4 of 10\] 5093 \(-\) retained by GitHub \(over 5,000 downloads\)/,
       );
       assert.match(run.stdout, /^Retained by GitHub \(2\):$/m);
       assert.match(run.stdout, /^5093 .* retained by GitHub \(over 5,000 downloads\)$/m);
@@ -346,9 +360,12 @@ Deno.test("cleanup reports what GitHub retains for its downloads without failing
       assert.match(summary, /#### Retained by GitHub \(2\)/);
       assert.match(summary, /\| 5097 \| .* \| retained by GitHub \(over 5,000 downloads\) \|/);
       const outputs = await Deno.readTextFile(outputFile);
-      assert.match(outputs, /^retained-versions=5093,5097$/m);
+      assert.match(outputs, /^retained-versions=\[5093,5097\]$/m);
       assert.match(outputs, /^retained-count=2$/m);
-      assert.match(outputs, /^delete-count=8$/m);
+      // delete-* is the plan, deleted-* what went
+      assert.match(outputs, /^delete-count=10$/m);
+      assert.match(outputs, /^deleted-count=8$/m);
+      assert.match(outputs, /^failed-count=0$/m);
     } finally {
       await Deno.remove(summaryFile);
       await Deno.remove(outputFile);
@@ -387,7 +404,7 @@ Deno.test("cleanup reports another refusal, goes on with the rest and exits 1", 
     assert.equal(run.code, 1);
     assert.match(
       run.stderr,
-      /cannot delete 5093 \(<untagged>\): Access denied \(Must have admin rights/,
+      /cannot delete 5093 \(-\): Access denied \(Must have admin rights/,
     );
     assert.match(run.stderr, /versions\/5093 \(HTTP 403\)/);
     assert.match(run.stderr, /1 of 10 deletes failed/);
@@ -497,12 +514,40 @@ Deno.test("cleanup without a terminal and without --yes refuses with exit 2 and 
   });
 });
 
-Deno.test("cleanup refuses (exit 1) when fewer versioned tags exist than min-versions", async () => {
+Deno.test("cleanup on a new package with fewer versioned tags than min-versions gives a notice, deletes nothing and exits 0", async (t) => {
   await withPackages(orgFake(history(100), { orgId: 1 }), async (server, env) => {
-    const run = await runCleanup(["0", "11", ...org, "--yes"], env);
-    assert.equal(run.code, 1);
-    assert.match(run.stderr, /10 versioned \(zfs-\*_kernel-\*\) tags, fewer than the 11 to keep/);
-    assert.equal(deletes(server).length, 0);
+    await t.step("on a terminal", async () => {
+      const run = await runCleanup(["0", "11", ...org, "--yes"], env);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(
+        run.stderr,
+        /^notice: The package has 10 versioned \(zfs-\*_kernel-\*\) tags, fewer than the 11 to keep \(cleanup <retention-days> <min-versions>\): nothing is deleted until it has 11$/m,
+      );
+      assert.match(run.stdout, /keep 100, delete 0/);
+      assert.match(run.stdout, /fewer than 11 versioned tags/);
+      assert.equal(deletes(server).length, 0);
+      assert.equal(manifestReads(server).length, 0);
+    });
+    await t.step("under GitHub Actions: a notice annotation and the summary says it", async () => {
+      const summaryFile = await Deno.makeTempFile();
+      const outputFile = await Deno.makeTempFile();
+      try {
+        const run = await runCleanup(["90", "11", ...org, "--yes", "--github-output"], {
+          ...env,
+          GITHUB_ACTIONS: "true",
+          GITHUB_STEP_SUMMARY: summaryFile,
+          GITHUB_OUTPUT: outputFile,
+        });
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(run.stderr, /^::notice title=cleanup::The package has 10 versioned/m);
+        assert.match(await Deno.readTextFile(summaryFile), /nothing is deleted until it has 11/);
+        assert.match(await Deno.readTextFile(outputFile), /^delete-count=0$/m);
+        assert.equal(deletes(server).length, 0);
+      } finally {
+        await Deno.remove(summaryFile);
+        await Deno.remove(outputFile);
+      }
+    });
   });
 });
 
@@ -611,7 +656,7 @@ integrationTest(
         const run = await onTerminal(env, "y");
         assert.equal(run.code, 0, run.text);
         // deno-lint-ignore no-control-regex -- looking for escape sequences is the point
-        assert.match(run.text, /\x1b\[31m5259 +sha256:\S+ +<untagged> .* expired\x1b\[0m/);
+        assert.match(run.text, /\x1b\[31m5259 +sha256:\S+ +- .* expired\x1b\[0m/);
         // deno-lint-ignore no-control-regex -- looking for escape sequences is the point
         assert.doesNotMatch(run.text, /\x1b\[31m5110 /); // kept rows stay plain
         assert.deepEqual(deletedIds(server), expectedDeleted);
@@ -632,5 +677,240 @@ Deno.test("cleanup plans and prints 150,001 versions (1,501 pages) without a cra
       /^155000 +sha256:\S+ +zfs-2\.4\.\d_kernel-\S+ +\S+ \S+ UTC +expired$/m.test(run.stdout),
     );
     assert.doesNotMatch(run.stderr, /RangeError|unexpected failure/);
+  });
+});
+
+// --- issue 17 §1–3 (data loss), issue 18 (swapped arguments), issue 19 (the cache mode) ---
+
+Deno.test("cleanup never deletes a version id whose digest a kept tag carries (issue 17 §1)", async (t) => {
+  for (
+    const [name, twinDigest] of [["same case", (d: string) => d], [
+      "upper case",
+      (d: string) => `sha256:${hexOf(d).toUpperCase()}`,
+    ]] as const
+  ) {
+    await t.step(name, async () => {
+      const h = history(30);
+      const kept = h.versions[0]!; // id 5000, the newest, tagged
+      // GitHub lists the kept digest again as an old untagged version
+      const twin = versionJson(9999, 400, [], twinDigest(kept.name));
+      const fake = orgFake({ versions: [...h.versions, twin], manifests: h.manifests }, {
+        orgId: 2,
+      });
+      await withPackages(fake, async (server, env) => {
+        const run = await runCleanup(["10", "1", ...org, "--yes"], env);
+        assert.equal(run.code, 0, run.stderr);
+        assert.ok(deletes(server).length > 0);
+        assert.ok(!deletedIds(server).includes(9999), "the kept tag's manifest was deleted");
+        assert.ok(fake.versions.some((v) => v.id === 9999));
+        const dry = await runCleanup(["--dry-run", "--json", "10", "1", ...org], env);
+        const plan = JSON.parse(dry.stdout);
+        const row = plan.versions.find((v: { id: number }) => v.id === 9999);
+        assert.deepEqual([row.action, row.reason], ["keep", "same digest as version 5000"]);
+      });
+    });
+  }
+});
+
+Deno.test("cleanup refuses a listing whose created_at is no real time or lies ahead, deleting nothing (issue 17 §2)", async (t) => {
+  for (const createdAt of ["2024-02-30T00:00:00Z", "9999-12-31T00:00:00Z", "2024-02-29"]) {
+    await t.step(createdAt, async () => {
+      const h = history(40);
+      const bad = { ...h.versions[25]!, created_at: createdAt };
+      const versions = h.versions.map((v) => v.id === bad.id ? bad : v);
+      const fake = orgFake({ versions, manifests: h.manifests }, { orgId: 2 });
+      await withPackages(fake, async (server, env) => {
+        const run = await runCleanup(["10", "1", ...org, "--yes"], env);
+        assert.equal(run.code, 1, run.stderr);
+        const lines = run.stderr.trim().split("\n");
+        assert.equal(lines.length, 1, run.stderr);
+        assert.match(
+          lines[0]!,
+          new RegExp(
+            `^error: Refusing to clean up: version 5025 \\(.*\\) has created_at "${createdAt}", .*nothing was deleted$`,
+          ),
+        );
+        assert.equal(deletes(server).length, 0);
+      });
+    });
+  }
+});
+
+Deno.test("cleanup tells a permission failure from GitHub's downloads refusal, permission first (issue 17 §3)", async (t) => {
+  const answer = (status: number, message: string) => () => json({ message }, { status });
+  await t.step(
+    "403 not accessible by integration, mentioning 5000 downloads: a failure with the fix",
+    async () => {
+      const fake = orgFake(history(100), {
+        orgId: 1,
+        script: {
+          "DELETE 5093": [
+            answer(403, "Resource not accessible by integration. Note: over 5000 downloads"),
+          ],
+        },
+      });
+      await withPackages(fake, async (_server, env) => {
+        const run = await runCleanup(["90", "3", ...org, "--yes"], env);
+        assert.equal(run.code, 1, run.stderr);
+        assert.match(
+          run.stderr,
+          /cannot delete 5093 \(-\): .*Resource not accessible by integration.*: give the workflow job `permissions: packages: write` and the repository Admin access/,
+        );
+        assert.doesNotMatch(run.stdout, /retained by GitHub [1-9]/);
+        assert.match(run.stdout, /retained by GitHub 0, failed 1/);
+      });
+    },
+  );
+  await t.step("a token without delete:packages: the hint names the missing scope", async () => {
+    const fake = orgFake(history(100), { orgId: 1, scopes: ["read:packages", "repo"] });
+    await withPackages(fake, async (server, env) => {
+      const run = await runCleanup(["90", "3", ...org, "--yes"], env);
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(
+        run.stderr,
+        /cannot delete 5092 \(-\): .*the token lacks the delete:packages scope \(it has: read:packages, repo\)/,
+      );
+      assert.equal(deletes(server).length, 10);
+      assert.equal(fake.versions.length, 100);
+    });
+  });
+  await t.step("a 4xx that only mentions 5000 downloads is a failure, not retained", async () => {
+    const fake = orgFake(history(100), {
+      orgId: 1,
+      script: {
+        "DELETE 5093": [answer(400, "Invalid request: over 5000 downloads of something")],
+        "DELETE 5094": [
+          answer(
+            500,
+            "Publicly visible package versions with more than 5000 downloads cannot be deleted",
+          ),
+        ],
+      },
+    });
+    await withPackages(fake, async (_server, env) => {
+      const run = await runCleanup(["90", "3", ...org, "--yes"], env);
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stdout, /retained by GitHub 0, failed 1/);
+      assert.match(run.stderr, /cannot delete 5093 \(-\): /);
+    });
+  });
+});
+
+Deno.test("classifyDeleteRefusal() checks permission failures first, then the downloads refusal by status and start", () => {
+  const downloads = DOWNLOADS_MESSAGE;
+  assert.equal(classifyDeleteRefusal(400, downloads).kind, "downloads");
+  assert.equal(classifyDeleteRefusal(422, `  ${downloads}`).kind, "downloads");
+  assert.equal(classifyDeleteRefusal(500, downloads).kind, "other");
+  assert.equal(classifyDeleteRefusal(400, `Note: ${downloads}`).kind, "other");
+  assert.equal(
+    classifyDeleteRefusal(403, downloads, "read:packages").kind,
+    "permission",
+  );
+  const integration = classifyDeleteRefusal(
+    403,
+    "Resource not accessible by integration. Note: over 5000 downloads",
+  );
+  assert.equal(integration.kind, "permission");
+  assert.match(integration.kind === "permission" ? integration.hint : "", /packages: write/);
+  assert.equal(classifyDeleteRefusal(401, "Bad credentials").kind, "permission");
+  assert.equal(
+    classifyDeleteRefusal(403, "Must have admin rights to Repository.").kind,
+    "permission",
+  );
+  assert.equal(classifyDeleteRefusal(409, "Conflict").kind, "other");
+});
+
+Deno.test("cleanup names the argument order when the numbers look swapped, before any request (issue 18)", async () => {
+  await withPackages(orgFake(history(10), { orgId: 1 }), async (server, env) => {
+    const run = await runCleanup(["--dry-run", "3", "90", ...org], env);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /look swapped: the order is <retention-days> <min-versions>/);
+    assert.equal(server.requests.length, 0);
+    const missing = await runCleanup(["--dry-run", "90", ...org], env);
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.match(
+      missing.stderr,
+      /Missing <min-versions>: the order is <retention-days> <min-versions>/,
+    );
+    assert.equal(server.requests.length, 0);
+  });
+});
+
+Deno.test("cleanup --cache deletes the layer-cache versions older than N days, by age alone (issue 19 §4)", async (t) => {
+  const cacheTag = (i: number) => createHash("sha256").update(`layer ${i}`).digest("hex");
+  // ages 1 … 60 days; every one tagged with a cache key, one also zfs-*_kernel-* by mistake,
+  // and an old untagged twin of a young digest
+  const versions = Array.from({ length: 60 }, (_, i) =>
+    versionJson(
+      7000 + i,
+      i + 1,
+      i === 45 ? [cacheTag(i), "zfs-2.4.4_kernel-6.17.7-300.fc43.x86_64"] : [cacheTag(i)],
+      imageManifest(`cache ${i}`).digest,
+    ));
+  versions.push(versionJson(7100, 90, [], versions[3]!.name));
+  const fake: FakeGithub = {
+    owner: "acme",
+    ownerType: "Organization",
+    orgId: 9,
+    packageName: CACHE_PACKAGE,
+    versions,
+  };
+  await withPackages(fake, async (server, env) => {
+    await t.step(
+      "--dry-run: the plan, from matrix.yaml publish.cache, no manifest read",
+      async () => {
+        const outputFile = await Deno.makeTempFile();
+        try {
+          const run = await runCleanup(["--cache", "--dry-run", "30", "--github-output"], {
+            ...env,
+            GITHUB_OUTPUT: outputFile,
+            GITHUB_STEP_SUMMARY: "/dev/null",
+          });
+          assert.equal(run.code, 0, run.stderr);
+          assert.match(run.stdout, new RegExp(`^/orgs/acme/packages/container/${CACHE_PACKAGE} `));
+          assert.match(
+            run.stdout,
+            /61 versions: keep 30, delete 31 \(retention 30 days, cutoff .*, age only\)/,
+          );
+          assert.match(run.stdout, /same digest as version 7003/);
+          assert.equal(manifestReads(server).length, 0);
+          assert.equal(deletes(server).length, 0);
+          assert.match(await Deno.readTextFile(outputFile), /^delete-count=31$/m);
+        } finally {
+          await Deno.remove(outputFile);
+        }
+      },
+    );
+    await t.step("--yes deletes exactly the versions older than 30 days", async () => {
+      const run = await runCleanup(["--cache", "30", "--yes"], env);
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(deletedIds(server), Array.from({ length: 31 }, (_, k) => 7029 + k));
+      assert.equal(fake.versions.length, 30);
+    });
+  });
+  await t.step("--cache with a min-versions is a usage error", async () => {
+    const run = await runCleanup(["--cache", "30", "3"], {});
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /--cache takes only <retention-days>/);
+  });
+});
+
+Deno.test("cleanup on a new fork without the package yet gives a notice and exits 0", async (t) => {
+  // the stand-in serves only fedora-zfs-kmods: the cache package answers 404 as GitHub does
+  await withPackages(orgFake(history(10), { orgId: 1 }), async (server, env) => {
+    for (const args of [["--cache", "30"], ["90", "3", "--package", "never-built"]]) {
+      await t.step(args.join(" "), async () => {
+        const run = await runCleanup([...args, "--yes", "--json"], env);
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(
+          run.stderr,
+          /^notice: There is no package \S+ of acme yet \(GitHub answers 404/m,
+        );
+        const plan = JSON.parse(run.stdout);
+        assert.equal(plan["delete-count"], 0);
+        assert.match(plan.notice, /nothing to delete/);
+        assert.equal(deletes(server).length, 0);
+      });
+    }
   });
 });

@@ -8,6 +8,8 @@ import { basicMatches } from "./auth_proxy.ts";
 import { json, type TestServer, withServer } from "./server.ts";
 
 export const PACKAGE = "fedora-zfs-kmods";
+/** The layer-cache package beside it (matrix.yaml publish.cache). */
+export const CACHE_PACKAGE = "fedora-zfs-kmods-cache";
 const DAY_MS = 86_400_000;
 const REGISTRY_TOKEN = "registry-token-0123";
 const encoder = new TextEncoder();
@@ -116,6 +118,8 @@ export function history(count = 260): History {
 
 export interface FakeGithub {
   owner: string;
+  /** The package served (default PACKAGE). */
+  packageName?: string;
   ownerType: "User" | "Organization";
   /** The login of the token's user; undefined → GET /user answers 403 like an Actions token. */
   login?: string;
@@ -130,6 +134,11 @@ export interface FakeGithub {
   script?: Record<string, (() => Response | Promise<Response>)[]>;
   /** Versions whose DELETE GitHub refuses for their downloads (400, as a validation failure). */
   popular?: Set<number>;
+  /**
+   * The token's classic scopes, sent as `x-oauth-scopes` on every REST answer (a personal
+   * access token); a DELETE without `delete:packages` among them answers 403 as GitHub does.
+   */
+  scopes?: string[];
   /** Added to every page answer, so concurrent reads overlap. */
   delayMs?: number;
   /** Send no `rel="last"` link (clients must then read page after page). */
@@ -145,13 +154,25 @@ export interface FakeGithub {
 
 /** The GitHub REST and registry routes cleanup uses, with pages and `Link` headers. */
 export function github(fake: FakeGithub) {
-  const pkg = `/packages/container/${PACKAGE}/versions`;
+  const name = fake.packageName ?? PACKAGE;
+  const pkg = `/packages/container/${name}/versions`;
+  const rest = routes(fake, name, pkg);
+  return async (request: Request, server: TestServer): Promise<Response> => {
+    const response = await rest(request, server);
+    if (fake.scopes && !new URL(request.url).pathname.startsWith("/v2/")) {
+      response.headers.set("x-oauth-scopes", fake.scopes.join(", "));
+    }
+    return response;
+  };
+}
+
+function routes(fake: FakeGithub, name: string, pkg: string) {
   return async (request: Request, server: TestServer): Promise<Response> => {
     const url = new URL(request.url);
     const path = url.pathname;
     const scripted = (key: string) => fake.script?.[key]?.shift()?.();
     if (path === "/v2/") return json({});
-    const manifest = new RegExp(`^/v2/${fake.owner.toLowerCase()}/${PACKAGE}/manifests/(.+)$`)
+    const manifest = new RegExp(`^/v2/${fake.owner.toLowerCase()}/${name}/manifests/(.+)$`)
       .exec(path);
     const closed = fake.privateRegistry;
     if (closed && path === "/token") {
@@ -164,7 +185,7 @@ export function github(fake: FakeGithub) {
       return json({ token: REGISTRY_TOKEN, expires_in: 300 });
     }
     if (closed && manifest && request.headers.get("authorization") !== `Bearer ${REGISTRY_TOKEN}`) {
-      const scope = `repository:${fake.owner.toLowerCase()}/${PACKAGE}:pull`;
+      const scope = `repository:${fake.owner.toLowerCase()}/${name}:pull`;
       return json({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }, {
         status: 401,
         headers: {
@@ -232,6 +253,12 @@ export function github(fake: FakeGithub) {
     if (request.method === "DELETE" && id) {
       const answer = scripted(`DELETE ${id}`);
       if (answer) return answer;
+      if (fake.scopes && !fake.scopes.includes("delete:packages")) {
+        return json({
+          message: "Must have admin rights to Repository.",
+          documentation_url: "https://docs.github.com/rest/packages/packages",
+        }, { status: 403 });
+      }
       if (fake.popular?.has(id)) return json({ message: DOWNLOADS_MESSAGE }, { status: 400 });
       const index = fake.versions.findIndex((v) => v.id === id);
       if (index < 0) return json({ message: "Package version not found." }, { status: 404 });
@@ -242,15 +269,20 @@ export function github(fake: FakeGithub) {
   };
 }
 
-/** A copy of matrix.yaml whose publish.image is `image`; returns its path. */
-export async function matrixPublishing(image: string): Promise<string> {
+/** A copy of matrix.yaml whose publish.image is `image` (and publish.cache `cache`); returns its path. */
+export async function matrixPublishing(image: string, cache?: string): Promise<string> {
   const source = fileURLToPath(new URL("../../matrix.yaml", import.meta.url));
   const text = await Deno.readTextFile(source);
-  const replaced = text.replace(
+  let replaced = text.replace(
     /^(publish:\n {2}image: ).*$/m,
     (_, head: string) => `${head}${image}`,
   );
   if (replaced === text) throw new Error("matrix.yaml has no publish.image line to replace");
+  if (cache) {
+    const before = replaced;
+    replaced = replaced.replace(/^( {2}cache: ).*$/m, (_, head: string) => `${head}${cache}`);
+    if (replaced === before) throw new Error("matrix.yaml has no publish.cache line to replace");
+  }
   const path = await Deno.makeTempFile({ suffix: ".yaml" });
   await Deno.writeTextFile(path, replaced);
   return path;
@@ -267,6 +299,7 @@ export async function withPackages<T>(
   return await withServer(github(fake), async (server) => {
     const matrix = await matrixPublishing(
       `127.0.0.1:${server.port}/${fake.owner.toLowerCase()}/${PACKAGE}`,
+      `127.0.0.1:${server.port}/${fake.owner.toLowerCase()}/${CACHE_PACKAGE}`,
     );
     try {
       return await action(server, { MATRIX_FILE: matrix, GITHUB_API_URL: server.url });
