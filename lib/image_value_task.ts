@@ -17,16 +17,13 @@ export function imageValueTask(
     const options = taskCommand(name, description)
       .addOption(imageOption())
       .addOption(archOption())
-      .option("--json", `print {"${key}": …, "kernel-source": …} as JSON`)
+      .option("--json", `print the result as one JSON document ({"${key}": …})`)
       .parse(Deno.args, { from: "user" }).opts();
     const matrix = await loadMatrix();
     const { discoverImage } = await import("./discover.ts");
     const found = await discoverImage({ matrix, ...options, logger: stderrLogger });
     const value = pick(found);
-    render(
-      { values: { [key]: value, "kernel-source": found.kernelSource }, lines: [value] },
-      options,
-    );
+    render({ values: { [key]: value }, lines: [value] }, options);
     return 0;
   };
 }

@@ -95,6 +95,13 @@ export function valueText(value: ResultValue | undefined): string {
   return String(value);
 }
 
+/** A table cell: yes/no for a boolean, `-` for nothing (docs/vocabulary.md). */
+export function cellText(value: ResultValue | undefined): string {
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  const text = valueText(value);
+  return text === "" ? "-" : text;
+}
+
 /** The table shown for a result: its own, else its values as `name  value` rows. */
 function tableOf(result: TaskResult): ResultTable | undefined {
   if (result.table) return result.table;

@@ -34,9 +34,11 @@ export function compatibilityResult(result: Compatibility): TaskResult {
       known: result.known,
       compatible: result.compatible,
       "newest-supporting": result.newestSupporting ?? "",
+      verdict: result.verdict,
       message: result.message,
     },
-    lines: result.compatible ? [result.message] : [],
+    // The verdict leads stdout either way; when it is ✗ the reason is the error on stderr.
+    lines: [result.verdict],
     errors: result.compatible ? [] : [{ message: result.message, title: "Kernel not supported" }],
   };
 }

@@ -18,9 +18,10 @@ import {
 } from "../lib/cli.ts";
 import { CheckError, UsageError } from "../lib/errors.ts";
 import { kmodsImageOf } from "../lib/kmods_image.ts";
+import { toImageTag } from "../lib/patterns.ts";
 import { render } from "../lib/render.ts";
 
-export const OUTPUTS = ["container-exists", "target-tag"] as const;
+export const OUTPUTS = ["container-exists", "image-tag"] as const;
 
 const REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 
@@ -44,8 +45,8 @@ if (import.meta.main) {
       .addOption(zfsOption())
       .option(
         "--tag <tag>",
-        "check this tag (zfs-…_kernel-… or a full reference), no discovery",
-        parseWith(tagOption),
+        "check this tag (zfs-…_kernel-…, 2.4.4_kernel-… or a full reference), no discovery",
+        parseWith((value) => tagOption(toImageTag(value))),
       )
       .option(
         "--require-attestations",
@@ -55,7 +56,7 @@ if (import.meta.main) {
         "--repo <owner/repo>",
         "repository the attestation must come from (default: $GITHUB_REPOSITORY)",
       )
-      .option("--github-output", "write container-exists and target-tag to $GITHUB_OUTPUT")
+      .option("--github-output", "write container-exists and image-tag to $GITHUB_OUTPUT")
       .option("--json", "print the result as one JSON document")
       .parse(Deno.args, { from: "user" }).opts();
     const repo = options.repo ?? Deno.env.get("GITHUB_REPOSITORY");
@@ -114,8 +115,8 @@ if (import.meta.main) {
     render({
       values: {
         "container-exists": exists,
-        "target-tag": imageTag,
-        image,
+        "image-tag": imageTag,
+        "kmods-image": image,
         digest: found.digest ?? null,
       },
       outputs: OUTPUTS,

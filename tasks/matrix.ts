@@ -7,7 +7,7 @@ import { InputError } from "../lib/errors.ts";
 import { loadMatrix, type Matrix, releaseOverview } from "../lib/matrix.ts";
 import type { AddResult, MatrixReport } from "../lib/matrix_edit.ts";
 import { render, type TaskResult } from "../lib/render.ts";
-import { SHA256, zfsTag } from "../lib/patterns.ts";
+import { SHA256, toZfsTag } from "../lib/patterns.ts";
 // lib/matrix_edit.ts (yaml, tarball download) and lib/zfs_releases.ts are imported by the
 // subcommand that uses them, after the arguments are parsed: --help and `show` start without them.
 
@@ -28,7 +28,7 @@ function addResult(
 ): TaskResult {
   const { entry, change, path } = result;
   const summary = `max kernel ${entry["max-kernel"]}, min kernel ${
-    entry["min-kernel"] ?? "?"
+    entry["min-kernel"] ?? "-"
   }, sha256 ${entry.sha256}`;
   const lines = describeDifferences(result.differences).map((line) => `  ${line}`);
   const text = {
@@ -62,17 +62,21 @@ function addResult(
 /** The result of `matrix show`: the tracked series, then one row a release, oldest first. */
 export function showResult(matrix: Matrix): TaskResult {
   const { series, releases } = releaseOverview(matrix);
-  const pinned = releases.filter((r) => r.pinned).length;
+  const tracked = releases.filter((r) => r.tracked);
+  const others = releases.length - tracked.length;
+  const count = (n: number) => `${n} release${n === 1 ? "" : "s"}`;
   return {
     values: { series, releases },
     lines: [
-      `Tracked series ${series.join(", ")}: ${releases.length} releases, ${pinned} pinned`,
+      `Tracked series ${series.join(", ")}: ${count(tracked.length)}, ` +
+      `${tracked.filter((r) => r.pinned).length} pinned` +
+      (others > 0 ? `; other series: ${count(others)}` : ""),
     ],
     table: {
-      header: ["release", "min kernel", "max kernel", "pinned", "series"],
+      header: ["zfs release", "min kernel", "max kernel", "pinned", "series"],
       rows: releases.map((r) => [
         r["zfs-tag"],
-        r["min-kernel"] ?? "?",
+        r["min-kernel"] ?? "-",
         r["max-kernel"],
         r.pinned ? "yes" : "no",
         r.tracked ? `${r.series} (tracked)` : r.series,
@@ -105,7 +109,7 @@ function checkResult(matrix: Matrix, report: MatrixReport): TaskResult {
     json: report,
     lines,
     summaryTable: {
-      header: ["release", "state"],
+      header: ["zfs release", "state"],
       rows: [
         ...report.missing.map((tag) => [tag, "missing from matrix.yaml"]),
         ...report.unpinned.map((tag) => [tag, "no sha256 pinned"]),
@@ -127,7 +131,7 @@ if (import.meta.main) {
         "Download a release's source tarball, hash it, read META, and write its entry " +
           "(exit 1 when the entry exists with different values and --force is not given)",
       )
-      .argument("<tag>", "ZFS release tag, e.g. zfs-2.4.4", parseWith(zfsTag))
+      .argument("<tag>", "ZFS release, e.g. zfs-2.4.4 or 2.4.4", parseWith(toZfsTag))
       .option("--sha256 <hex>", "the sha256 the download must have", parseWith(sha256Arg))
       .option("--force", "replace an existing entry whose values differ")
       .option("--json", "print the entry, the change and the differences as JSON")

@@ -15,7 +15,7 @@ import {
 import type { Versions } from "../lib/discover.ts";
 import { UsageError } from "../lib/errors.ts";
 import { findRelease, loadMatrix, type Matrix } from "../lib/matrix.ts";
-import { render, type TaskResult, valueText, verdictLine } from "../lib/render.ts";
+import { cellText, render, type TaskResult, verdictLine } from "../lib/render.ts";
 import { FALLBACK_KEYS, VERSION_KEYS } from "../lib/version_keys.ts";
 
 // lib/discover.ts (registry, CoreOS, GitHub, tar) is imported after the arguments are parsed, so
@@ -28,16 +28,17 @@ export const OUTPUTS = [...VERSION_KEYS, ...FALLBACK_KEYS, "targets"] as const;
 export const DESCRIPTION =
   "Discover the ZFS release, kernel and Fedora version of the target image and whether they fit";
 
-/** The columns of the --all-targets table (terminal and step summary). */
+/** The columns of the --all-targets table (terminal and step summary): header, then key. */
 const TARGET_COLUMNS = [
-  "name",
-  "zfs-tag",
-  "zfs-latest",
-  "kernel-version",
-  "max-kernel",
-  "compatible",
-  "image-tag",
-  "fallback-release",
+  ["target", "name"],
+  ["arch", "arch"],
+  ["zfs release", "zfs-tag"],
+  ["newest of series", "zfs-latest"],
+  ["kernel", "kernel-version"],
+  ["max kernel", "max-kernel"],
+  ["compatible", "compatible"],
+  ["kmods tag", "image-tag"],
+  ["fallback release", "fallback-release"],
 ] as const;
 
 /** The result of one target: a verdict line, then what was found, one fact a row. */
@@ -102,8 +103,8 @@ export function allTargetsResult(targets: Record<string, string | boolean>[]): T
     values: { targets },
     json: targets,
     table: {
-      header: [...TARGET_COLUMNS],
-      rows: targets.map((t) => TARGET_COLUMNS.map((c) => valueText(t[c] ?? ""))),
+      header: TARGET_COLUMNS.map(([header]) => header),
+      rows: targets.map((t) => TARGET_COLUMNS.map(([, key]) => cellText(t[key]))),
     },
     warnings: targets.filter((t) => t.compatible === false).map((t) => ({
       title: "Kernel not supported yet",

@@ -1,7 +1,7 @@
 // Downloads the source tarball of a ZFS release (the one the build verifies) and prints its sha256.
 // deno task zfs-tarball-hash zfs-2.4.4 [--json]     (ZFS_SOURCE_URL overrides the base URL)
 import { main, parseWith, stderrLogger, taskCommand } from "../lib/cli.ts";
-import { zfsTag } from "../lib/patterns.ts";
+import { toZfsTag } from "../lib/patterns.ts";
 import { render } from "../lib/render.ts";
 
 if (import.meta.main) {
@@ -10,7 +10,7 @@ if (import.meta.main) {
       "zfs-tarball-hash",
       "Download a ZFS source tarball and print its sha256",
     )
-      .argument("<tag>", "ZFS release tag, e.g. zfs-2.4.4", parseWith(zfsTag))
+      .argument("<tag>", "ZFS release, e.g. zfs-2.4.4 or 2.4.4", parseWith(toZfsTag))
       .option("--json", "print tag, url, sha256, bytes and the META kernel range as JSON")
       .parse(Deno.args, { from: "user" });
     const [tag] = command.processedArgs;

@@ -650,11 +650,11 @@ integrationTest(
         const outputs = await Deno.readTextFile(`${dir}/output`);
         assert.match(
           outputs,
-          new RegExp(`container-exists=true\ntarget-tag=${TAG.replaceAll(".", "\\.")}\n`),
+          new RegExp(`container-exists=true\nimage-tag=${TAG.replaceAll(".", "\\.")}\n`),
         );
         assert.match(
           outputs,
-          /container-exists=false\ntarget-tag=zfs-2\.4\.2_kernel-6\.15\.5-200\.fc42\.x86_64\n/,
+          /container-exists=false\nimage-tag=zfs-2\.4\.2_kernel-6\.15\.5-200\.fc42\.x86_64\n/,
         );
       });
 
