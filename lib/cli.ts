@@ -116,20 +116,32 @@ export function parseWith<T>(check: (value: string) => T): (value: string) => T 
 
 // The options that pick a target, shared by the tasks (each validated before use).
 
+/** The one wording of the shared options in --help (docs/vocabulary.md). */
+export const SHARED_OPTION_HELP = {
+  json: "print the result as one JSON document",
+  image: "target image (default: the first enabled target of matrix.yaml)",
+  arch: "x86_64 or aarch64; amd64, arm64 accepted (default: the target's; x86_64 with --image)",
+} as const;
+
 /** `--image <ref>`: the target image. */
-export function imageOption(description = "target image (default: matrix.yaml)") {
+export function imageOption(description: string = SHARED_OPTION_HELP.image) {
   return new Option("--image <ref>", description).argParser(parseWith(imageRef));
 }
 
-/** `--arch <arch>`: x86_64 or aarch64. */
-export function archOption(description = "x86_64 or aarch64 (default: matrix.yaml)") {
+/** `--arch <arch>`: x86_64 or aarch64 (the OCI names amd64 and arm64 as aliases). */
+export function archOption(description: string = SHARED_OPTION_HELP.arch) {
   return new Option("--arch <arch>", description).argParser(parseWith(arch));
+}
+
+/** `--json`: one JSON document on stdout. */
+export function jsonOption() {
+  return new Option("--json", SHARED_OPTION_HELP.json);
 }
 
 /** `--zfs <tag>`: a ZFS release tag (or version), instead of the newest of the series. */
 export function zfsOption(
   description =
-    "ZFS release, e.g. zfs-2.4.2 (default: the newest pinned one that supports the kernel)",
+    "ZFS release, e.g. zfs-2.4.2 or 2.4.2 (default: the newest pinned one that supports the kernel)",
 ) {
   return new Option("--zfs <tag>", description).argParser(parseWith(toZfsTag));
 }

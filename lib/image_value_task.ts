@@ -1,7 +1,7 @@
 // The body of the tasks that discover the target image and print one value of it
 // (kernel-version, kernel-major-minor, fedora-version). Discovery is imported after the
 // arguments are parsed: --help and a bad flag start without the registry client.
-import { archOption, imageOption, stderrLogger, taskCommand } from "./cli.ts";
+import { archOption, imageOption, jsonOption, stderrLogger, taskCommand } from "./cli.ts";
 import type { ImageVersions } from "./discover.ts";
 import { loadMatrix } from "./matrix.ts";
 import { render } from "./render.ts";
@@ -17,7 +17,7 @@ export function imageValueTask(
     const options = taskCommand(name, description)
       .addOption(imageOption())
       .addOption(archOption())
-      .option("--json", `print the result as one JSON document ({"${key}": …})`)
+      .addOption(jsonOption())
       .parse(Deno.args, { from: "user" }).opts();
     const matrix = await loadMatrix();
     const { discoverImage } = await import("./discover.ts");

@@ -9,6 +9,7 @@ import {
   archOption,
   assertOutputsWritable,
   imageOption,
+  jsonOption,
   main,
   parseWith,
   sanitizeTerminal,
@@ -41,7 +42,7 @@ if (import.meta.main) {
       "Check whether the image tag for the target is already published (and attested)",
     )
       .addOption(imageOption())
-      .addOption(archOption("x86_64 or aarch64"))
+      .addOption(archOption())
       .addOption(zfsOption())
       .option(
         "--tag <tag>",
@@ -57,7 +58,7 @@ if (import.meta.main) {
         "repository the attestation must come from (default: $GITHUB_REPOSITORY)",
       )
       .option("--github-output", "write container-exists and image-tag to $GITHUB_OUTPUT")
-      .option("--json", "print the result as one JSON document")
+      .addOption(jsonOption())
       .parse(Deno.args, { from: "user" }).opts();
     const repo = options.repo ?? Deno.env.get("GITHUB_REPOSITORY");
     if (options.requireAttestations && !(repo && REPO.test(repo))) {

@@ -6,6 +6,7 @@
 import {
   assertOutputsWritable,
   escapeMarkdown,
+  jsonOption,
   main,
   parseWith,
   problemLine,
@@ -32,7 +33,7 @@ async function forecastTask(args: string[]): Promise<number> {
     "Forecast the kernels coming down the Fedora CoreOS streams and whether a pinned OpenZFS " +
       "release supports them",
   )
-    .option("--json", "print the forecast as one JSON array")
+    .addOption(jsonOption())
     .option(
       "--github-output",
       "write forecast and unsupported-count to $GITHUB_OUTPUT, and a step summary",

@@ -6,6 +6,7 @@ import {
   archOption,
   assertOutputsWritable,
   imageOption,
+  jsonOption,
   main,
   seriesOption,
   stderrLogger,
@@ -122,9 +123,13 @@ if (import.meta.main) {
       .addOption(imageOption())
       .addOption(archOption())
       .addOption(seriesOption())
-      .addOption(zfsOption("use this ZFS release instead of choosing one (skips GitHub)"))
+      .addOption(
+        zfsOption(
+          "use this ZFS release, e.g. zfs-2.4.2 or 2.4.2, instead of choosing one (skips GitHub)",
+        ),
+      )
       .option("--all-targets", "every enabled target of matrix.yaml (output: targets)")
-      .option("--json", "print one JSON object")
+      .addOption(jsonOption())
       .option("--github-output", "write the values to $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY")
       .parse(Deno.args, { from: "user" }).opts();
     if (options.githubOutput) assertOutputsWritable();

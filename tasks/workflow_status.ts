@@ -1,6 +1,6 @@
 // Shows the latest runs of the build workflow with gh: status, conclusion, event, started, title, url.
 // deno task workflow-status [--limit 5] [--json] [--repo OWNER/REPO]
-import { main, parseWith, taskCommand, wholeNumber } from "../lib/cli.ts";
+import { jsonOption, main, parseWith, taskCommand, wholeNumber } from "../lib/cli.ts";
 import { BUILD_WORKFLOW, listRuns, runsTable } from "../lib/gh.ts";
 import { githubRepo } from "../lib/patterns.ts";
 import { render, type ResultTable, timeText } from "../lib/render.ts";
@@ -23,7 +23,7 @@ async function workflowStatusTask(args: string[]): Promise<number> {
     `Show the latest runs of the build workflow (${BUILD_WORKFLOW}) with gh`,
   )
     .option("--limit <n>", `how many runs (1-${MAX_RUNS})`, wholeNumber("limit", 1, MAX_RUNS), 5)
-    .option("--json", "print the runs as one JSON document", false)
+    .addOption(jsonOption())
     .option(
       "--repo <owner/repo>",
       "the repository (default: GH_REPO or the git remote)",

@@ -4,6 +4,7 @@
 import {
   archOption,
   imageOption,
+  jsonOption,
   main,
   seriesOption,
   stderrLogger,
@@ -23,7 +24,7 @@ if (import.meta.main) {
       .addOption(archOption())
       .addOption(seriesOption())
       .option("--latest", "the newest published release of the series instead (no image read)")
-      .option("--json", "print the result as one JSON document")
+      .addOption(jsonOption())
       .parse(Deno.args, { from: "user" }).opts();
     const matrix = await loadMatrix();
     const { series } = resolveTarget(matrix, options);
