@@ -119,7 +119,7 @@ export function parseWith<T>(check: (value: string) => T): (value: string) => T 
 /** The one wording of the shared options in --help (docs/vocabulary.md). */
 export const SHARED_OPTION_HELP = {
   json: "print the result as one JSON document",
-  image: "target image (default: the first enabled target of matrix.yaml)",
+  image: "target image (default: the first enabled target in matrix.yaml)",
   arch: "x86_64 or aarch64; amd64, arm64 accepted (default: the target's; x86_64 with --image)",
 } as const;
 

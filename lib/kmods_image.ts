@@ -46,7 +46,7 @@ export function kmodsImageArguments<T extends ReturnType<typeof taskCommand>>(co
     )
     .addOption(
       imageOption(
-        "target image whose kmods image to use (default: the first enabled target of matrix.yaml)",
+        "target image whose kmods image to use (default: the first enabled target in matrix.yaml)",
       ),
     )
     .addOption(archOption())
