@@ -150,7 +150,7 @@ Deno.test("--json, --image and --arch are worded one way in every task's --help"
   for (const [name] of await denoTasks()) {
     await t.step(name, async () => {
       const top = await help(name);
-      const subs = [...top.stdout.matchAll(/^  ([a-z]+) \[options\]/gm)].map((m) => m[1]!);
+      const subs = [...top.stdout.matchAll(/^ {2}([a-z]+) \[options\]/gm)].map((m) => m[1]!);
       const texts = subs.length
         ? await Promise.all(subs.map(async (sub) => (await help(name, [sub])).stdout))
         : [top.stdout];
