@@ -123,9 +123,31 @@ export const SHARED_OPTION_HELP = {
   arch: "x86_64 or aarch64; amd64, arm64 accepted (default: the target's; x86_64 with --image)",
 } as const;
 
+/**
+ * A target image for `--image`. A kmods image (tag `zfs-…_kernel-…`) given there by mistake is
+ * refused with the hint that fixes it, before anything is pulled or read.
+ */
+export function targetImageArgument(value: string): string {
+  const ref = parseWith(imageRef)(value);
+  if (IMAGE_TAG.test(tagOf(ref) ?? "")) {
+    throw new UsageError(
+      `${ref} is a kmods image: pass it as the argument (deno task list-rpms ${ref}); ` +
+        `--image takes the target image the modules are built for`,
+    );
+  }
+  return ref;
+}
+
+/** The tag of an image reference, if it has one (`repo:tag`, `repo:tag@sha256:…`). */
+function tagOf(ref: string): string | undefined {
+  const name = ref.split("@")[0]!;
+  const colon = name.lastIndexOf(":");
+  return colon > name.lastIndexOf("/") ? name.slice(colon + 1) : undefined;
+}
+
 /** `--image <ref>`: the target image. */
 export function imageOption(description: string = SHARED_OPTION_HELP.image) {
-  return new Option("--image <ref>", description).argParser(parseWith(imageRef));
+  return new Option("--image <ref>", description).argParser(targetImageArgument);
 }
 
 /** `--arch <arch>`: x86_64 or aarch64 (the OCI names amd64 and arm64 as aliases). */
@@ -157,9 +179,8 @@ export function seriesOption(description = "ZFS series, e.g. 2.4 (default: matri
  */
 export function kmodsImageArgument(value: string): string {
   const ref = parseWith(imageRef)(value);
-  const [name, digest] = ref.split("@") as [string, string | undefined];
-  const colon = name.lastIndexOf(":");
-  const tag = colon > name.lastIndexOf("/") ? name.slice(colon + 1) : undefined;
+  const digest = ref.split("@")[1];
+  const tag = tagOf(ref);
   // repo@sha256:… names one image exactly, whatever its tags: taken as given
   if (tag === undefined && digest !== undefined) return ref;
   if (!IMAGE_TAG.test(tag ?? "")) {
@@ -181,7 +202,7 @@ export function wholeNumber(
     // The digit cap keeps Number() exact and rejects 1e23-sized values before converting.
     if (!/^\d{1,15}$/.test(value) || Number(value) < min || Number(value) > max) {
       const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value;
-      const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+      const range = max === Number.MAX_SAFE_INTEGER ? `from ${min} up` : `from ${min} to ${max}`;
       throw new UsageError(
         `Invalid ${what}: ${JSON.stringify(shown)} (expected a whole number ${range})`,
       );

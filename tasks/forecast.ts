@@ -47,7 +47,7 @@ async function forecastTask(args: string[]): Promise<number> {
     )
     .option(
       "--max-walk <n>",
-      `releases to read back when looking for one to pin (1-${MAX_WALK_LIMIT})`,
+      `releases to read back when looking for one to pin (from 1 to ${MAX_WALK_LIMIT})`,
       wholeNumber("max-walk", 1, MAX_WALK_LIMIT),
       FALLBACK_MAX_WALK,
     )

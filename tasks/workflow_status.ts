@@ -22,7 +22,7 @@ async function workflowStatusTask(args: string[]): Promise<number> {
     "workflow-status",
     `Show the latest runs of the build workflow (${BUILD_WORKFLOW}) with gh`,
   )
-    .option("--limit <n>", `how many runs (1-${MAX_RUNS})`, wholeNumber("limit", 1, MAX_RUNS), 5)
+    .option("--limit <n>", `how many runs (from 1 to ${MAX_RUNS})`, wholeNumber("limit", 1, MAX_RUNS), 5)
     .addOption(jsonOption())
     .option(
       "--repo <owner/repo>",
