@@ -8,7 +8,7 @@ import { helpFooter, SUBCOMMAND_HELP, TASK_HELP } from "../lib/help.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** Tasks that run tools, not a tasks/*.ts file. */
-const NOT_TASK_FILES = new Set(["test", "bench", "ok"]);
+const NOT_TASK_FILES = new Set(["test", "bench", "ok", "samples"]);
 
 interface DenoTask {
   description: string;
