@@ -4,7 +4,12 @@
 import { archOption, imageOption, jsonOption, stderrLogger, taskCommand } from "./cli.ts";
 import type { ImageVersions } from "./discover.ts";
 import { loadMatrix } from "./matrix.ts";
-import { render } from "./render.ts";
+import { render, type TaskResult } from "./render.ts";
+
+/** The result of a one-value task: the value alone on stdout, `{"<key>": value}` as JSON. */
+export function imageValueResult(key: string, value: string): TaskResult {
+  return { values: { [key]: value }, lines: [value] };
+}
 
 /** A task that discovers the target image and prints one value of it (shared by three tasks). */
 export function imageValueTask(
@@ -23,7 +28,7 @@ export function imageValueTask(
     const { discoverImage } = await import("./discover.ts");
     const found = await discoverImage({ matrix, ...options, logger: stderrLogger });
     const value = pick(found);
-    render({ values: { [key]: value }, lines: [value] }, options);
+    render(imageValueResult(key, value), options);
     return 0;
   };
 }

@@ -20,9 +20,36 @@ import {
 import { CheckError, UsageError } from "../lib/errors.ts";
 import { kmodsImageOf } from "../lib/kmods_image.ts";
 import { toImageTag } from "../lib/patterns.ts";
-import { render } from "../lib/render.ts";
+import { render, type TaskResult } from "../lib/render.ts";
 
 export const OUTPUTS = ["container-exists", "image-tag"] as const;
+
+/** The result of the check: one line, and container-exists and image-tag as outputs. */
+export function containerResult(r: {
+  exists: boolean;
+  attested: boolean;
+  imageTag: string;
+  image: string;
+  digest?: string;
+}): TaskResult {
+  return {
+    values: {
+      "container-exists": r.exists,
+      "image-tag": r.imageTag,
+      "kmods-image": r.image,
+      digest: r.digest ?? null,
+    },
+    outputs: OUTPUTS,
+    lines: [
+      r.exists
+        ? `exists: ${r.image}`
+        : r.attested
+        ? `not found: ${r.image}`
+        : `exists, not attested: ${r.image}`,
+    ],
+    summary: false,
+  };
+}
 
 const REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 
@@ -113,23 +140,7 @@ if (import.meta.main) {
         attested = false;
       }
     }
-    render({
-      values: {
-        "container-exists": exists,
-        "image-tag": imageTag,
-        "kmods-image": image,
-        digest: found.digest ?? null,
-      },
-      outputs: OUTPUTS,
-      lines: [
-        exists
-          ? `exists: ${image}`
-          : attested
-          ? `not found: ${image}`
-          : `exists, not attested: ${image}`,
-      ],
-      summary: false,
-    }, options);
+    render(containerResult({ exists, attested, imageTag, image, digest: found.digest }), options);
     return exists ? 0 : 1;
   });
 }

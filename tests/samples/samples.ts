@@ -111,8 +111,11 @@ export async function runSampleCommand(command: string, where: SampleEnv): Promi
     HTTP_RETRIES: "0",
     ...where.env,
   });
-  const shown = (text: string) =>
-    where.registryHost ? text.replaceAll(where.registryHost, SHOWN_REGISTRY) : text;
+  // The stand-in's random port and this checkout's folder are shown the same way every run.
+  const shown = (text: string) => {
+    const local = text.replaceAll(ROOT.replace(/\/$/, ""), ".");
+    return where.registryHost ? local.replaceAll(where.registryHost, SHOWN_REGISTRY) : local;
+  };
   const lines = [
     `$ deno task ${shown(command.replaceAll("{fcos}", where.fcos ?? "{fcos}"))}`,
     ...[result.stdout, result.stderr].flatMap((text) =>
