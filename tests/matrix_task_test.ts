@@ -90,6 +90,12 @@ Deno.test("matrix add writes only the new entry's lines, from the tarball's own 
         assert.match(result.stdout, /already in .* with the same values/);
         assert.equal(result.text, afterAdd);
       });
+      await t.step("the bare version 2.4.9 is the same release", async () => {
+        const result = await matrixTask(["add", "2.4.9"], env, file);
+        assert.equal(result.code, 0, result.stderr);
+        assert.match(result.stdout, /already in .* with the same values/);
+        assert.equal(result.text, afterAdd);
+      });
       await t.step("different values: refused with the difference, nothing written", async () => {
         tarballs.set("zfs-2.4.9", await source("zfs-2.4.9", "7.4"));
         const result = await matrixTask(["add", "zfs-2.4.9"], env, file);
