@@ -121,6 +121,9 @@ export const SHARED_OPTION_HELP = {
   json: "print the result as one JSON document",
   image: "target image (default: the first enabled target in matrix.yaml)",
   arch: "x86_64 or aarch64; amd64, arm64 accepted (default: the target's; x86_64 with --image)",
+  series: "ZFS series, e.g. 2.4 (default: matrix.yaml)",
+  /** The start of every --zfs help: the default is said per task. */
+  zfs: "ZFS release, e.g. zfs-2.4.2 or 2.4.2 (default: ",
 } as const;
 
 /**
@@ -169,7 +172,7 @@ export function zfsOption(
 }
 
 /** `--series <series>`: the ZFS series. */
-export function seriesOption(description = "ZFS series, e.g. 2.4 (default: matrix.yaml)") {
+export function seriesOption(description: string = SHARED_OPTION_HELP.series) {
   return new Option("--series <series>", description).argParser(parseWith(zfsSeries));
 }
 

@@ -50,7 +50,9 @@ export function kmodsImageArguments<T extends ReturnType<typeof taskCommand>>(co
       ),
     )
     .addOption(archOption())
-    .addOption(zfsOption("ZFS release for the default kmods image, e.g. zfs-2.4.2"));
+    .addOption(
+      zfsOption("ZFS release, e.g. zfs-2.4.2 or 2.4.2 (default: the one `build` would use)"),
+    );
 }
 
 /** A kmods image and target options at once is a UsageError: they would be silently ignored. */

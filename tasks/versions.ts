@@ -123,11 +123,10 @@ if (import.meta.main) {
       .addOption(imageOption())
       .addOption(archOption())
       .addOption(seriesOption())
-      .addOption(
-        zfsOption(
-          "use this ZFS release, e.g. zfs-2.4.2 or 2.4.2, instead of choosing one (skips GitHub)",
-        ),
-      )
+      .addOption(zfsOption(
+        "ZFS release, e.g. zfs-2.4.2 or 2.4.2 (default: the newest pinned one that supports " +
+          "the kernel; given, GitHub is not asked)",
+      ))
       .option("--all-targets", "every enabled target of matrix.yaml (output: targets)")
       .addOption(jsonOption())
       .option("--github-output", "write the values to $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY")

@@ -160,6 +160,10 @@ Deno.test("--json, --image and --arch are worded one way in every task's --help"
           if (shown === undefined || own[name]?.includes(flag)) continue;
           assert.equal(shown, expected, `${name} ${flag}`);
         }
+        const series = optionHelp(text, "--series");
+        if (series !== undefined) assert.equal(series, SHARED_OPTION_HELP.series, name);
+        const zfs = optionHelp(text, "--zfs");
+        if (zfs !== undefined) assert.ok(zfs.startsWith(SHARED_OPTION_HELP.zfs), `${name}: ${zfs}`);
         if (own[name]?.includes("--image") && optionHelp(text, "--image")) {
           assert.match(
             optionHelp(text, "--image")!,
