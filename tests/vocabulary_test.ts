@@ -17,6 +17,9 @@ import { compatibilityResult } from "../tasks/check_compatibility.ts";
 import { containerResult, OUTPUTS as CONTAINER_OUTPUTS } from "../tasks/check_container.ts";
 import { showResult } from "../tasks/matrix.ts";
 import { allTargetsResult, versionsResult } from "../tasks/versions.ts";
+import { runTaskFile } from "./helpers/run_task.ts";
+import { gitArchiveTarball, metaText } from "./helpers/zfs_tarballs.ts";
+import { startStandIns } from "./samples/samples.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const doc = await Deno.readTextFile(`${ROOT}docs/vocabulary.md`);
@@ -257,4 +260,66 @@ Deno.test("--help wording of the shared options is the one docs/vocabulary.md gi
   assert.equal(help.get("--json"), SHARED_OPTION_HELP.json);
   assert.equal(help.get("--image"), SHARED_OPTION_HELP.image);
   assert.equal(help.get("--arch"), SHARED_OPTION_HELP.arch);
+});
+
+/** The `$GITHUB_OUTPUT` names a task wrote (key=value and key<<DELIMITER lines). */
+function outputNames(text: string): string[] {
+  return [...text.matchAll(/^([a-z0-9-]+)(?:=|<<)/gm)].map((m) => m[1]!);
+}
+
+Deno.test("the tasks as spawned: --json and $GITHUB_OUTPUT keys are the vocabulary's", {
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async (t) => {
+  const tarball = await gitArchiveTarball("zfs-2.4.9", { META: metaText("2.4.9") });
+  const standIns = startStandIns();
+  const source = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response(tarball),
+  );
+  const env = {
+    ...standIns.env,
+    ZFS_SOURCE_URL: `http://127.0.0.1:${source.addr.port}`,
+    HTTP_RETRIES: "0",
+  };
+  const runs: [string, string[], boolean][] = [
+    ["zfs_version.ts", ["--latest", "--json"], false],
+    ["check_compatibility.ts", ["--zfs", "2.4.2", "--kernel", "7.1", "--json"], false],
+    ["zfs_tarball_hash.ts", ["2.4.9", "--json"], false],
+    ["matrix.ts", ["show", "--json"], false],
+    ["matrix.ts", ["check", "--json", "--github-output"], true],
+    ["forecast.ts", ["--json", "--github-output"], true],
+  ];
+  try {
+    for (const [file, args, outputs] of runs) {
+      await t.step(`${file} ${args.join(" ")}`, async () => {
+        const dir = await Deno.makeTempDir();
+        try {
+          const result = await runTaskFile(file, args, {
+            ...env,
+            ...(outputs
+              ? { GITHUB_OUTPUT: `${dir}/out`, GITHUB_STEP_SUMMARY: `${dir}/summary` }
+              : {}),
+          });
+          assert.ok(result.stdout.startsWith("{") || result.stdout.startsWith("["), result.stderr);
+          const json = JSON.parse(result.stdout);
+          assertKeys(file, keysOf(json));
+          for (const value of Object.values(Array.isArray(json) ? {} : json)) {
+            if (Array.isArray(value)) assertKeys(`${file} (rows)`, keysOf(value));
+          }
+          if (outputs) {
+            assertKeys(
+              `${file} $GITHUB_OUTPUT`,
+              outputNames(await Deno.readTextFile(`${dir}/out`)),
+            );
+          }
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      });
+    }
+  } finally {
+    await standIns.stop();
+    await source.shutdown();
+  }
 });
