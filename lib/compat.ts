@@ -62,21 +62,21 @@ export function checkCompatibility(matrix: Matrix, tag: string, kernel: string):
   const supported = supportsKernel(release, majorMinor);
   // A build refuses a release whose tarball has no pinned sha256: so does this check.
   const compatible = supported && release.sha256 !== undefined;
-  // The one verdict wording (docs/vocabulary.md), without its mark: the mark leads stdout.
+  // The one verdict wording (docs/vocabulary.md); the message is it without its mark.
   const verdict = verdictLine({
     zfsTag: tag,
     kernel,
     kernelMajorMinor: majorMinor,
     maxKernel: max,
     minKernel: min,
-    compatible: supported,
-  }).slice(2);
-  const unpinned = `${verdict}, but matrix.yaml pins no sha256 for ${tag}`;
+    compatible,
+  });
+  const said = verdict.slice(2);
   const message = compatible
-    ? verdict
+    ? said
     : supported
-    ? `${unpinned}, so a build refuses it: \`deno task matrix add ${tag}\``
-    : `${verdict}: ` +
+    ? `${said}, so a build refuses it: \`deno task matrix add ${tag}\``
+    : `${said}: ` +
       (newestSupporting
         ? `the newest release in matrix.yaml that supports it is ${newestSupporting}` +
           (findRelease(matrix, newestSupporting)?.sha256
@@ -90,7 +90,7 @@ export function checkCompatibility(matrix: Matrix, tag: string, kernel: string):
     known: true,
     compatible,
     newestSupporting,
-    verdict: `${compatible ? "✓" : "✗"} ${supported && !compatible ? unpinned : verdict}`,
+    verdict,
     message,
   };
 }

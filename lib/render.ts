@@ -183,11 +183,17 @@ export function verdictLine(v: {
   if (v.maxKernel === null) {
     return `✗ ${v.zfsTag} is not in matrix.yaml: its max kernel is unknown`;
   }
-  if (v.compatible) {
-    return `✓ ${v.zfsTag} supports ${v.kernel} (${v.kernelMajorMinor} ≤ ${v.maxKernel})`;
+  // The comparison decides the wording, so a ✗ never states a false comparison.
+  if (v.minKernel !== undefined && compareMajorMinor(v.kernelMajorMinor, v.minKernel) < 0) {
+    return `✗ ${v.zfsTag} does not support ${v.kernel} ` +
+      `(${v.kernelMajorMinor} < ${v.minKernel}, its min kernel)`;
   }
-  const why = v.minKernel !== undefined && compareMajorMinor(v.kernelMajorMinor, v.minKernel) < 0
-    ? `${v.kernelMajorMinor} < ${v.minKernel}, its min kernel`
-    : `${v.kernelMajorMinor} > ${v.maxKernel}`;
-  return `✗ ${v.zfsTag} does not support ${v.kernel} (${why})`;
+  if (compareMajorMinor(v.kernelMajorMinor, v.maxKernel) > 0) {
+    return `✗ ${v.zfsTag} does not support ${v.kernel} (${v.kernelMajorMinor} > ${v.maxKernel})`;
+  }
+  const supports = `${v.zfsTag} supports ${v.kernel} (${v.kernelMajorMinor} ≤ ${v.maxKernel})`;
+  // In range but not compatible: the release has no pinned sha256, so a build refuses it.
+  return v.compatible
+    ? `✓ ${supports}`
+    : `✗ ${supports}, but matrix.yaml pins no sha256 for ${v.zfsTag}`;
 }

@@ -349,6 +349,12 @@ Deno.test("verdictLine() leads with ✓ or ✗ and the comparison", () => {
     }),
     "✗ zfs-2.4.4 does not support 4.1 (4.1 < 4.18, its min kernel)",
   );
+  // in range but not compatible (no sha256 pinned): never a false "6.17 > 7.2"
+  assert.equal(
+    verdictLine({ ...base, maxKernel: "7.2", compatible: false }),
+    "✗ zfs-2.4.4 supports 6.17.7-300.fc43.x86_64 (6.17 ≤ 7.2), but matrix.yaml pins no sha256 " +
+      "for zfs-2.4.4",
+  );
   assert.match(
     verdictLine({ ...base, maxKernel: null, compatible: false }),
     /^✗ .*not in matrix\.yaml/,
