@@ -35,8 +35,8 @@ const CONTAINERFILE = fileURLToPath(new URL("../Containerfile", import.meta.url)
 /** The command line of `build` (and of `test-build`, which cannot push). */
 export function buildCommand(name: string, description: string) {
   return taskCommand(name, description)
-    .addOption(imageOption("target image (default: the first enabled target in matrix.yaml)"))
-    .addOption(archOption("x86_64 or aarch64 (default: the target's)"))
+    .addOption(imageOption())
+    .addOption(archOption())
     .addOption(zfsOption())
     .option(
       "--tag <tag>",

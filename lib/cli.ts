@@ -125,26 +125,63 @@ export function parseWith<T>(check: (value: string) => T): (value: string) => T 
 
 // The options that pick a target, shared by the tasks (each validated before use).
 
-/** `--image <ref>`: the target image. */
-export function imageOption(description = "target image (default: matrix.yaml)") {
-  return new Option("--image <ref>", description).argParser(parseWith(imageRef));
+/** The one wording of the shared options in --help (docs/vocabulary.md). */
+export const SHARED_OPTION_HELP = {
+  json: "print the result as one JSON document",
+  image: "target image (default: the first enabled target in matrix.yaml)",
+  arch: "x86_64 or aarch64; amd64, arm64 accepted (default: the target's; x86_64 with --image)",
+  series: "ZFS series, e.g. 2.4 (default: matrix.yaml)",
+  /** The start of every --zfs help: the default is said per task. */
+  zfs: "ZFS release, e.g. zfs-2.4.2 or 2.4.2 (default: ",
+} as const;
+
+/**
+ * A target image for `--image`. A kmods image (tag `zfs-…_kernel-…`) given there by mistake is
+ * refused with the hint that fixes it, before anything is pulled or read.
+ */
+export function targetImageArgument(value: string): string {
+  const ref = parseWith(imageRef)(value);
+  if (IMAGE_TAG.test(tagOf(ref) ?? "")) {
+    throw new UsageError(
+      `${ref} is a kmods image: pass it as the argument (deno task list-rpms ${ref}); ` +
+        `--image takes the target image the modules are built for`,
+    );
+  }
+  return ref;
 }
 
-/** `--arch <arch>`: x86_64 or aarch64. */
-export function archOption(description = "x86_64 or aarch64 (default: matrix.yaml)") {
+/** The tag of an image reference, if it has one (`repo:tag`, `repo:tag@sha256:…`). */
+function tagOf(ref: string): string | undefined {
+  const name = ref.split("@")[0]!;
+  const colon = name.lastIndexOf(":");
+  return colon > name.lastIndexOf("/") ? name.slice(colon + 1) : undefined;
+}
+
+/** `--image <ref>`: the target image. */
+export function imageOption(description: string = SHARED_OPTION_HELP.image) {
+  return new Option("--image <ref>", description).argParser(targetImageArgument);
+}
+
+/** `--arch <arch>`: x86_64 or aarch64 (the OCI names amd64 and arm64 as aliases). */
+export function archOption(description: string = SHARED_OPTION_HELP.arch) {
   return new Option("--arch <arch>", description).argParser(parseWith(arch));
+}
+
+/** `--json`: one JSON document on stdout. */
+export function jsonOption() {
+  return new Option("--json", SHARED_OPTION_HELP.json);
 }
 
 /** `--zfs <tag>`: a ZFS release tag (or version), instead of the newest of the series. */
 export function zfsOption(
   description =
-    "ZFS release, e.g. zfs-2.4.2 (default: the newest pinned one that supports the kernel)",
+    "ZFS release, e.g. zfs-2.4.2 or 2.4.2 (default: the newest pinned one that supports the kernel)",
 ) {
   return new Option("--zfs <tag>", description).argParser(parseWith(toZfsTag));
 }
 
 /** `--series <series>`: the ZFS series. */
-export function seriesOption(description = "ZFS series, e.g. 2.4 (default: matrix.yaml)") {
+export function seriesOption(description: string = SHARED_OPTION_HELP.series) {
   return new Option("--series <series>", description).argParser(parseWith(zfsSeries));
 }
 
@@ -154,9 +191,8 @@ export function seriesOption(description = "ZFS series, e.g. 2.4 (default: matri
  */
 export function kmodsImageArgument(value: string): string {
   const ref = parseWith(imageRef)(value);
-  const [name, digest] = ref.split("@") as [string, string | undefined];
-  const colon = name.lastIndexOf(":");
-  const tag = colon > name.lastIndexOf("/") ? name.slice(colon + 1) : undefined;
+  const digest = ref.split("@")[1];
+  const tag = tagOf(ref);
   // repo@sha256:… names one image exactly, whatever its tags: taken as given
   if (tag === undefined && digest !== undefined) return ref;
   if (!IMAGE_TAG.test(tag ?? "")) {
@@ -178,7 +214,7 @@ export function wholeNumber(
     // The digit cap keeps Number() exact and rejects 1e23-sized values before converting.
     if (!/^\d{1,15}$/.test(value) || Number(value) < min || Number(value) > max) {
       const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value;
-      const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+      const range = max === Number.MAX_SAFE_INTEGER ? `from ${min} up` : `from ${min} to ${max}`;
       throw new UsageError(
         `Invalid ${what}: ${JSON.stringify(shown)} (expected a whole number ${range})`,
       );

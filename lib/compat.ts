@@ -3,6 +3,7 @@
 // numerically as major.minor.
 import { findRelease, type Matrix, type Release } from "./matrix.ts";
 import { compareMajorMinor, compareZfsTags, kernelMajorMinor, zfsTag } from "./patterns.ts";
+import { verdictLine } from "./render.ts";
 
 export interface Compatibility {
   zfsTag: string;
@@ -12,6 +13,9 @@ export interface Compatibility {
   compatible: boolean;
   /** The newest release in matrix.yaml whose max-kernel covers the kernel. */
   newestSupporting?: string;
+  /** The one-line verdict, `✓ …` or `✗ …` (docs/vocabulary.md). */
+  verdict: string;
+  /** The verdict without its mark, and why and what to do when it is ✗. */
   message: string;
 }
 
@@ -40,7 +44,6 @@ export function checkCompatibility(matrix: Matrix, tag: string, kernel: string):
     .sort(compareZfsTags)
     .at(-1);
   const release = findRelease(matrix, tag);
-  const kernelShown = kernelText(kernel, majorMinor);
   if (!release) {
     return {
       zfsTag: tag,
@@ -49,7 +52,8 @@ export function checkCompatibility(matrix: Matrix, tag: string, kernel: string):
       known: false,
       compatible: false,
       newestSupporting,
-      message: `${tag} is not in matrix.yaml, so its max kernel is unknown: ` +
+      verdict: `✗ ${tag} is not in matrix.yaml: its max kernel is unknown`,
+      message: `${tag} is not in matrix.yaml: its max kernel is unknown: ` +
         `add it with \`deno task matrix add ${tag}\``,
     };
   }
@@ -58,15 +62,21 @@ export function checkCompatibility(matrix: Matrix, tag: string, kernel: string):
   const supported = supportsKernel(release, majorMinor);
   // A build refuses a release whose tarball has no pinned sha256: so does this check.
   const compatible = supported && release.sha256 !== undefined;
-  const range = min === undefined || compareMajorMinor(majorMinor, min) >= 0
-    ? `up to ${max}`
-    : `from ${min}`;
+  // The one verdict wording (docs/vocabulary.md); the message is it without its mark.
+  const verdict = verdictLine({
+    zfsTag: tag,
+    kernel,
+    kernelMajorMinor: majorMinor,
+    maxKernel: max,
+    minKernel: min,
+    compatible,
+  });
+  const said = verdict.slice(2);
   const message = compatible
-    ? `${tag} supports kernel ${kernelShown} (max ${max})`
+    ? said
     : supported
-    ? `${tag} supports kernel ${kernelShown} (max ${max}), but matrix.yaml pins no sha256 ` +
-      `for ${tag}, so a build refuses it: \`deno task matrix add ${tag}\``
-    : `${tag} supports kernels ${range}, but the kernel is ${kernelShown}: ` +
+    ? `${said}, so a build refuses it: \`deno task matrix add ${tag}\``
+    : `${said}: ` +
       (newestSupporting
         ? `the newest release in matrix.yaml that supports it is ${newestSupporting}` +
           (findRelease(matrix, newestSupporting)?.sha256
@@ -80,6 +90,7 @@ export function checkCompatibility(matrix: Matrix, tag: string, kernel: string):
     known: true,
     compatible,
     newestSupporting,
+    verdict,
     message,
   };
 }

@@ -286,7 +286,7 @@ export function forecastJson(rows: ForecastRow[]): Record<string, unknown>[] {
     "kernel-major-minor": row.kernelMajorMinor,
     "zfs-tag": row.zfsTag,
     "max-kernel": row.maxKernel,
-    supported: row.supported,
+    compatible: row.supported,
     "image-tag": row.imageTag,
     "unpinned-zfs-tag": row.unpinnedZfsTag,
     "expected-on-stable-from": row.expectedOnStable?.from ?? null,
@@ -311,7 +311,7 @@ export function unsupportedRows(rows: ForecastRow[]): ForecastRow[] {
 export function rowNote(row: ForecastRow): string {
   switch (row.verdict) {
     case "ok":
-      return `${row.zfsTag} supports up to ${row.maxKernel}`;
+      return `${row.kernelMajorMinor} ≤ ${row.maxKernel}`;
     case "unknown":
       return row.error ?? "";
     default: {
@@ -327,7 +327,7 @@ export function rowNote(row: ForecastRow): string {
 /** Header and rows of the forecast table, verdict first. */
 export function forecastTable(rows: ForecastRow[]): { header: string[]; rows: string[][] } {
   return {
-    header: ["verdict", "stream", "arch", "release", "kernel-version", "zfs-tag", "note"],
+    header: ["verdict", "stream", "arch", "release", "kernel", "zfs release", "note"],
     rows: rows.map((row) => [
       row.verdict,
       row.stream,

@@ -44,9 +44,15 @@ export function kmodsImageArguments<T extends ReturnType<typeof taskCommand>>(co
       "kmods image, tagged zfs-…_kernel-… (default: the one `build` would produce for the target)",
       kmodsImageArgument,
     )
-    .addOption(imageOption("target image whose kmods image to use (default: matrix.yaml)"))
-    .addOption(archOption("x86_64 or aarch64, for the default kmods image"))
-    .addOption(zfsOption("ZFS release for the default kmods image, e.g. zfs-2.4.2"));
+    .addOption(
+      imageOption(
+        "target image whose kmods image to use (default: the first enabled target in matrix.yaml)",
+      ),
+    )
+    .addOption(archOption())
+    .addOption(
+      zfsOption("ZFS release, e.g. zfs-2.4.2 or 2.4.2 (default: the one `build` would use)"),
+    );
 }
 
 /** A kmods image and target options at once is a UsageError: they would be silently ignored. */

@@ -171,13 +171,21 @@ export function imageRef(value: string): string {
 
 /** Validates an architecture (x86_64 or aarch64). */
 export function arch(value: string): Arch {
+  const alias = OCI_ARCH_ALIASES[value];
+  if (alias) return alias;
   if (!(ARCHES as readonly string[]).includes(value)) {
     throw new InputError(
-      `Invalid arch: ${JSON.stringify(value)} (expected ${ARCHES.join(" or ")})`,
+      `Invalid arch: ${JSON.stringify(value)} (expected x86_64 or aarch64; amd64, arm64 accepted)`,
     );
   }
   return value as Arch;
 }
+
+/** The OCI names of the architectures, accepted as aliases (podman's `--arch amd64`). */
+const OCI_ARCH_ALIASES: Record<string, Arch | undefined> = Object.assign(Object.create(null), {
+  amd64: "x86_64",
+  arm64: "aarch64",
+});
 
 /** The OCI platform architecture for an RPM architecture: x86_64 → amd64, aarch64 → arm64. */
 export function ociArch(value: Arch): string {
@@ -204,4 +212,12 @@ export function githubRepo(value: string): string {
 export function imageTag(zfsVersion: string, kernel: string): string {
   check(ZFS_VERSION, zfsVersion, "ZFS version", "2.4.2");
   return `zfs-${zfsVersion}_kernel-${kernelVersion(kernel)}`;
+}
+
+/**
+ * A kmods image tag given with a bare ZFS version, `2.4.4_kernel-…` (alone or as the tag of a
+ * reference), normalised to `zfs-2.4.4_kernel-…`; anything else is returned unchanged.
+ */
+export function toImageTag(value: string): string {
+  return value.replace(/(^|:)(\d{1,3}\.\d{1,3}\.\d{1,3}_kernel-)/, "$1zfs-$2");
 }

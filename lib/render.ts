@@ -96,6 +96,13 @@ export function valueText(value: ResultValue | undefined): string {
   return String(value);
 }
 
+/** A table cell: yes/no for a boolean, `-` for nothing (docs/vocabulary.md). */
+export function cellText(value: ResultValue | undefined): string {
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  const text = valueText(value);
+  return text === "" ? "-" : text;
+}
+
 /** The table shown for a result: its own, else its values as `name  value` rows. */
 function tableOf(result: TaskResult): ResultTable | undefined {
   if (result.table) return result.table;
@@ -178,11 +185,17 @@ export function verdictLine(v: {
   if (v.maxKernel === null) {
     return `✗ ${v.zfsTag} is not in matrix.yaml: its max kernel is unknown`;
   }
-  if (v.compatible) {
-    return `✓ ${v.zfsTag} supports ${v.kernel} (${v.kernelMajorMinor} ≤ ${v.maxKernel})`;
+  // The comparison decides the wording, so a ✗ never states a false comparison.
+  if (v.minKernel !== undefined && compareMajorMinor(v.kernelMajorMinor, v.minKernel) < 0) {
+    return `✗ ${v.zfsTag} does not support ${v.kernel} ` +
+      `(${v.kernelMajorMinor} < ${v.minKernel}, its min kernel)`;
   }
-  const why = v.minKernel !== undefined && compareMajorMinor(v.kernelMajorMinor, v.minKernel) < 0
-    ? `${v.kernelMajorMinor} < ${v.minKernel}, its min kernel`
-    : `${v.kernelMajorMinor} > ${v.maxKernel}`;
-  return `✗ ${v.zfsTag} does not support ${v.kernel} (${why})`;
+  if (compareMajorMinor(v.kernelMajorMinor, v.maxKernel) > 0) {
+    return `✗ ${v.zfsTag} does not support ${v.kernel} (${v.kernelMajorMinor} > ${v.maxKernel})`;
+  }
+  const supports = `${v.zfsTag} supports ${v.kernel} (${v.kernelMajorMinor} ≤ ${v.maxKernel})`;
+  // In range but not compatible: the release has no pinned sha256, so a build refuses it.
+  return v.compatible
+    ? `✓ ${supports}`
+    : `✗ ${supports}, but matrix.yaml pins no sha256 for ${v.zfsTag}`;
 }

@@ -73,5 +73,5 @@ export function formatGroups(groups: RpmGroup[]): string {
 /** The RPMs of an image, grouped by folder; an image without RPMs is a failed check. */
 export function rpmsResult(image: string, groups: RpmGroup[]): TaskResult {
   if (groups.length === 0) throw new CheckError(`No RPMs in ${image}`);
-  return { values: { image, groups }, lines: formatGroups(groups).split("\n") };
+  return { values: { "kmods-image": image, groups }, lines: formatGroups(groups).split("\n") };
 }

@@ -115,3 +115,41 @@ export async function hashTarball(
   logger.info(`Downloaded ${(bytes / 1024 / 1024).toFixed(1)} MiB, sha256 ${sha256}`);
   return { url, sha256, bytes, meta };
 }
+
+/** How a downloaded tarball's sha256 compares with the one matrix.yaml pins for the release. */
+export interface PinComparison {
+  /** match: the same; differs: another sha256 pinned; unpinned: no sha256; absent: not listed. */
+  pin: "match" | "differs" | "unpinned" | "absent";
+  /** The sha256 matrix.yaml pins, when it pins one. */
+  pinned?: string;
+  /** One line for people. */
+  line: string;
+}
+
+/** Compares a tarball's sha256 with matrix.yaml's entry (pure). */
+export function comparePin(
+  tag: string,
+  sha256: string,
+  entry: { sha256?: string } | undefined,
+): PinComparison {
+  if (entry === undefined) {
+    return {
+      pin: "absent",
+      line: `${tag} is not in matrix.yaml: add it with \`deno task matrix add ${tag}\``,
+    };
+  }
+  if (entry.sha256 === undefined) {
+    return {
+      pin: "unpinned",
+      line: `matrix.yaml pins no sha256 for ${tag}: pin it with \`deno task matrix add ${tag}\``,
+    };
+  }
+  return entry.sha256 === sha256
+    ? { pin: "match", pinned: entry.sha256, line: `✓ the sha256 matrix.yaml pins for ${tag}` }
+    : {
+      pin: "differs",
+      pinned: entry.sha256,
+      line: `✗ matrix.yaml pins another sha256 for ${tag}: ${entry.sha256} (the download is ` +
+        `${sha256}): a build of ${tag} refuses this tarball`,
+    };
+}

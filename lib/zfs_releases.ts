@@ -162,7 +162,7 @@ export function chooseZfsRelease(
       compatible: true,
       maxKernel: maxOf(chosen),
       warnings,
-      message: `${chosen} supports kernel ${kernelShown} (max ${maxOf(chosen)})`,
+      message: `${chosen} supports ${options.kernel} (${majorMinor} ≤ ${maxOf(chosen)})`,
     };
   }
 
@@ -194,7 +194,7 @@ export function chooseZfsRelease(
     compatible: false,
     maxKernel: maxOf(reported),
     warnings: [],
-    message: `No pinned zfs-${options.series} release supports kernel ${kernelShown} ` +
-      `(${reported} supports up to ${maxOf(reported) ?? "an unknown version"}): ${hint}`,
+    message: `No pinned zfs-${options.series} release supports ${kernelShown} ` +
+      `(${reported}: ${majorMinor} > ${maxOf(reported) ?? "an unknown max kernel"}): ${hint}`,
   };
 }

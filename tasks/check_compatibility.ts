@@ -4,6 +4,7 @@
 import {
   archOption,
   imageOption,
+  jsonOption,
   main,
   parseWith,
   seriesOption,
@@ -34,9 +35,11 @@ export function compatibilityResult(result: Compatibility): TaskResult {
       known: result.known,
       compatible: result.compatible,
       "newest-supporting": result.newestSupporting ?? "",
+      verdict: result.verdict,
       message: result.message,
     },
-    lines: result.compatible ? [result.message] : [],
+    // The verdict leads stdout either way; when it is ✗ the reason is the error on stderr.
+    lines: [result.verdict],
     errors: result.compatible ? [] : [{ message: result.message, title: "Kernel not supported" }],
   };
 }
@@ -47,7 +50,9 @@ if (import.meta.main) {
       "check-compatibility",
       "Check that a ZFS release supports a kernel (discovered, or given with --zfs/--kernel)",
     )
-      .addOption(zfsOption("ZFS release, e.g. zfs-2.4.2 (default: the one `build` would use)"))
+      .addOption(
+        zfsOption("ZFS release, e.g. zfs-2.4.2 or 2.4.2 (default: the one `build` would use)"),
+      )
       .option(
         "--kernel <version>",
         "kernel, e.g. 6.18 or 6.17.7-300.fc43.x86_64 (default: the target image's)",
@@ -56,7 +61,7 @@ if (import.meta.main) {
       .addOption(imageOption())
       .addOption(archOption())
       .addOption(seriesOption())
-      .option("--json", "print the verdict as JSON")
+      .addOption(jsonOption())
       .parse(Deno.args, { from: "user" }).opts();
     const matrix = await loadMatrix();
     const { series } = resolveTarget(matrix, options);

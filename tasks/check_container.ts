@@ -9,6 +9,7 @@ import {
   archOption,
   assertOutputsWritable,
   imageOption,
+  jsonOption,
   main,
   parseWith,
   stderrLogger,
@@ -16,10 +17,38 @@ import {
   zfsOption,
 } from "../lib/cli.ts";
 import { kmodsImageOf } from "../lib/kmods_image.ts";
+import { toImageTag } from "../lib/patterns.ts";
 import { attestationRepo, checkPublished } from "../lib/published.ts";
-import { render } from "../lib/render.ts";
+import { render, type TaskResult } from "../lib/render.ts";
 
-export const OUTPUTS = ["container-exists", "target-tag"] as const;
+export const OUTPUTS = ["container-exists", "image-tag"] as const;
+
+/** The result of the check: one line, and container-exists and image-tag as outputs. */
+export function containerResult(r: {
+  exists: boolean;
+  attested: boolean;
+  imageTag: string;
+  image: string;
+  digest?: string;
+}): TaskResult {
+  return {
+    values: {
+      "container-exists": r.exists,
+      "image-tag": r.imageTag,
+      "kmods-image": r.image,
+      digest: r.digest ?? null,
+    },
+    outputs: OUTPUTS,
+    lines: [
+      r.exists
+        ? `exists: ${r.image}`
+        : r.attested
+        ? `not found: ${r.image}`
+        : `exists, not attested: ${r.image}`,
+    ],
+    summary: false,
+  };
+}
 
 if (import.meta.main) {
   main(async () => {
@@ -28,12 +57,12 @@ if (import.meta.main) {
       "Check whether the image tag for the target is already published (and attested)",
     )
       .addOption(imageOption())
-      .addOption(archOption("x86_64 or aarch64"))
+      .addOption(archOption())
       .addOption(zfsOption())
       .option(
         "--tag <tag>",
-        "check this tag (zfs-…_kernel-… or a full reference), no discovery",
-        parseWith(tagOption),
+        "check this tag (zfs-…_kernel-…, 2.4.4_kernel-… or a full reference), no discovery",
+        parseWith((value) => tagOption(toImageTag(value))),
       )
       .option(
         "--require-attestations",
@@ -43,8 +72,8 @@ if (import.meta.main) {
         "--repo <owner/repo>",
         "repository the attestation must come from (default: $GITHUB_REPOSITORY)",
       )
-      .option("--github-output", "write container-exists and target-tag to $GITHUB_OUTPUT")
-      .option("--json", "print the result as one JSON document")
+      .option("--github-output", "write container-exists and image-tag to $GITHUB_OUTPUT")
+      .addOption(jsonOption())
       .parse(Deno.args, { from: "user" }).opts();
     const repo = options.requireAttestations
       ? attestationRepo(options.repo, "--require-attestations")
@@ -59,23 +88,7 @@ if (import.meta.main) {
       repo,
       logger: stderrLogger,
     });
-    render({
-      values: {
-        "container-exists": exists,
-        "target-tag": imageTag,
-        image,
-        digest: digest ?? null,
-      },
-      outputs: OUTPUTS,
-      lines: [
-        exists
-          ? `exists: ${image}`
-          : attested
-          ? `not found: ${image}`
-          : `exists, not attested: ${image}`,
-      ],
-      summary: false,
-    }, options);
+    render(containerResult({ exists, attested, imageTag, image, digest }), options);
     return exists ? 0 : 1;
   });
 }

@@ -1,6 +1,6 @@
 // Copies the RPMs out of a kmods image (local, else pulled) into a folder; no container runs.
 // deno task extract-rpms [KMODS-IMAGE | --image TARGET --arch A --zfs TAG] [--dest ./rpms] [--json]
-import { main, taskCommand, userPath } from "../lib/cli.ts";
+import { jsonOption, main, taskCommand, userPath } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import {
   checkKmodsImageChoice,
@@ -42,7 +42,7 @@ if (import.meta.main) {
         "folder to copy into, relative to where deno task was started (created if missing)",
         "./rpms",
       )
-      .option("--json", "print the image, the folder and the copied RPMs as JSON")
+      .addOption(jsonOption())
       .parse(Deno.args, { from: "user" });
     const options = command.opts();
     checkKmodsImageChoice(command.processedArgs[0], options);

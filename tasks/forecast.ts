@@ -6,6 +6,7 @@
 import {
   assertOutputsWritable,
   escapeMarkdown,
+  jsonOption,
   main,
   parseWith,
   problemLine,
@@ -32,7 +33,7 @@ async function forecastTask(args: string[]): Promise<number> {
     "Forecast the kernels coming down the Fedora CoreOS streams and whether a pinned OpenZFS " +
       "release supports them",
   )
-    .option("--json", "print the forecast as one JSON array")
+    .addOption(jsonOption())
     .option(
       "--github-output",
       "write forecast and unsupported-count to $GITHUB_OUTPUT, and a step summary",
@@ -46,7 +47,7 @@ async function forecastTask(args: string[]): Promise<number> {
     )
     .option(
       "--max-walk <n>",
-      `releases to read back when looking for one to pin (1-${MAX_WALK_LIMIT})`,
+      `releases to read back when looking for one to pin (from 1 to ${MAX_WALK_LIMIT})`,
       wholeNumber("max-walk", 1, MAX_WALK_LIMIT),
       FALLBACK_MAX_WALK,
     )

@@ -1,6 +1,6 @@
 // Lists the RPMs inside a kmods image (local, else pulled), grouped by folder; no container runs.
 // deno task list-rpms [KMODS-IMAGE | --image TARGET --arch A --zfs TAG] [--json]
-import { main, taskCommand } from "../lib/cli.ts";
+import { jsonOption, main, taskCommand } from "../lib/cli.ts";
 import { kmodsImageArguments, resolveKmodsImage } from "../lib/kmods_image.ts";
 import { render } from "../lib/render.ts";
 import { groupRpms, rpmsResult } from "../lib/rpms.ts";
@@ -10,7 +10,7 @@ if (import.meta.main) {
     const command = kmodsImageArguments(
       taskCommand("list-rpms", "List the RPMs inside a kmods image, grouped by folder"),
     )
-      .option("--json", "print the groups as JSON")
+      .addOption(jsonOption())
       .parse(Deno.args, { from: "user" });
     const options = command.opts();
     const image = await resolveKmodsImage(command.processedArgs[0], options);

@@ -2,12 +2,20 @@
 // is missing, `show` lists the releases with their kernel range.
 // deno task matrix add zfs-2.4.4 [--sha256 HEX] [--force] [--json] · deno task matrix check [--json] [--github-output]
 // deno task matrix show [--json]
-import { assertOutputsWritable, main, parseWith, stderrLogger, taskCommand } from "../lib/cli.ts";
+import {
+  assertOutputsWritable,
+  jsonOption,
+  main,
+  parseWith,
+  stderrLogger,
+  taskCommand,
+} from "../lib/cli.ts";
 import { InputError } from "../lib/errors.ts";
+import { helpFooter } from "../lib/help.ts";
 import { loadMatrix, type Matrix, releaseOverview } from "../lib/matrix.ts";
 import type { AddResult, MatrixReport } from "../lib/matrix_edit.ts";
 import { render, type TaskResult } from "../lib/render.ts";
-import { SHA256, zfsTag } from "../lib/patterns.ts";
+import { SHA256, toZfsTag } from "../lib/patterns.ts";
 // lib/matrix_edit.ts (yaml, tarball download) and lib/zfs_releases.ts are imported by the
 // subcommand that uses them, after the arguments are parsed: --help and `show` start without them.
 
@@ -28,7 +36,7 @@ function addResult(
 ): TaskResult {
   const { entry, change, path } = result;
   const summary = `max kernel ${entry["max-kernel"]}, min kernel ${
-    entry["min-kernel"] ?? "?"
+    entry["min-kernel"] ?? "-"
   }, sha256 ${entry.sha256}`;
   const lines = describeDifferences(result.differences).map((line) => `  ${line}`);
   const text = {
@@ -64,17 +72,21 @@ function addResult(
 /** The result of `matrix show`: the tracked series, then one row a release, oldest first. */
 export function showResult(matrix: Matrix): TaskResult {
   const { series, releases } = releaseOverview(matrix);
-  const pinned = releases.filter((r) => r.pinned).length;
+  const tracked = releases.filter((r) => r.tracked);
+  const others = releases.length - tracked.length;
+  const count = (n: number) => `${n} release${n === 1 ? "" : "s"}`;
   return {
     values: { series, releases },
     lines: [
-      `Tracked series ${series.join(", ")}: ${releases.length} releases, ${pinned} pinned`,
+      `Tracked series ${series.join(", ")}: ${count(tracked.length)}, ` +
+      `${tracked.filter((r) => r.pinned).length} pinned` +
+      (others > 0 ? `; other series: ${count(others)}` : ""),
     ],
     table: {
-      header: ["release", "min kernel", "max kernel", "pinned", "series"],
+      header: ["zfs release", "min kernel", "max kernel", "pinned", "series"],
       rows: releases.map((r) => [
         r["zfs-tag"],
-        r["min-kernel"] ?? "?",
+        r["min-kernel"] ?? "-",
         r["max-kernel"],
         r.pinned ? "yes" : "no",
         r.tracked ? `${r.series} (tracked)` : r.series,
@@ -107,7 +119,7 @@ function checkResult(matrix: Matrix, report: MatrixReport): TaskResult {
     json: report,
     lines,
     summaryTable: {
-      header: ["release", "state"],
+      header: ["zfs release", "state"],
       rows: [
         ...report.missing.map((tag) => [tag, "missing from matrix.yaml"]),
         ...report.unpinned.map((tag) => [tag, "no sha256 pinned"]),
@@ -124,15 +136,18 @@ if (import.meta.main) {
       "matrix",
       "Maintain matrix.yaml: show its releases, add one from its source, check for missing and unpinned releases",
     );
+    // Each subcommand has its own Examples and Exit codes; `help <command>` is not offered
+    // (`matrix <command> --help` is the one way).
+    program.helpCommand(false);
     program.command("add")
+      .addHelpText("after", helpFooter("matrix add"))
       .description(
-        "Download a release's source tarball, hash it, read META, and write its entry " +
-          "(exit 1 when the entry exists with different values and --force is not given)",
+        "Download a release's source tarball, hash it, read META, and write its entry",
       )
-      .argument("<tag>", "ZFS release tag, e.g. zfs-2.4.4", parseWith(zfsTag))
+      .argument("<tag>", "ZFS release, e.g. zfs-2.4.4 or 2.4.4", parseWith(toZfsTag))
       .option("--sha256 <hex>", "the sha256 the download must have", parseWith(sha256Arg))
       .option("--force", "replace an existing entry whose values differ")
-      .option("--json", "print the entry, the change and the differences as JSON")
+      .addOption(jsonOption())
       .action(async (tag, options) => {
         const { addReleaseFromSource, describeDifferences } = await import(
           "../lib/matrix_edit.ts"
@@ -146,11 +161,12 @@ if (import.meta.main) {
         code = result.change === "conflict" ? 1 : 0;
       });
     program.command("check")
+      .addHelpText("after", helpFooter("matrix check"))
       .description(
-        "Validate matrix.yaml and list releases of the tracked series on GitHub that it lacks, " +
-          "and entries without a sha256 (a report: exit 0 whenever matrix.yaml is valid)",
+        "Validate matrix.yaml and list the releases of the tracked series on GitHub it lacks " +
+          "and the entries without a sha256",
       )
-      .option("--json", "print {series, missing, unpinned} as JSON")
+      .addOption(jsonOption())
       .option("--github-output", "write missing, missing-count and unpinned to $GITHUB_OUTPUT")
       .action(async (options) => {
         if (options.githubOutput) assertOutputsWritable();
@@ -162,11 +178,12 @@ if (import.meta.main) {
         render(checkResult(matrix, matrixReport(matrix, await listZfsReleases())), options);
       });
     program.command("show")
+      .addHelpText("after", helpFooter("matrix show"))
       .description(
         "List the releases in matrix.yaml with their min and max kernel and whether a sha256 " +
           "is pinned (no network)",
       )
-      .option("--json", "print {series, releases} as JSON")
+      .addOption(jsonOption())
       .action(async (options) => {
         render(showResult(await loadMatrix()), options);
       });

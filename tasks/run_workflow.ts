@@ -2,6 +2,7 @@
 // deno task run-workflow [--force-rebuild] [--ref main] [--repo OWNER/REPO]
 import { main, parseWith, taskCommand } from "../lib/cli.ts";
 import { BUILD_WORKFLOW, runWorkflow } from "../lib/gh.ts";
+import { withRepositoryHint } from "../lib/gh_hint.ts";
 import { githubRepo, gitRef } from "../lib/patterns.ts";
 import { render } from "../lib/render.ts";
 
@@ -19,7 +20,9 @@ async function runWorkflowTask(args: string[]): Promise<number> {
     )
     .parse(args, { from: "user" })
     .opts();
-  await runWorkflow(options.ref, options.forceRebuild, { repo: options.repo });
+  await withRepositoryHint(() =>
+    runWorkflow(options.ref, options.forceRebuild, { repo: options.repo })
+  );
   render({
     values: { workflow: BUILD_WORKFLOW, ref: options.ref, "force-rebuild": options.forceRebuild },
     lines: [

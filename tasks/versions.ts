@@ -7,6 +7,7 @@ import {
   archOption,
   assertOutputsWritable,
   imageOption,
+  jsonOption,
   main,
   seriesOption,
   stderrLogger,
@@ -17,7 +18,7 @@ import type { Versions } from "../lib/discover.ts";
 import { UsageError } from "../lib/errors.ts";
 import { attestationRepo, markPublished } from "../lib/published.ts";
 import { findRelease, loadMatrix, type Matrix } from "../lib/matrix.ts";
-import { render, type TaskResult, valueText, verdictLine } from "../lib/render.ts";
+import { cellText, render, type TaskResult, verdictLine } from "../lib/render.ts";
 import { FALLBACK_KEYS, VERSION_KEYS } from "../lib/version_keys.ts";
 
 // lib/discover.ts (registry, CoreOS, GitHub, tar) is imported after the arguments are parsed, so
@@ -39,16 +40,17 @@ export const OUTPUTS = [
 export const DESCRIPTION =
   "Discover the ZFS release, kernel and Fedora version of the target image and whether they fit";
 
-/** The columns of the --all-targets table (terminal and step summary). */
+/** The columns of the --all-targets table (terminal and step summary): header, then key. */
 const TARGET_COLUMNS = [
-  "name",
-  "zfs-tag",
-  "zfs-latest",
-  "kernel-version",
-  "max-kernel",
-  "compatible",
-  "image-tag",
-  "fallback-release",
+  ["target", "name"],
+  ["arch", "arch"],
+  ["zfs release", "zfs-tag"],
+  ["newest of series", "zfs-latest"],
+  ["kernel", "kernel-version"],
+  ["max kernel", "max-kernel"],
+  ["compatible", "compatible"],
+  ["kmods tag", "image-tag"],
+  ["fallback release", "fallback-release"],
 ] as const;
 
 /** The result of one target: a verdict line, then what was found, one fact a row. */
@@ -131,8 +133,8 @@ export function allTargetsResult(targets: Record<string, string | boolean>[]): T
       }
       : {}),
     table: {
-      header: [...TARGET_COLUMNS],
-      rows: targets.map((t) => TARGET_COLUMNS.map((c) => valueText(t[c] ?? ""))),
+      header: TARGET_COLUMNS.map(([header]) => header),
+      rows: targets.map((t) => TARGET_COLUMNS.map(([, key]) => cellText(t[key]))),
     },
     warnings: targets.filter((t) => t.compatible === false).map((t) => ({
       title: "Kernel not supported yet",
@@ -150,7 +152,10 @@ if (import.meta.main) {
       .addOption(imageOption())
       .addOption(archOption())
       .addOption(seriesOption())
-      .addOption(zfsOption("use this ZFS release instead of choosing one (skips GitHub)"))
+      .addOption(zfsOption(
+        "ZFS release, e.g. zfs-2.4.2 or 2.4.2 (default: the newest pinned one that supports " +
+          "the kernel; given, GitHub is not asked)",
+      ))
       .option("--all-targets", "every enabled target of matrix.yaml (output: targets)")
       .option(
         "--skip-published",
@@ -160,7 +165,7 @@ if (import.meta.main) {
         "--repo <owner/repo>",
         "repository the attestations must come from (default: $GITHUB_REPOSITORY)",
       )
-      .option("--json", "print one JSON object")
+      .addOption(jsonOption())
       .option("--github-output", "write the values to $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY")
       .parse(Deno.args, { from: "user" }).opts();
     if ((options.skipPublished || options.repo) && !options.allTargets) {

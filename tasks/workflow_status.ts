@@ -1,7 +1,8 @@
 // Shows the latest runs of the build workflow with gh: status, conclusion, event, started, title, url.
 // deno task workflow-status [--limit 5] [--json] [--repo OWNER/REPO]
-import { main, parseWith, taskCommand, wholeNumber } from "../lib/cli.ts";
+import { jsonOption, main, parseWith, taskCommand, wholeNumber } from "../lib/cli.ts";
 import { BUILD_WORKFLOW, listRuns, runsTable } from "../lib/gh.ts";
+import { withRepositoryHint } from "../lib/gh_hint.ts";
 import { githubRepo } from "../lib/patterns.ts";
 import { render, type ResultTable, timeText } from "../lib/render.ts";
 
@@ -22,8 +23,13 @@ async function workflowStatusTask(args: string[]): Promise<number> {
     "workflow-status",
     `Show the latest runs of the build workflow (${BUILD_WORKFLOW}) with gh`,
   )
-    .option("--limit <n>", `how many runs (1-${MAX_RUNS})`, wholeNumber("limit", 1, MAX_RUNS), 5)
-    .option("--json", "print the runs as one JSON document", false)
+    .option(
+      "--limit <n>",
+      `how many runs (from 1 to ${MAX_RUNS})`,
+      wholeNumber("limit", 1, MAX_RUNS),
+      5,
+    )
+    .addOption(jsonOption())
     .option(
       "--repo <owner/repo>",
       "the repository (default: GH_REPO or the git remote)",
@@ -31,7 +37,7 @@ async function workflowStatusTask(args: string[]): Promise<number> {
     )
     .parse(args, { from: "user" })
     .opts();
-  const runs = await listRuns(options.limit, { repo: options.repo });
+  const runs = await withRepositoryHint(() => listRuns(options.limit, { repo: options.repo }));
   render(
     runs.length === 0
       ? { values: { runs }, json: runs, lines: [`No runs of ${BUILD_WORKFLOW} yet`] }

@@ -1,22 +1,27 @@
-// Downloads the source tarball of a ZFS release (the one the build verifies) and prints its sha256.
+// Downloads the source tarball of a ZFS release (the one the build verifies), prints its sha256
+// and compares it with the sha256 matrix.yaml pins for the release (exit 1 when they differ).
 // deno task zfs-tarball-hash zfs-2.4.4 [--json]     (ZFS_SOURCE_URL overrides the base URL)
-import { main, parseWith, stderrLogger, taskCommand } from "../lib/cli.ts";
-import { zfsTag } from "../lib/patterns.ts";
+import { jsonOption, main, parseWith, stderrLogger, taskCommand } from "../lib/cli.ts";
+import { findRelease, loadMatrix } from "../lib/matrix.ts";
+import { toZfsTag } from "../lib/patterns.ts";
 import { render } from "../lib/render.ts";
+
+export const DESCRIPTION =
+  "Download a ZFS source tarball, print its sha256 and compare it with the one matrix.yaml pins";
 
 if (import.meta.main) {
   main(async () => {
-    const command = taskCommand(
-      "zfs-tarball-hash",
-      "Download a ZFS source tarball and print its sha256",
-    )
-      .argument("<tag>", "ZFS release tag, e.g. zfs-2.4.4", parseWith(zfsTag))
-      .option("--json", "print tag, url, sha256, bytes and the META kernel range as JSON")
+    const command = taskCommand("zfs-tarball-hash", DESCRIPTION)
+      .argument("<tag>", "ZFS release, e.g. zfs-2.4.4 or 2.4.4", parseWith(toZfsTag))
+      .addOption(jsonOption())
       .parse(Deno.args, { from: "user" });
     const [tag] = command.processedArgs;
+    const matrix = await loadMatrix();
     // Imported after parsing: --help and a bad tag start without the download code.
-    const { hashTarball } = await import("../lib/tarball.ts");
+    const { comparePin, hashTarball } = await import("../lib/tarball.ts");
     const result = await hashTarball(tag, { logger: stderrLogger });
+    const pin = comparePin(tag, result.sha256, findRelease(matrix, tag));
+    const differs = pin.pin === "differs";
     render({
       values: {
         "zfs-tag": tag,
@@ -25,8 +30,14 @@ if (import.meta.main) {
         bytes: result.bytes,
         "max-kernel": result.meta?.linuxMaximum ?? null,
         "min-kernel": result.meta?.linuxMinimum ?? null,
+        pin: pin.pin,
+        "pinned-sha256": pin.pinned ?? null,
       },
+      // stdout is the sha256 alone (for scripts); the comparison goes to stderr
       lines: [result.sha256],
+      notes: differs ? [] : [pin.line],
+      errors: differs ? [{ message: pin.line.slice(2), title: "sha256 differs" }] : [],
     }, command.opts());
+    return differs ? 1 : 0;
   });
 }

@@ -1,23 +1,61 @@
-// Prints the newest published ZFS release tag of the tracked series (e.g. zfs-2.4.4).
-// deno task zfs-version [--series 2.4] [--json]
-import { main, seriesOption, taskCommand } from "../lib/cli.ts";
+// Prints the ZFS release a build would use for the target image (versions' zfs-tag: the newest
+// pinned release of the series that supports the image's kernel); --latest the newest published.
+// deno task zfs-version [--image REF] [--arch A] [--series 2.4] [--latest] [--json]
+import {
+  archOption,
+  imageOption,
+  jsonOption,
+  main,
+  seriesOption,
+  stderrLogger,
+  taskCommand,
+} from "../lib/cli.ts";
 import { loadMatrix, resolveTarget } from "../lib/matrix.ts";
 import { zfsVersionOf } from "../lib/patterns.ts";
 import { render } from "../lib/render.ts";
 
+export const DESCRIPTION =
+  "Print the ZFS release a build would use for the target image (--latest: the newest published)";
+
 if (import.meta.main) {
   main(async () => {
-    const options = taskCommand(
-      "zfs-version",
-      "Print the newest ZFS release tag of the tracked series (e.g. zfs-2.4.4)",
-    )
+    const options = taskCommand("zfs-version", DESCRIPTION)
+      .addOption(imageOption())
+      .addOption(archOption())
       .addOption(seriesOption())
-      .option("--json", 'print {"zfs-tag": …, "zfs-version": …} as JSON')
+      .option("--latest", "the newest published release of the series instead (no image read)")
+      .addOption(jsonOption())
       .parse(Deno.args, { from: "user" }).opts();
-    const { series } = resolveTarget(await loadMatrix(), options);
+    const matrix = await loadMatrix();
+    const { series } = resolveTarget(matrix, options);
     // Imported after parsing, so --help and a bad flag start without the GitHub client.
-    const { newestZfsRelease } = await import("../lib/zfs_releases.ts");
-    const tag = await newestZfsRelease(series);
-    render({ values: { "zfs-tag": tag, "zfs-version": zfsVersionOf(tag) }, lines: [tag] }, options);
+    const releases = await import("../lib/zfs_releases.ts");
+    if (options.latest) {
+      const tag = await releases.newestZfsRelease(series);
+      render(
+        { values: { "zfs-tag": tag, "zfs-version": zfsVersionOf(tag) }, lines: [tag] },
+        options,
+      );
+      return 0;
+    }
+    // The same choice as versions, check-compatibility and build.
+    // GitHub first, then the image: a failure is reported the same way every time.
+    const published = await releases.publishedZfsReleases(series);
+    const { discoverImage } = await import("../lib/discover.ts");
+    const { kernelVersion: kernel } = await discoverImage({
+      matrix,
+      ...options,
+      logger: stderrLogger,
+    });
+    const choice = releases.chooseZfsRelease(matrix, { series, published, kernel });
+    render({
+      values: { "zfs-tag": choice.zfsTag, "zfs-version": zfsVersionOf(choice.zfsTag) },
+      lines: [choice.zfsTag],
+      warnings: [
+        ...choice.warnings.map((message) => ({ message, title: "ZFS release not pinned" })),
+        ...(choice.compatible ? [] : [{ message: choice.message, title: "Kernel not supported" }]),
+      ],
+    }, options);
+    return 0;
   });
 }

@@ -9,6 +9,7 @@ import {
   problemLine,
   runTask,
   sanitizeTerminal,
+  targetImageArgument,
   taskCommand,
   textTable,
   userPath,
@@ -16,7 +17,9 @@ import {
   writeGithubOutput,
 } from "../lib/cli.ts";
 import { CheckError, InputError, RemoteError, UsageError } from "../lib/errors.ts";
-import { renderResult, timeText, verdictLine } from "../lib/render.ts";
+import { cellText, renderResult, timeText, verdictLine } from "../lib/render.ts";
+import { runTaskFile } from "./helpers/run_task.ts";
+import { withServer } from "./helpers/server.ts";
 
 Deno.test("runTask() maps errors to exit codes: usage and input 2, failures 1", async () => {
   const quiet = console.error;
@@ -347,6 +350,12 @@ Deno.test("verdictLine() leads with ✓ or ✗ and the comparison", () => {
     }),
     "✗ zfs-2.4.4 does not support 4.1 (4.1 < 4.18, its min kernel)",
   );
+  // in range but not compatible (no sha256 pinned): never a false "6.17 > 7.2"
+  assert.equal(
+    verdictLine({ ...base, maxKernel: "7.2", compatible: false }),
+    "✗ zfs-2.4.4 supports 6.17.7-300.fc43.x86_64 (6.17 ≤ 7.2), but matrix.yaml pins no sha256 " +
+      "for zfs-2.4.4",
+  );
   assert.match(
     verdictLine({ ...base, maxKernel: null, compatible: false }),
     /^✗ .*not in matrix\.yaml/,
@@ -401,7 +410,7 @@ Deno.test("relative paths are relative to where deno task was started, not the p
       const args = ["check-compatibility", "--zfs", "zfs-2.4.2", "--kernel", "6.17"];
       const here = await denoTaskIn(sub, args, { MATRIX_FILE: "old.yaml" });
       assert.equal(here.code, 1, here.stderr);
-      assert.match(here.stderr, /zfs-2\.4\.2 supports kernels up to 6\.1,/);
+      assert.match(here.stderr, /zfs-2\.4\.2 does not support 6\.17 \(6\.17 > 6\.1\)/);
       const missing = await denoTaskIn(sub, args, { MATRIX_FILE: "nope.yaml" });
       assert.equal(missing.code, 2, missing.stderr);
       assert.ok(missing.stderr.includes(`${sub}/nope.yaml`), missing.stderr);
@@ -453,4 +462,55 @@ Deno.test("relative paths are relative to where deno task was started, not the p
   } finally {
     await Deno.remove(sub, { recursive: true });
   }
+});
+
+Deno.test("targetImageArgument() refuses a kmods image with the hint to pass it as the argument", () => {
+  const kmods = "ghcr.io/o/n:zfs-2.4.4_kernel-6.17.7-300.fc43.x86_64";
+  for (const ref of [kmods, `${kmods}@sha256:${"a".repeat(64)}`]) {
+    assert.throws(() => targetImageArgument(ref), (e) => {
+      assert.ok(e instanceof UsageError);
+      assert.match(e.message, /is a kmods image: pass it as the argument \(deno task list-rpms /);
+      return true;
+    });
+  }
+  assert.equal(
+    targetImageArgument("quay.io/fedora/fedora-coreos:stable"),
+    "quay.io/fedora/fedora-coreos:stable",
+  );
+  // a registry port is not a tag
+  assert.equal(targetImageArgument("localhost:5000/fcos"), "localhost:5000/fcos");
+});
+
+Deno.test("list-rpms and extract-rpms --image <kmods image>: exit 2 with the hint, nothing read", async (t) => {
+  await withServer(() => new Response("no", { status: 500 }), async (registry) => {
+    const host = new URL(registry.url).host;
+    const kmods = `${host}/o/n:zfs-2.4.4_kernel-6.17.7-300.fc43.x86_64`;
+    for (const file of ["list_rpms.ts", "extract_rpms.ts"]) {
+      await t.step(file, async () => {
+        const result = await runTaskFile(
+          file,
+          ["--image", kmods, "--dest", "x"].slice(
+            0,
+            file === "list_rpms.ts" ? 2 : 4,
+          ),
+        );
+        assert.equal(result.code, 2, result.stderr);
+        assert.equal(
+          result.stderr,
+          `error: ${kmods} is a kmods image: pass it as the argument (deno task list-rpms ` +
+            `${kmods}); --image takes the target image the modules are built for\n`,
+        );
+        assert.equal(registry.requests.length, 0);
+      });
+    }
+  });
+});
+
+Deno.test("cellText() is yes/no for booleans and - for nothing", () => {
+  assert.equal(cellText(true), "yes");
+  assert.equal(cellText(false), "no");
+  assert.equal(cellText(""), "-");
+  assert.equal(cellText(null), "-");
+  assert.equal(cellText(undefined), "-");
+  assert.equal(cellText("zfs-2.4.4"), "zfs-2.4.4");
 });

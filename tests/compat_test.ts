@@ -56,7 +56,7 @@ Deno.test("checkCompatibility() names both versions, the max and the newest supp
   assert.equal(refused.compatible, false);
   assert.match(
     refused.message,
-    /^zfs-2\.4\.4 supports kernel 6\.19 \(max .*\), but matrix\.yaml pins no sha256/,
+    /^zfs-2\.4\.4 supports 6\.19 \(6\.19 ≤ .*\), but matrix\.yaml pins no sha256/,
   );
   const pinned = checkCompatibility(matrix, "zfs-2.3.5", "6.19");
   assert.match(pinned.message, /supports it is zfs-2\.4\.4/);
@@ -101,7 +101,10 @@ Deno.test("checkCompatibility() rejects malformed tags and kernels", () => {
 Deno.test("checkCompatibility() refuses a kernel below the release's min-kernel", () => {
   const result = checkCompatibility(matrix, "zfs-2.4.2", "4.14");
   assert.equal(result.compatible, false);
-  assert.match(result.message, /supports kernels from 4\.18, but the kernel is 4\.14/);
+  assert.match(
+    result.message,
+    /^zfs-2\.4\.2 does not support 4\.14 \(4\.14 < 4\.18, its min kernel\): /,
+  );
   assert.equal(checkCompatibility(matrix, "zfs-2.4.2", "4.18").compatible, true);
 });
 
@@ -110,4 +113,19 @@ Deno.test("matrix.yaml pins every release with its min-kernel", () => {
     assert.match(release.sha256 ?? "", /^[0-9a-f]{64}$/, `${release.tag} is pinned`);
     assert.equal(release["min-kernel"], "4.18", release.tag);
   }
+});
+
+Deno.test("checkCompatibility() words its verdict the one way of docs/vocabulary.md", () => {
+  assert.equal(
+    checkCompatibility(matrix, "zfs-2.4.2", "6.18").verdict,
+    "✓ zfs-2.4.2 supports 6.18 (6.18 ≤ 7.0)",
+  );
+  assert.equal(
+    checkCompatibility(matrix, "zfs-2.4.2", "7.1.2-200.fc44.x86_64").verdict,
+    "✗ zfs-2.4.2 does not support 7.1.2-200.fc44.x86_64 (7.1 > 7.0)",
+  );
+  assert.equal(
+    checkCompatibility(matrix, "zfs-2.4.99", "6.1").verdict,
+    "✗ zfs-2.4.99 is not in matrix.yaml: its max kernel is unknown",
+  );
 });

@@ -692,7 +692,7 @@ integrationTest(
                 assert.equal(bad.code, 1);
                 assert.match(
                   bad.stderr,
-                  /zfs-2\.3\.4 supports kernels up to 6\.16, but the kernel is 6\.17\.7/,
+                  /zfs-2\.3\.4 does not support 6\.17\.7\S* \(6\.17 > 6\.16\)/,
                 );
               });
             });

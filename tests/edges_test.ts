@@ -294,3 +294,41 @@ integrationTest(
     }
   },
 );
+
+Deno.test("check-container --tag takes the bare ZFS version: 2.4.4_kernel-… is zfs-2.4.4_kernel-…", async () => {
+  await withServer(() => new Response("", { status: 404 }), async (registry) => {
+    const host = new URL(registry.url).host;
+    const result = await runTaskFile("check_container.ts", [
+      "--tag",
+      `${host}/o/n:2.4.4_kernel-6.17.7-300.fc43.x86_64`,
+      "--json",
+    ]);
+    assert.equal(result.code, 1, result.stderr);
+    const json = JSON.parse(result.stdout);
+    assert.equal(json["image-tag"], "zfs-2.4.4_kernel-6.17.7-300.fc43.x86_64");
+    assert.equal(json["container-exists"], false);
+    assert.ok(
+      registry.requests.some((r) =>
+        r.path === "/v2/o/n/manifests/zfs-2.4.4_kernel-6.17.7-300.fc43.x86_64"
+      ),
+      JSON.stringify(registry.requests),
+    );
+  });
+});
+
+Deno.test("--arch amd64 and arm64 are taken as x86_64 and aarch64", async () => {
+  // An unreachable registry: the arch is accepted (exit 1 from the look-up, not 2 for usage).
+  for (const given of ["amd64", "arm64"]) {
+    const result = await runTaskFile("kernel_version.ts", [
+      "--image",
+      "127.0.0.1:1/fcos:stable",
+      "--arch",
+      given,
+    ]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.doesNotMatch(result.stderr, /Invalid arch/);
+  }
+  const bad = await runTaskFile("kernel_version.ts", ["--arch", "x86"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /expected x86_64 or aarch64; amd64, arm64 accepted/);
+});

@@ -46,10 +46,10 @@ Deno.test("forecast prints a table, verdict first, and exits 0 for a complete re
   const result = await forecast(CROSSING, []);
   assert.equal(result.code, 0, result.stderr);
   const lines = result.stdout.trimEnd().split("\n");
-  assert.match(lines[0]!, /^verdict\s+stream\s+arch\s+release\s+kernel-version\s+zfs-tag\s+note$/);
+  assert.match(lines[0]!, /^verdict\s+stream\s+arch\s+release\s+kernel\s+zfs release\s+note$/);
   assert.match(
     lines[1]!,
-    /^ok\s+stable\s+x86_64\s+43\.20251110\.3\.1\s+6\.19\.3-200\.fc43\.x86_64\s+zfs-2\.4\.2\s+zfs-2\.4\.2 supports up to 7\.0$/,
+    /^ok\s+stable\s+x86_64\s+43\.20251110\.3\.1\s+6\.19\.3-200\.fc43\.x86_64\s+zfs-2\.4\.2\s+6\.19 ≤ 7\.0$/,
   );
   assert.match(
     lines[2]!,
@@ -73,12 +73,12 @@ Deno.test("forecast --json prints one array with the documented keys", async () 
       "kernel-version",
       "kernel-major-minor",
       "zfs-tag",
-      "supported",
+      "compatible",
     ]
   ) {
     assert.ok(rows.every((row) => key in row), `every row has ${key}`);
   }
-  assert.deepEqual(rows.map((r) => [r.stream, r["zfs-tag"], r.supported]), [
+  assert.deepEqual(rows.map((r) => [r.stream, r["zfs-tag"], r.compatible]), [
     ["stable", "zfs-2.4.2", true],
     ["testing", null, false],
     ["next", null, false],
@@ -144,7 +144,7 @@ Deno.test("forecast exits 1 with one line per stream it could not read, and stil
     assert.equal(result.code, 1);
     const rows = JSON.parse(result.stdout) as Record<string, unknown>[];
     assert.equal(rows[0]!.verdict, "unknown");
-    assert.equal(rows[0]!.supported, null);
+    assert.equal(rows[0]!.compatible, null);
     assert.match(
       result.stderr,
       /^error: Cannot forecast stable \(x86_64\): No kernel found in the build metadata of 43\.20251110\.3\.1\n$/,

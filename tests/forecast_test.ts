@@ -273,7 +273,7 @@ Deno.test("collectForecast() reads the stand-in builds server and finds what to 
     assert.deepEqual(
       json.map((
         r,
-      ) => [r.verdict, r.stream, r.release, r["kernel-version"], r["zfs-tag"], r.supported]),
+      ) => [r.verdict, r.stream, r.release, r["kernel-version"], r["zfs-tag"], r.compatible]),
       [
         ["ok", "stable", "43.20251110.3.1", kernel("6.19.3"), "zfs-2.4.2", true],
         ["warning", "testing", "43.20251124.2.0", kernel("7.1.2"), null, false],

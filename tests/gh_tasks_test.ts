@@ -793,3 +793,38 @@ Deno.test("gitRef() and githubRepo() refuse what gh would read as a flag or a pa
     assert.throws(() => githubRepo(bad), InputError);
   }
 });
+
+integrationTest(
+  "both tasks report gh's own reason and suggest --repo when gh cannot tell the repository",
+  ["gh"],
+  async (t) => {
+    // The real gh, run outside any git checkout with a token: it fails before any request.
+    const dir = await Deno.makeTempDir({ prefix: "no-git-" });
+    try {
+      for (const file of ["run_workflow.ts", "workflow_status.ts"]) {
+        await t.step(file, async () => {
+          const result = await spawnTask(file, [], {
+            cwd: dir,
+            env: {
+              GH_CONFIG_DIR: `${dir}/gh`,
+              GH_REPO: "",
+              GH_HOST: "",
+              GH_TOKEN: "a-token",
+              GIT_CEILING_DIRECTORIES: dir,
+              NO_COLOR: "1",
+            },
+            signal: AbortSignal.timeout(60_000),
+          });
+          assert.equal(result.code, 1, result.stderr);
+          assert.match(
+            result.stderr,
+            /^error: gh cannot tell which repository to use \(.*not a git repository.*\): pass --repo OWNER\/REPO or set GH_REPO\n$/,
+          );
+          assert.doesNotMatch(result.stderr, /not logged in/);
+        });
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

@@ -9,6 +9,7 @@ import {
   imageTag,
   kernelMajorMinor,
   kernelVersion,
+  toImageTag,
   toZfsTag,
   zfsTag,
   zfsVersionOf,
@@ -54,7 +55,7 @@ Deno.test("strict patterns reject shell characters and near misses", async (t) =
     ["kernel with spaces", kernelMajorMinor, "6.17 "],
     ["image with a command", imageRef, "quay.io/fedora/fedora-coreos:stable$(id)"],
     ["image with upper-case path", imageRef, "quay.io/Fedora/x:1"],
-    ["arch", arch, "amd64"],
+    ["arch", arch, "x86-64"],
   ];
   for (const [name, check, value] of rejects) {
     await t.step(name, () => assert.throws(() => check(value), InputError));
@@ -148,4 +149,25 @@ Deno.test("imageRef() accepts well-formed names, and nothing with shell or upper
       }
     }),
   );
+});
+
+Deno.test("arch() takes the OCI names amd64 and arm64 as aliases", () => {
+  assert.equal(arch("amd64"), "x86_64");
+  assert.equal(arch("arm64"), "aarch64");
+  assert.equal(arch("x86_64"), "x86_64");
+  assert.throws(() => arch("toString"), InputError);
+  assert.throws(() => arch("AMD64"), /amd64, arm64 accepted/);
+});
+
+Deno.test("toImageTag() prefixes a bare ZFS version in a kmods tag, alone or in a reference", () => {
+  assert.equal(
+    toImageTag("2.4.4_kernel-6.17.7-300.fc43.x86_64"),
+    "zfs-2.4.4_kernel-6.17.7-300.fc43.x86_64",
+  );
+  assert.equal(
+    toImageTag("ghcr.io/o/n:2.4.4_kernel-6.17.7-300.fc43.x86_64"),
+    "ghcr.io/o/n:zfs-2.4.4_kernel-6.17.7-300.fc43.x86_64",
+  );
+  assert.equal(toImageTag("zfs-2.4.4_kernel-6.17.7"), "zfs-2.4.4_kernel-6.17.7");
+  assert.equal(toImageTag("localhost:5000/x:latest"), "localhost:5000/x:latest");
 });

@@ -141,6 +141,10 @@ Deno.test("zfs-tarball-hash prints the sha256 of the tarball at ZFS_SOURCE_URL",
       const result = await runTaskFile("zfs_tarball_hash.ts", ["zfs-2.4.9"], env);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, `${await sha256Hex(good)}\n`);
+      assert.equal(
+        result.stderr.split("\n").at(-2),
+        "zfs-2.4.9 is not in matrix.yaml: add it with `deno task matrix add zfs-2.4.9`",
+      );
     });
     await t.step("--json", async () => {
       const result = await runTaskFile("zfs_tarball_hash.ts", ["zfs-2.4.9", "--json"], env);
@@ -152,8 +156,55 @@ Deno.test("zfs-tarball-hash prints the sha256 of the tarball at ZFS_SOURCE_URL",
         bytes: good.length,
         "max-kernel": "7.3",
         "min-kernel": "4.18",
+        pin: "absent",
+        "pinned-sha256": null,
       });
     });
+    await t.step("the bare version 2.4.9 is the tag zfs-2.4.9", async () => {
+      const result = await runTaskFile("zfs_tarball_hash.ts", ["2.4.9", "--json"], env);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(JSON.parse(result.stdout)["zfs-tag"], "zfs-2.4.9");
+      assert.equal(server.requests.at(-1)?.path, "/zfs-2.4.9.tar.gz");
+    });
+    for (
+      const [what, pinned, code, said] of [
+        [
+          "the sha256 matrix.yaml pins: exit 0",
+          await sha256Hex(good),
+          0,
+          /^✓ the sha256 matrix\.yaml pins for zfs-2\.4\.9$/m,
+        ],
+        [
+          "another sha256 than matrix.yaml pins: exit 1",
+          "a".repeat(64),
+          1,
+          /^error: matrix\.yaml pins another sha256 for zfs-2\.4\.9: a{64} \(the download is [0-9a-f]{64}\): a build of zfs-2\.4\.9 refuses this tarball$/m,
+        ],
+      ] as const
+    ) {
+      await t.step(what, async () => {
+        const matrix = await Deno.makeTempFile({ suffix: ".yaml" });
+        try {
+          const text = await Deno.readTextFile(new URL("../matrix.yaml", import.meta.url));
+          await Deno.writeTextFile(
+            matrix,
+            text.replace(
+              /^( +)- tag: zfs-2\.4\.4\n/m,
+              `$1- tag: zfs-2.4.9\n$1  max-kernel: "7.3"\n$1  sha256: ${pinned}\n$&`,
+            ),
+          );
+          const result = await runTaskFile("zfs_tarball_hash.ts", ["zfs-2.4.9"], {
+            ...env,
+            MATRIX_FILE: matrix,
+          });
+          assert.equal(result.code, code, result.stderr);
+          assert.equal(result.stdout, `${await sha256Hex(good)}\n`);
+          assert.match(result.stderr, said);
+        } finally {
+          await Deno.remove(matrix);
+        }
+      });
+    }
     await t.step("404: exit 1 naming the URL", async () => {
       const result = await runTaskFile("zfs_tarball_hash.ts", ["zfs-9.9.9"], env);
       assert.equal(result.code, 1);

@@ -52,7 +52,7 @@ Deno.test("check-compatibility exits 0 when the release supports the kernel", as
     "6.18",
   ]);
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stdout, /zfs-2\.4\.2 supports kernel 6\.18/);
+  assert.match(result.stdout, /^✓ zfs-2\.4\.2 supports 6\.18 \(6\.18 ≤ 7\.0\)$/m);
 });
 
 Deno.test("check-compatibility exits 1 naming both versions, the max and the newest supporting release", async () => {
@@ -174,13 +174,17 @@ Deno.test("a malformed matrix.yaml exits 2 naming the file and the line", async 
   }
 });
 
-Deno.test("zfs-version prints just the newest tag of the series, from every page", async () => {
+Deno.test("zfs-version --latest prints just the newest tag of the series, from every page", async () => {
   await withServer(releasesHandler(RELEASES, 3), async (server) => {
     const env = { GITHUB_API_URL: server.url };
-    const result = await runTaskFile("zfs_version.ts", [], env);
+    const result = await runTaskFile("zfs_version.ts", ["--latest"], env);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, "zfs-2.4.4\n");
-    const older = await runTaskFile("zfs_version.ts", ["--series", "2.2", "--json"], env);
+    const older = await runTaskFile(
+      "zfs_version.ts",
+      ["--latest", "--series", "2.2", "--json"],
+      env,
+    );
     assert.deepEqual(JSON.parse(older.stdout), {
       "zfs-tag": "zfs-2.2.11",
       "zfs-version": "2.2.11",
@@ -223,15 +227,20 @@ Deno.test("every version task has --help", async () => {
   }
 });
 
-/** Values of `versions --json` and the plan of `build --dry-run`, run on the same stand-ins. */
+/**
+ * Values of `versions --json`, the plan of `build --dry-run` and what `zfs-version` prints, run
+ * on the same stand-ins.
+ */
 async function versionsAndBuild(args: string[], env: Record<string, string>) {
   const versions = await runTaskFile("versions.ts", [...args, "--json"], env);
   const build = await runTaskFile("build.ts", [...args, "--dry-run"], env);
+  const zfsVersion = await runTaskFile("zfs_version.ts", args, env);
   return {
     versions,
     values: versions.code === 0 ? JSON.parse(versions.stdout) as Record<string, unknown> : {},
     build,
     buildZfs: /^(?:ZFS release:|zfs release) +(zfs-[\d.]+) /m.exec(build.stdout)?.[1],
+    zfsVersion: zfsVersion.code === 0 ? zfsVersion.stdout.trim() : zfsVersion.stderr,
   };
 }
 
@@ -318,6 +327,7 @@ integrationTest(
           assert.equal(r.values["zfs-latest"], "zfs-2.4.4");
           assert.equal(r.values["zfs-pinned"], true);
           assert.equal(r.buildZfs, "zfs-2.4.4");
+          assert.equal(r.zfsVersion, "zfs-2.4.4");
           assert.doesNotMatch(r.versions.stderr + r.build.stderr, /warning/);
         });
 
@@ -332,6 +342,8 @@ integrationTest(
             assert.equal(r.values["zfs-latest"], "zfs-2.4.4");
             assert.equal(r.values["zfs-pinned"], false);
             assert.equal(r.buildZfs, "zfs-2.4.3");
+            // zfs-version says what a build uses, not the newest published release
+            assert.equal(r.zfsVersion, "zfs-2.4.3");
             for (const stderr of [r.versions.stderr, r.build.stderr]) {
               assert.match(stderr, /warning: .*zfs-2\.4\.4 \(no sha256\).*using zfs-2\.4\.3/);
               assert.match(stderr, /deno task matrix add zfs-2\.4\.4/);
@@ -366,8 +378,8 @@ integrationTest(
             assert.match(String(r.values["fallback-image"]), /@sha256:[0-9a-f]{64}$/);
             assert.equal(r.build.code, 1);
             assert.equal(r.buildZfs, undefined);
-            assert.match(r.build.stderr, /No pinned zfs-2\.4 release supports kernel 7\.3\.1/);
-            assert.match(r.versions.stderr, /No pinned zfs-2\.4 release supports kernel 7\.3\.1/);
+            assert.match(r.build.stderr, /No pinned zfs-2\.4 release supports 7\.3\.1/);
+            assert.match(r.versions.stderr, /No pinned zfs-2\.4 release supports 7\.3\.1/);
             assert.ok(
               r.versions.stderr.includes(
                 `pin FROM ${repository}:${RELEASE_71} with kmods tag zfs-2.4.4_kernel-${KERNEL_71}`,

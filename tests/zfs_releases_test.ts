@@ -176,7 +176,7 @@ Deno.test("chooseZfsRelease() fails naming what would support the kernel", async
     });
     assert.equal(choice.compatible, false);
     assert.equal(choice.zfsTag, "zfs-2.4.3");
-    assert.match(choice.message, /No pinned zfs-2\.4 release supports kernel 7\.2\.1/);
+    assert.match(choice.message, /No pinned zfs-2\.4 release supports 7\.2\.1/);
     assert.match(
       choice.message,
       /zfs-2\.4\.4 would, once pinned: `deno task matrix add zfs-2\.4\.4`/,
