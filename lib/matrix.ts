@@ -12,6 +12,7 @@ import {
   compareZfsTags,
   imageRefProblem,
   KERNEL_MAJOR_MINOR,
+  RUNNER_LABEL,
   seriesOfTag,
   SHA256,
   ZFS_SERIES,
@@ -158,7 +159,7 @@ function releaseProblem(value: unknown, where: string): string | undefined {
 function targetProblem(value: unknown, where: string): string | undefined {
   if (!isRecord(value)) return `${where} is not an object`;
   const required = ["name", "image", "stream", "arch", "enabled"];
-  const keys = keysProblem(value, where, required, ["series"]);
+  const keys = keysProblem(value, where, [...required, "runner"], ["series"]);
   if (keys) return keys;
   if (!matches(value.name, TARGET_NAME)) return `${where}.name`;
   if (typeof value.image !== "string" || imageRefProblem(value.image)) return `${where}.image`;
@@ -166,6 +167,15 @@ function targetProblem(value: unknown, where: string): string | undefined {
   if (!(ARCHES as readonly unknown[]).includes(value.arch)) return `${where}.arch`;
   if ("series" in value && !matches(value.series, ZFS_SERIES)) return `${where}.series`;
   if (typeof value.enabled !== "boolean") return `${where}.enabled`;
+  if (!matches(value.runner, RUNNER_LABEL)) return `${where}.runner`;
+}
+
+function runnersProblem(value: unknown): string | undefined {
+  if (!isRecord(value)) return "runners is not an object";
+  const keys = keysProblem(value, "runners", [], [...ARCHES]);
+  if (keys) return keys;
+  const bad = Object.keys(value).find((arch) => !matches(value[arch], RUNNER_LABEL));
+  if (bad) return `runners.${bad}`;
 }
 
 /**
@@ -176,8 +186,9 @@ function targetProblem(value: unknown, where: string): string | undefined {
  */
 export function matrixShapeProblem(value: unknown): string | undefined {
   if (!isRecord(value)) return "not an object";
-  const top = keysProblem(value, "(top level)", ["zfs", "targets", "publish"]);
+  const top = keysProblem(value, "(top level)", ["zfs", "targets", "publish"], ["runners"]);
   if (top) return top;
+  if ("runners" in value && runnersProblem(value.runners)) return runnersProblem(value.runners);
   const { zfs, targets, publish } = value;
   if (!isRecord(zfs)) return "zfs is not an object";
   const zfsKeys = keysProblem(zfs, "zfs", ["series", "releases"]);

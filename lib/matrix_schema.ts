@@ -7,6 +7,7 @@ import {
   ARCHES,
   imageRefProblem,
   KERNEL_MAJOR_MINOR,
+  RUNNER_LABEL,
   SHA256,
   ZFS_SERIES,
   ZFS_TAG,
@@ -39,7 +40,7 @@ export const DEFAULT_RUNNERS: Readonly<Record<typeof ARCHES[number], string>> = 
 // A runner label as GitHub spells them (ubuntu-24.04-arm, a larger runner's or a self-hosted
 // label): it reaches `runs-on` through the plan, so nothing else gets through.
 const runnerLabel = z.string().regex(
-  /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
+  RUNNER_LABEL,
   "is not a runner label such as ubuntu-24.04",
 );
 

@@ -11,6 +11,8 @@ export const KERNEL_VERSION =
 export const KERNEL_MAJOR_MINOR = /^(\d{1,3})\.(\d{1,3})$/;
 export const FEDORA_VERSION = /^\d{2,3}$/;
 export const SHA256 = /^[0-9a-f]{64}$/;
+/** A GitHub runner label (ubuntu-24.04-arm, a larger or self-hosted runner's): it reaches runs-on. */
+export const RUNNER_LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 export const DIGEST = /^sha256:[0-9a-f]{64}$/;
 export const ARCHES = ["x86_64", "aarch64"] as const;
 export type Arch = typeof ARCHES[number];

@@ -218,6 +218,10 @@ Deno.test("17.9 loadMatrix() drops a cache body of the wrong shape and parses, n
     }],
     ["a target image that is no reference", { ...good, targets: [{ ...target, image: "a b" }] }],
     ["an unknown arch", { ...good, targets: [{ ...target, arch: "sparc" }] }],
+    ["a target without its runner", { ...good, targets: [{ ...target, runner: undefined }] }],
+    ["a runner label with a space", { ...good, targets: [{ ...target, runner: "a b" }] }],
+    ["runners for an unknown arch", { ...good, runners: { sparc: "ubuntu-24.04" } }],
+    ["a runners label with a newline", { ...good, runners: { x86_64: "a\nb" } }],
     ["zfs missing", { targets: good.targets, publish: good.publish }],
     ["a release tag that is no tag", {
       ...good,
@@ -243,6 +247,10 @@ Deno.test("17.9 loadMatrix() drops a cache body of the wrong shape and parses, n
     });
   }
   assert.equal(matrixShapeProblem(good), undefined);
+  assert.equal(
+    matrixShapeProblem({ ...good, runners: { aarch64: "ubuntu-24.04-arm" } }),
+    undefined,
+  );
 });
 
 Deno.test("17.9 kernel-version: a forged cache entry is neither a TypeError nor a pass", async (t) => {
