@@ -62,7 +62,8 @@ export function buildFailure(
   if (error !== undefined && /cgroups?\b.*not supported/i.test(error)) {
     return { cause: `${where}: ${innermost(error)}`, hint: ISOLATION_HINT };
   }
-  const step = /^Error: building at STEP ".*": (.*)$/.exec(error ?? "");
+  // podman may put its own clean-up error in front ("image used by …: building at STEP …")
+  const step = /^Error: (?:.*?: )?building at STEP ".*": (.*)$/.exec(error ?? "");
   if (step) {
     const output = lastOutput(tail.slice(0, tail.lastIndexOf(error!)));
     return { cause: `${where}: ${step[1]}${output ? ` (last output: ${output})` : ""}` };

@@ -140,7 +140,7 @@ export class BuildOutput {
 
   /** podman's final error names the step it stopped at, or (a pull) the stage being started. */
   #markFailed(text: string): void {
-    const failed = /^Error: building at STEP "(.*)": /.exec(text);
+    const failed = /^Error: (?:.*?: )?building at STEP "(.*)": /.exec(text);
     for (const stage of this.#stages.values()) {
       const step = stage.step;
       if (!step || step.done) continue;

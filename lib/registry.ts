@@ -244,15 +244,20 @@ async function fetchToken(ref: ImageRef, challenge: Record<string, string>, retr
     throw cannotRead(url.href, response.status);
   }
   if (!response.ok) throw await remoteErrorOf(url.href, response);
+  return await tokenOf(response, url.href, retry);
+}
+
+/** The token of a token endpoint's 200 answer (bounded in size and time), or a RemoteError. */
+export async function tokenOf(response: Response, url: string, retry: RetryOptions) {
   const body = parseJsonBytes(
-    await readBytes(response, url.href, MAX_TOKEN_BYTES, answerDeadlineMs(retry)),
-    url.href,
+    await readBytes(response, url, MAX_TOKEN_BYTES, answerDeadlineMs(retry)),
+    url,
     response.status,
   ) as { token?: unknown; access_token?: unknown } | null;
   const token = body?.token ?? body?.access_token;
   // The token goes into a header: printable ASCII only.
   if (typeof token !== "string" || !/^[\x21-\x7e]{1,65536}$/.test(token)) {
-    throw new RemoteError(url.href, response.status, "No usable token in the answer");
+    throw new RemoteError(url, response.status, "No usable token in the answer");
   }
   return token;
 }

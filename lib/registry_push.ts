@@ -6,20 +6,14 @@
 // digest a registry answers must be the one computed here.
 import { createHash } from "node:crypto";
 import { CheckError, RemoteError } from "./errors.ts";
-import {
-  fetchWithRetry,
-  parseJsonBytes,
-  readBytes,
-  remoteErrorOf,
-  type RetryOptions,
-} from "./http.ts";
+import { fetchWithRetry, remoteErrorOf, type RetryOptions } from "./http.ts";
 import {
   credentialsFor,
   type ImageRef,
-  MAX_TOKEN_BYTES,
   parseBearerChallenge,
   registryBaseUrl,
   serverUrl,
+  tokenOf,
 } from "./registry.ts";
 
 function sha256Digest(bytes: Uint8Array): string {
@@ -58,16 +52,7 @@ async function pushToken(
     throw cannotWrite(url.href, response.status);
   }
   if (!response.ok) throw await remoteErrorOf(url.href, response);
-  const body = parseJsonBytes(
-    await readBytes(response, url.href, MAX_TOKEN_BYTES),
-    url.href,
-    response.status,
-  ) as { token?: unknown; access_token?: unknown } | null;
-  const token = body?.token ?? body?.access_token;
-  if (typeof token !== "string" || !/^[\x21-\x7e]{1,65536}$/.test(token)) {
-    throw new RemoteError(url.href, response.status, "No usable token in the answer");
-  }
-  return token;
+  return await tokenOf(response, url.href, retry);
 }
 
 async function sendOnce(

@@ -263,6 +263,23 @@ Deno.test("a failed build's cause comes from its log: the failed stage, step and
   });
 });
 
+Deno.test("a failed step's cause survives podman prefixing its own clean-up error", () => {
+  // Seen in a real run: podman could not remove an image still used by a working container and
+  // put that in front of the step's error, on the same line.
+  const lines = captured("failed-build.log").map((line) =>
+    line.replace(
+      /^Error: building at STEP/,
+      "Error: image used by ae06803e651878ec252c1c367fc13c0ac4d13304d9eca49142666544ef140db0: " +
+        "image is in use by a container: building at STEP",
+    )
+  );
+  const { progress } = replay(lines, "plain", { success: false });
+  assert.deepEqual(progress.failure(), {
+    cause: 'kmod failed at step 4 of 4 (echo "kmod rpm" > /build/kmod.rpm): exit status 3 ' +
+      "(last output: error: vermagic mismatch)",
+  });
+});
+
 Deno.test("a base image that cannot be pulled is the cause, and its stage is marked failed", () => {
   const { progress } = replay(captured("pull-failed.log"), "plain", { success: false });
   assert.deepEqual(progress.failure(), {
