@@ -3,8 +3,8 @@
 // read 8 at a time; sequential for comparison), planning 10,000 versions, and planning plus
 // printing 10k/100k/300k versions in a subprocess each, to report its peak RSS.
 // Run with `deno task bench`.
-import { type PackageVersion, planCleanup } from "../lib/cleanup.ts";
-import { listPackageVersions } from "../lib/packages.ts";
+import { type PackageVersion, planCleanup } from "../lib/cleanup/cleanup.ts";
+import { listPackageVersions } from "../lib/cleanup/packages.ts";
 import { bigHistory } from "./cleanup_scale.ts";
 
 const COUNT = 10_000;

@@ -7,7 +7,7 @@ import {
   planCleanup,
   planJson,
   planMarkdown,
-} from "../lib/cleanup.ts";
+} from "../lib/cleanup/cleanup.ts";
 
 const DAY_MS = 86_400_000;
 const hex = (n: number) => n.toString(16).padStart(64, "0");

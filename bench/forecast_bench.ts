@@ -2,8 +2,8 @@
 // to every answer: one release index per stream, the newest kernels read in parallel, then
 // the fallback walks; prints the request count and wall time against doing them one by one.
 // Run with `deno task bench`.
-import { collectForecast, defaultSources } from "../lib/forecast.ts";
-import { parseMatrix } from "../lib/matrix_schema.ts";
+import { collectForecast, defaultSources } from "../lib/coreos/forecast.ts";
+import { parseMatrix } from "../lib/matrix/matrix_schema.ts";
 import { CROSSING, fcosBuilds, testMatrix } from "../tests/helpers/release_index.ts";
 
 const LATENCY_MS = 50;

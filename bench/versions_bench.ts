@@ -6,10 +6,10 @@
 // blob), beside one `skopeo inspect` (what the shell version ran once per value).
 // Run with `deno task bench`.
 import { $ } from "zx";
-import { discoverVersions } from "../lib/discover.ts";
-import { defaultTarget, loadMatrix, type Matrix } from "../lib/matrix.ts";
-import { chooseZfsRelease, newestOfSeries } from "../lib/zfs_releases.ts";
-import { inspectImage } from "../lib/registry.ts";
+import { discoverVersions } from "../lib/coreos/discover.ts";
+import { defaultTarget, loadMatrix, type Matrix } from "../lib/matrix/matrix.ts";
+import { chooseZfsRelease, newestOfSeries } from "../lib/matrix/zfs_releases.ts";
+import { inspectImage } from "../lib/registry/registry.ts";
 import {
   FCOS43,
   FCOS43_KERNEL,

@@ -7,13 +7,13 @@ import {
   planLines,
   planValues,
   prepareBuild,
-} from "../lib/build_run.ts";
-import { assertOutputsWritable, main, printJson, stderrLogger } from "../lib/cli.ts";
-import { render } from "../lib/render.ts";
+} from "../lib/build/build_run.ts";
+import { assertOutputsWritable, main, printJson, stderrLogger } from "../lib/cli/cli.ts";
+import { render } from "../lib/cli/render.ts";
 // Discovery (registry, CoreOS, GitHub), podman, progress and the tarball module are imported
 // where they are used, after the arguments are parsed: --help starts without them.
 
-export { BUILD_OUTPUTS as OUTPUTS } from "../lib/build_run.ts";
+export { BUILD_OUTPUTS as OUTPUTS } from "../lib/build/build_run.ts";
 
 if (import.meta.main) {
   main(async () => {
@@ -38,7 +38,7 @@ if (import.meta.main) {
     await executeBuild(plan, stderrLogger, { stepSummary: options.githubOutput });
     let digest = "";
     if (options.push) {
-      const { pushImage } = await import("../lib/podman.ts");
+      const { pushImage } = await import("../lib/build/podman.ts");
       // the digest is an output only once the registry confirms it for the tag
       digest = await pushImage(plan.image, {
         onRetry: (line) => stderrLogger.warn(line, "push retry"),

@@ -11,12 +11,12 @@ import {
   stderrLogger,
   taskCommand,
   zfsOption,
-} from "../lib/cli.ts";
-import { checkCompatibility, type Compatibility } from "../lib/compat.ts";
-import { loadMatrix, resolveTarget } from "../lib/matrix.ts";
-import { kernelMajorMinor } from "../lib/patterns.ts";
-import { render, type TaskResult } from "../lib/render.ts";
-// lib/discover.ts and lib/zfs_releases.ts are imported only when --kernel or --zfs is missing:
+} from "../lib/cli/cli.ts";
+import { checkCompatibility, type Compatibility } from "../lib/matrix/compat.ts";
+import { loadMatrix, resolveTarget } from "../lib/matrix/matrix.ts";
+import { kernelMajorMinor } from "../lib/core/patterns.ts";
+import { render, type TaskResult } from "../lib/cli/render.ts";
+// lib/coreos/discover.ts and lib/matrix/zfs_releases.ts are imported only when --kernel or --zfs is missing:
 // `--help` and a local check start without them (docs/startup.md).
 
 /** Accepts a full kernel version or a major.minor, unchanged. */
@@ -66,11 +66,11 @@ if (import.meta.main) {
     const matrix = await loadMatrix();
     const { series } = resolveTarget(matrix, options);
     // Only what was not given is looked up, in parallel.
-    const releases = options.zfs ? undefined : await import("../lib/zfs_releases.ts");
+    const releases = options.zfs ? undefined : await import("../lib/matrix/zfs_releases.ts");
     const [published, kernel] = await Promise.all([
       releases?.publishedZfsReleases(series),
       options.kernel ??
-        import("../lib/discover.ts").then(({ discoverImage }) =>
+        import("../lib/coreos/discover.ts").then(({ discoverImage }) =>
           discoverImage({ matrix, ...options, logger: stderrLogger })
         ).then((v) => v.kernelVersion),
     ]);

@@ -4,7 +4,7 @@
 // refuses is an error (exit 1, "Cannot read the registry"), never "not published".
 // deno task check-container [--image REF --arch A | --tag TAG] [--require-attestations]
 //   [--repo OWNER/REPO] [--github-output] [--json]
-import { tagOption } from "../lib/build.ts";
+import { tagOption } from "../lib/build/build.ts";
 import {
   archOption,
   assertOutputsWritable,
@@ -15,11 +15,11 @@ import {
   stderrLogger,
   taskCommand,
   zfsOption,
-} from "../lib/cli.ts";
-import { kmodsImageOf } from "../lib/kmods_image.ts";
-import { toImageTag } from "../lib/patterns.ts";
-import { attestationRepo, checkPublished } from "../lib/published.ts";
-import { render, type TaskResult } from "../lib/render.ts";
+} from "../lib/cli/cli.ts";
+import { kmodsImageOf } from "../lib/build/kmods_image.ts";
+import { toImageTag } from "../lib/core/patterns.ts";
+import { attestationRepo, checkPublished } from "../lib/build/published.ts";
+import { render, type TaskResult } from "../lib/cli/render.ts";
 
 export const OUTPUTS = ["container-exists", "image-tag"] as const;
 

@@ -18,7 +18,7 @@ import {
   RETAINED_NOTE,
   retentionDaysOf,
   toDelete,
-} from "../lib/cleanup.ts";
+} from "../lib/cleanup/cleanup.ts";
 import {
   assertOutputsWritable,
   escapeCommandData,
@@ -29,13 +29,13 @@ import {
   sanitizeTerminal,
   stderrLogger,
   taskCommand,
-} from "../lib/cli.ts";
-import { RemoteError, UsageError } from "../lib/errors.ts";
-import { loadMatrix } from "../lib/matrix.ts";
-import type { ReadManifest } from "../lib/cleanup_refs.ts";
-import type { OwnerType } from "../lib/packages.ts";
-import { render } from "../lib/render.ts";
-// lib/packages.ts (zod), lib/registry.ts, lib/github.ts and lib/cleanup_refs.ts are imported after
+} from "../lib/cli/cli.ts";
+import { RemoteError, UsageError } from "../lib/core/errors.ts";
+import { loadMatrix } from "../lib/matrix/matrix.ts";
+import type { ReadManifest } from "../lib/cleanup/cleanup_refs.ts";
+import type { OwnerType } from "../lib/cleanup/packages.ts";
+import { render } from "../lib/cli/render.ts";
+// lib/cleanup/packages.ts (zod), lib/registry/registry.ts, lib/github/github.ts and lib/cleanup/cleanup_refs.ts are imported after
 // the arguments are parsed, so --help and a bad flag start without them (docs/startup.md).
 
 export const OUTPUTS = CLEANUP_OUTPUTS;
@@ -89,7 +89,7 @@ function program() {
       "--github-output",
       "write the values to $GITHUB_OUTPUT and a step summary to $GITHUB_STEP_SUMMARY",
     )
-    // --package and --owner are checked after parsing, with lib/packages.ts' patterns.
+    // --package and --owner are checked after parsing, with lib/cleanup/packages.ts' patterns.
     .option(
       "--package <name>",
       "container package (default: from matrix.yaml publish.image, publish.cache with --cache)",
@@ -143,7 +143,7 @@ function noticeLine(message: string): string {
     : `notice: ${clean}`;
 }
 
-type Packages = typeof import("../lib/packages.ts");
+type Packages = typeof import("../lib/cleanup/packages.ts");
 
 /** The package to clean: --owner/--package, else matrix.yaml publish.image (or .cache). */
 async function packageOf(
@@ -174,7 +174,7 @@ async function makePlan(
   readManifest: ReadManifest,
   what: string,
 ): Promise<CleanupPlan> {
-  const { planWithReferences } = await import("../lib/cleanup_refs.ts");
+  const { planWithReferences } = await import("../lib/cleanup/cleanup_refs.ts");
   if (!versions) {
     return {
       ...planCleanup([], { ...policy, minVersions: 1, ageOnly: true }, new Date()),
@@ -230,9 +230,9 @@ export async function cleanup(args: string[]): Promise<number> {
   const given = command.opts();
   const policy = policyOf(retentionDays, givenMinVersions, Boolean(given.cache));
   const [packages, { githubToken }, { readManifest }] = await Promise.all([
-    import("../lib/packages.ts"),
-    import("../lib/github.ts"),
-    import("../lib/registry.ts"),
+    import("../lib/cleanup/packages.ts"),
+    import("../lib/github/github.ts"),
+    import("../lib/registry/registry.ts"),
   ]);
   const options = {
     ...given,

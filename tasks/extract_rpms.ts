@@ -1,14 +1,14 @@
 // Copies the RPMs out of a kmods image (local, else pulled) into a folder; no container runs.
 // deno task extract-rpms [KMODS-IMAGE | --image TARGET --arch A --zfs TAG] [--dest ./rpms] [--json]
-import { jsonOption, main, taskCommand, userPath } from "../lib/cli.ts";
-import { UsageError } from "../lib/errors.ts";
+import { jsonOption, main, taskCommand, userPath } from "../lib/cli/cli.ts";
+import { UsageError } from "../lib/core/errors.ts";
 import {
   checkKmodsImageChoice,
   kmodsImageArguments,
   resolveKmodsImage,
-} from "../lib/kmods_image.ts";
-import { render } from "../lib/render.ts";
-import { groupRpms, rpmsResult } from "../lib/rpms.ts";
+} from "../lib/build/kmods_image.ts";
+import { render } from "../lib/cli/render.ts";
+import { groupRpms, rpmsResult } from "../lib/build/rpms.ts";
 
 /** Creates the --dest folder (before any pull, so a bad path fails at once) and returns it. */
 async function prepareDest(raw: string): Promise<string> {
@@ -48,7 +48,7 @@ if (import.meta.main) {
     checkKmodsImageChoice(command.processedArgs[0], options);
     const dest = await prepareDest(options.dest);
     const image = await resolveKmodsImage(command.processedArgs[0], options);
-    const { copyRegularFiles, withContainer } = await import("../lib/podman.ts");
+    const { copyRegularFiles, withContainer } = await import("../lib/build/podman.ts");
     // Only regular files: a symlink named like an RPM in the image is neither copied nor listed.
     const copied = await withContainer(
       image,

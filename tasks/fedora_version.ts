@@ -1,7 +1,7 @@
 // Prints the Fedora version of the target image (first field of org.opencontainers.image.version).
 // deno task fedora-version [--image REF] [--arch x86_64|aarch64] [--json]
-import { main } from "../lib/cli.ts";
-import { imageValueTask } from "../lib/image_value_task.ts";
+import { main } from "../lib/cli/cli.ts";
+import { imageValueTask } from "../lib/coreos/image_value_task.ts";
 
 if (import.meta.main) {
   main(imageValueTask(

@@ -14,13 +14,13 @@ import {
   taskCommand,
   wholeNumber,
   writeStepSummary,
-} from "../lib/cli.ts";
-// lib/fallback.ts only for its default (it is light); lib/forecast.ts and lib/gh.ts are imported
+} from "../lib/cli/cli.ts";
+// lib/coreos/fallback.ts only for its default (it is light); lib/coreos/forecast.ts and lib/github/gh.ts are imported
 // after the arguments are parsed, so --help and a bad flag start without them.
-import { FALLBACK_MAX_WALK } from "../lib/fallback.ts";
-import { loadMatrix } from "../lib/matrix.ts";
-import { githubRepo } from "../lib/patterns.ts";
-import { type Problem, render } from "../lib/render.ts";
+import { FALLBACK_MAX_WALK } from "../lib/coreos/fallback.ts";
+import { loadMatrix } from "../lib/matrix/matrix.ts";
+import { githubRepo } from "../lib/core/patterns.ts";
+import { type Problem, render } from "../lib/cli/render.ts";
 
 export const OUTPUTS = ["forecast", "unsupported-count"] as const;
 
@@ -64,7 +64,7 @@ async function forecastTask(args: string[]): Promise<number> {
     forecastTable,
     issueBody,
     unsupportedRows,
-  } = await import("../lib/forecast.ts");
+  } = await import("../lib/coreos/forecast.ts");
 
   const rows = await collectForecast(matrix, undefined, { maxWalk: options.maxWalk });
   const unsupported = unsupportedRows(rows);
@@ -97,7 +97,7 @@ async function forecastTask(args: string[]): Promise<number> {
         problemLine("error", "The forecast issue is left as it is: the forecast is incomplete"),
       );
     } else {
-      const { upsertIssue } = await import("../lib/gh.ts");
+      const { upsertIssue } = await import("../lib/github/gh.ts");
       const outcome = await upsertIssue(
         FORECAST_ISSUE,
         body,

@@ -1,7 +1,7 @@
 // Prints the kernel major.minor of the target image (e.g. 6.17).
 // deno task kernel-major-minor [--image REF] [--arch x86_64|aarch64] [--json]
-import { main } from "../lib/cli.ts";
-import { imageValueTask } from "../lib/image_value_task.ts";
+import { main } from "../lib/cli/cli.ts";
+import { imageValueTask } from "../lib/coreos/image_value_task.ts";
 
 if (import.meta.main) {
   main(imageValueTask(

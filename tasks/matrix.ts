@@ -9,14 +9,14 @@ import {
   parseWith,
   stderrLogger,
   taskCommand,
-} from "../lib/cli.ts";
-import { InputError } from "../lib/errors.ts";
-import { helpFooter } from "../lib/help.ts";
-import { loadMatrix, type Matrix, releaseOverview } from "../lib/matrix.ts";
-import type { AddResult, MatrixReport } from "../lib/matrix_edit.ts";
-import { render, type TaskResult } from "../lib/render.ts";
-import { SHA256, toZfsTag } from "../lib/patterns.ts";
-// lib/matrix_edit.ts (yaml, tarball download) and lib/zfs_releases.ts are imported by the
+} from "../lib/cli/cli.ts";
+import { InputError } from "../lib/core/errors.ts";
+import { helpFooter } from "../lib/cli/help.ts";
+import { loadMatrix, type Matrix, releaseOverview } from "../lib/matrix/matrix.ts";
+import type { AddResult, MatrixReport } from "../lib/matrix/matrix_edit.ts";
+import { render, type TaskResult } from "../lib/cli/render.ts";
+import { SHA256, toZfsTag } from "../lib/core/patterns.ts";
+// lib/matrix/matrix_edit.ts (yaml, tarball download) and lib/matrix/zfs_releases.ts are imported by the
 // subcommand that uses them, after the arguments are parsed: --help and `show` start without them.
 
 export const OUTPUTS = ["missing", "missing-count", "unpinned"] as const;
@@ -150,7 +150,7 @@ if (import.meta.main) {
       .addOption(jsonOption())
       .action(async (tag, options) => {
         const { addReleaseFromSource, describeDifferences } = await import(
-          "../lib/matrix_edit.ts"
+          "../lib/matrix/matrix_edit.ts"
         );
         const result = await addReleaseFromSource(tag, {
           expectedSha256: options.sha256,
@@ -172,8 +172,8 @@ if (import.meta.main) {
         if (options.githubOutput) assertOutputsWritable();
         const matrix = await loadMatrix();
         const [{ matrixReport }, { listZfsReleases }] = await Promise.all([
-          import("../lib/matrix_edit.ts"),
-          import("../lib/zfs_releases.ts"),
+          import("../lib/matrix/matrix_edit.ts"),
+          import("../lib/matrix/zfs_releases.ts"),
         ]);
         render(checkResult(matrix, matrixReport(matrix, await listZfsReleases())), options);
       });

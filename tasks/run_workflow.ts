@@ -1,10 +1,10 @@
 // Starts the build workflow on GitHub (a workflow_dispatch event) with gh.
 // deno task run-workflow [--force-rebuild] [--ref main] [--repo OWNER/REPO]
-import { main, parseWith, taskCommand } from "../lib/cli.ts";
-import { BUILD_WORKFLOW, runWorkflow } from "../lib/gh.ts";
-import { withRepositoryHint } from "../lib/gh_hint.ts";
-import { githubRepo, gitRef } from "../lib/patterns.ts";
-import { render } from "../lib/render.ts";
+import { main, parseWith, taskCommand } from "../lib/cli/cli.ts";
+import { BUILD_WORKFLOW, runWorkflow } from "../lib/github/gh.ts";
+import { withRepositoryHint } from "../lib/github/gh_hint.ts";
+import { githubRepo, gitRef } from "../lib/core/patterns.ts";
+import { render } from "../lib/cli/render.ts";
 
 async function runWorkflowTask(args: string[]): Promise<number> {
   const options = taskCommand(

@@ -2,9 +2,15 @@
 // and pushes the signature as the tag sha256-<hex>.sig in the image's repository (docs/signing.md).
 // deno task sign-image <image@sha256:…> --key cosign.key [--github-output] [--json]
 //   (passphrase in SIGSTORE_PASSWORD)
-import { assertOutputsWritable, main, parseWith, stderrLogger, taskCommand } from "../lib/cli.ts";
-import { imageRef } from "../lib/patterns.ts";
-import { render } from "../lib/render.ts";
+import {
+  assertOutputsWritable,
+  main,
+  parseWith,
+  stderrLogger,
+  taskCommand,
+} from "../lib/cli/cli.ts";
+import { imageRef } from "../lib/core/patterns.ts";
+import { render } from "../lib/cli/render.ts";
 
 export const OUTPUTS = ["signature-tag", "signature-digest"] as const;
 
@@ -23,8 +29,8 @@ if (import.meta.main) {
     const options = command.opts();
     if (options.githubOutput) assertOutputsWritable();
     // Imported after parsing: --help and a bad flag start without the crypto and registry code.
-    const { loadPrivateKey } = await import("../lib/sigstore_files.ts");
-    const { signImage } = await import("../lib/sigstore_image.ts");
+    const { loadPrivateKey } = await import("../lib/signing/sigstore_files.ts");
+    const { signImage } = await import("../lib/signing/sigstore_image.ts");
     const privateKey = await loadPrivateKey(options.key);
     const result = await signImage(image, privateKey);
     stderrLogger.info(

@@ -2,11 +2,11 @@
 // and the cosign image-signing pair, and with --set-secrets stores them as repository secrets.
 // deno task signing-keys [--dir keys] [--set-secrets] [--repo OWNER/REPO] [--json]
 //   (passphrase of cosign.key in SIGSTORE_PASSWORD)
-import { main, parseWith, stderrLogger, taskCommand, userPath } from "../lib/cli.ts";
-import { githubRepo } from "../lib/patterns.ts";
-import { render } from "../lib/render.ts";
-import { createKeys, SECRET_NAMES, setSecrets } from "../lib/signing_keys.ts";
-import { sigstorePassphrase } from "../lib/sigstore_files.ts";
+import { main, parseWith, stderrLogger, taskCommand, userPath } from "../lib/cli/cli.ts";
+import { githubRepo } from "../lib/core/patterns.ts";
+import { render } from "../lib/cli/render.ts";
+import { createKeys, SECRET_NAMES, setSecrets } from "../lib/signing/signing_keys.ts";
+import { sigstorePassphrase } from "../lib/signing/sigstore_files.ts";
 
 if (import.meta.main) {
   main(async () => {

@@ -4,12 +4,18 @@
 //
 // The build workflow runs it after the arch builds, with the plan job's all-targets:
 //   echo "$ALL_TARGETS" > plan.json && deno task tag-release --plan plan.json --github-output
-import { assertOutputsWritable, main, stderrLogger, taskCommand, userPath } from "../lib/cli.ts";
-import { InputError } from "../lib/errors.ts";
-import { loadMatrix } from "../lib/matrix.ts";
-import { render, type TaskResult } from "../lib/render.ts";
-import { groupByRelease, parsePlan } from "../lib/release_tag.ts";
-import type { ReleaseOutcome } from "../lib/release_push.ts";
+import {
+  assertOutputsWritable,
+  main,
+  stderrLogger,
+  taskCommand,
+  userPath,
+} from "../lib/cli/cli.ts";
+import { InputError } from "../lib/core/errors.ts";
+import { loadMatrix } from "../lib/matrix/matrix.ts";
+import { render, type TaskResult } from "../lib/cli/render.ts";
+import { groupByRelease, parsePlan } from "../lib/coreos/release_tag.ts";
+import type { ReleaseOutcome } from "../lib/build/release_push.ts";
 
 export const OUTPUTS = ["tags", "digests"] as const;
 
@@ -95,7 +101,7 @@ if (import.meta.main) {
     const groups = groupByRelease(parsePlan(await readPlan(options.plan)));
     const matrix = await loadMatrix();
     // Imported after parsing: --help and a bad plan start without the registry client.
-    const { publishRelease } = await import("../lib/release_push.ts");
+    const { publishRelease } = await import("../lib/build/release_push.ts");
     const outcomes: ReleaseOutcome[] = [];
     for (const group of groups) {
       outcomes.push(

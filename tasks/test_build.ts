@@ -1,7 +1,7 @@
 // Builds the ZFS RPM image exactly like `build`, then removes it: proves the build still works.
 // deno task test-build [--image REF] [--arch A] [--zfs TAG] [--dry-run]
-import { buildCommand, executeBuild, planLines, prepareBuild } from "../lib/build_run.ts";
-import { main, stderrLogger } from "../lib/cli.ts";
+import { buildCommand, executeBuild, planLines, prepareBuild } from "../lib/build/build_run.ts";
+import { main, stderrLogger } from "../lib/cli/cli.ts";
 
 if (import.meta.main) {
   main(async () => {
@@ -13,7 +13,7 @@ if (import.meta.main) {
       return 0;
     }
     await executeBuild(plan, stderrLogger);
-    const { removeImage } = await import("../lib/podman.ts");
+    const { removeImage } = await import("../lib/build/podman.ts");
     await removeImage(plan.image);
     stderrLogger.info(`Removed ${plan.image}`);
     return 0;

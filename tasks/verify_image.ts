@@ -1,9 +1,9 @@
 // Verifies that an image carries a cosign key signature by the given public key that names
 // this repository and digest (what a `sigstoreSigned` policy checks). Exit 0 verified, 1 refused.
 // deno task verify-image <image@sha256:…|image:tag> --key cosign.pub [--json]
-import { main, parseWith, taskCommand } from "../lib/cli.ts";
-import { imageRef } from "../lib/patterns.ts";
-import { render } from "../lib/render.ts";
+import { main, parseWith, taskCommand } from "../lib/cli/cli.ts";
+import { imageRef } from "../lib/core/patterns.ts";
+import { render } from "../lib/cli/render.ts";
 
 if (import.meta.main) {
   main(async () => {
@@ -18,8 +18,8 @@ if (import.meta.main) {
     const [image] = command.processedArgs;
     const options = command.opts();
     // Imported after parsing: --help and a bad flag start without the crypto and registry code.
-    const { loadPublicKey } = await import("../lib/sigstore_files.ts");
-    const { verifyImage } = await import("../lib/sigstore_image.ts");
+    const { loadPublicKey } = await import("../lib/signing/sigstore_files.ts");
+    const { verifyImage } = await import("../lib/signing/sigstore_image.ts");
     const publicKey = await loadPublicKey(options.key);
     const result = await verifyImage(image, publicKey);
     const pinned = `${result.name}@${result.digest}`;

@@ -13,17 +13,17 @@ import {
   stderrLogger,
   taskCommand,
   zfsOption,
-} from "../lib/cli.ts";
-import type { Versions } from "../lib/discover.ts";
-import { UsageError } from "../lib/errors.ts";
-import { attestationRepo, markPublished } from "../lib/published.ts";
-import { findRelease, loadMatrix, type Matrix } from "../lib/matrix.ts";
-import { cellText, render, type TaskResult, verdictLine } from "../lib/render.ts";
-import { FALLBACK_KEYS, VERSION_KEYS } from "../lib/version_keys.ts";
+} from "../lib/cli/cli.ts";
+import type { Versions } from "../lib/coreos/discover.ts";
+import { UsageError } from "../lib/core/errors.ts";
+import { attestationRepo, markPublished } from "../lib/build/published.ts";
+import { findRelease, loadMatrix, type Matrix } from "../lib/matrix/matrix.ts";
+import { cellText, render, type TaskResult, verdictLine } from "../lib/cli/render.ts";
+import { FALLBACK_KEYS, VERSION_KEYS } from "../lib/coreos/version_keys.ts";
 
-// lib/discover.ts (registry, CoreOS, GitHub, tar) is imported after the arguments are parsed, so
+// lib/coreos/discover.ts (registry, CoreOS, GitHub, tar) is imported after the arguments are parsed, so
 // --help and a bad flag start without it. Its helpers reach the result functions as a parameter.
-type Discover = typeof import("../lib/discover.ts");
+type Discover = typeof import("../lib/coreos/discover.ts");
 
 /**
  * The values --github-output writes: the version keys and the fallback keys of one target; with
@@ -179,7 +179,7 @@ if (import.meta.main) {
       : undefined;
     if (options.githubOutput) assertOutputsWritable();
     const matrix = await loadMatrix();
-    const discover = await import("../lib/discover.ts");
+    const discover = await import("../lib/coreos/discover.ts");
 
     if (options.allTargets) {
       if (options.image || options.arch || options.series) {

@@ -1,10 +1,10 @@
 // Shows the latest runs of the build workflow with gh: status, conclusion, event, started, title, url.
 // deno task workflow-status [--limit 5] [--json] [--repo OWNER/REPO]
-import { jsonOption, main, parseWith, taskCommand, wholeNumber } from "../lib/cli.ts";
-import { BUILD_WORKFLOW, listRuns, runsTable } from "../lib/gh.ts";
-import { withRepositoryHint } from "../lib/gh_hint.ts";
-import { githubRepo } from "../lib/patterns.ts";
-import { render, type ResultTable, timeText } from "../lib/render.ts";
+import { jsonOption, main, parseWith, taskCommand, wholeNumber } from "../lib/cli/cli.ts";
+import { BUILD_WORKFLOW, listRuns, runsTable } from "../lib/github/gh.ts";
+import { withRepositoryHint } from "../lib/github/gh_hint.ts";
+import { githubRepo } from "../lib/core/patterns.ts";
+import { render, type ResultTable, timeText } from "../lib/cli/render.ts";
 
 /** More runs than this is not a status: ask the web UI. */
 const MAX_RUNS = 1000;

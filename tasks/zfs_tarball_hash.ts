@@ -1,10 +1,10 @@
 // Downloads the source tarball of a ZFS release (the one the build verifies), prints its sha256
 // and compares it with the sha256 matrix.yaml pins for the release (exit 1 when they differ).
 // deno task zfs-tarball-hash zfs-2.4.4 [--json]     (ZFS_SOURCE_URL overrides the base URL)
-import { jsonOption, main, parseWith, stderrLogger, taskCommand } from "../lib/cli.ts";
-import { findRelease, loadMatrix } from "../lib/matrix.ts";
-import { toZfsTag } from "../lib/patterns.ts";
-import { render } from "../lib/render.ts";
+import { jsonOption, main, parseWith, stderrLogger, taskCommand } from "../lib/cli/cli.ts";
+import { findRelease, loadMatrix } from "../lib/matrix/matrix.ts";
+import { toZfsTag } from "../lib/core/patterns.ts";
+import { render } from "../lib/cli/render.ts";
 
 export const DESCRIPTION =
   "Download a ZFS source tarball, print its sha256 and compare it with the one matrix.yaml pins";
@@ -18,7 +18,7 @@ if (import.meta.main) {
     const [tag] = command.processedArgs;
     const matrix = await loadMatrix();
     // Imported after parsing: --help and a bad tag start without the download code.
-    const { comparePin, hashTarball } = await import("../lib/tarball.ts");
+    const { comparePin, hashTarball } = await import("../lib/matrix/tarball.ts");
     const result = await hashTarball(tag, { logger: stderrLogger });
     const pin = comparePin(tag, result.sha256, findRelease(matrix, tag));
     const differs = pin.pin === "differs";

@@ -9,10 +9,10 @@ import {
   seriesOption,
   stderrLogger,
   taskCommand,
-} from "../lib/cli.ts";
-import { loadMatrix, resolveTarget } from "../lib/matrix.ts";
-import { zfsVersionOf } from "../lib/patterns.ts";
-import { render } from "../lib/render.ts";
+} from "../lib/cli/cli.ts";
+import { loadMatrix, resolveTarget } from "../lib/matrix/matrix.ts";
+import { zfsVersionOf } from "../lib/core/patterns.ts";
+import { render } from "../lib/cli/render.ts";
 
 export const DESCRIPTION =
   "Print the ZFS release a build would use for the target image (--latest: the newest published)";
@@ -29,7 +29,7 @@ if (import.meta.main) {
     const matrix = await loadMatrix();
     const { series } = resolveTarget(matrix, options);
     // Imported after parsing, so --help and a bad flag start without the GitHub client.
-    const releases = await import("../lib/zfs_releases.ts");
+    const releases = await import("../lib/matrix/zfs_releases.ts");
     if (options.latest) {
       const tag = await releases.newestZfsRelease(series);
       render(
@@ -41,7 +41,7 @@ if (import.meta.main) {
     // The same choice as versions, check-compatibility and build.
     // GitHub first, then the image: a failure is reported the same way every time.
     const published = await releases.publishedZfsReleases(series);
-    const { discoverImage } = await import("../lib/discover.ts");
+    const { discoverImage } = await import("../lib/coreos/discover.ts");
     const { kernelVersion: kernel } = await discoverImage({
       matrix,
       ...options,

@@ -2,7 +2,7 @@
 // against stub dnf/curl/rpm/rpmkeys that answer each case and record their calls (and the real
 // rpmspec on specs shaped like OpenZFS 2.4 and master).
 import assert from "node:assert/strict";
-import { parseContainerfile } from "../lib/containerfile.ts";
+import { parseContainerfile } from "../lib/build/containerfile.ts";
 import { sandbox } from "./helpers/stub_sandbox.ts";
 import { integrationTest } from "./helpers/tools.ts";
 

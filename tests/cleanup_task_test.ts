@@ -3,7 +3,7 @@
 // documented shape (tests/helpers/github_packages.ts).
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { classifyDeleteRefusal } from "../lib/packages.ts";
+import { classifyDeleteRefusal } from "../lib/cleanup/packages.ts";
 import {
   CACHE_PACKAGE,
   DOWNLOADS_MESSAGE,

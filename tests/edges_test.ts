@@ -2,9 +2,9 @@
 // registry that never answers, and text from servers on the terminal and in step summaries.
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
-import { textTable } from "../lib/cli.ts";
-import { runsTable, type WorkflowRun } from "../lib/gh.ts";
-import { safeArchivePath } from "../lib/rpms.ts";
+import { textTable } from "../lib/cli/cli.ts";
+import { runsTable, type WorkflowRun } from "../lib/github/gh.ts";
+import { safeArchivePath } from "../lib/build/rpms.ts";
 import { runTaskFile, taskCommandLine } from "./helpers/run_task.ts";
 import { withServer, withTimeout } from "./helpers/server.ts";
 import { integrationTest } from "./helpers/tools.ts";

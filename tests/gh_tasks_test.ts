@@ -2,10 +2,10 @@
 // local TLS server that answers like the GitHub REST API (gh talks to GH_HOST=localhost:PORT
 // under /api/v3/).
 import assert from "node:assert/strict";
-import { InputError } from "../lib/errors.ts";
-import { FORECAST_ISSUE } from "../lib/forecast.ts";
-import { planIssue, repoEndpoint, runsTable, type WorkflowRun } from "../lib/gh.ts";
-import { githubRepo, gitRef } from "../lib/patterns.ts";
+import { InputError } from "../lib/core/errors.ts";
+import { FORECAST_ISSUE } from "../lib/coreos/forecast.ts";
+import { planIssue, repoEndpoint, runsTable, type WorkflowRun } from "../lib/github/gh.ts";
+import { githubRepo, gitRef } from "../lib/core/patterns.ts";
 import {
   CROSSING,
   fcosBuilds,

@@ -3,8 +3,8 @@
 // takes), Exit codes and Environment sections.
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { SHARED_OPTION_HELP } from "../lib/cli.ts";
-import { helpFooter, SUBCOMMAND_HELP, TASK_HELP } from "../lib/help.ts";
+import { SHARED_OPTION_HELP } from "../lib/cli/cli.ts";
+import { helpFooter, SUBCOMMAND_HELP, TASK_HELP } from "../lib/cli/help.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** Tasks that run tools, not a tasks/*.ts file. */
@@ -76,7 +76,7 @@ Deno.test("every deno.json task's --help exits 0 with deno.json's description an
 Deno.test("the examples in --help use only flags the task takes", async (t) => {
   for (const [name] of await denoTasks()) {
     const examples = TASK_HELP[name]?.examples ?? [];
-    assert.ok(examples.length > 0, `${name} has no examples in lib/help.ts`);
+    assert.ok(examples.length > 0, `${name} has no examples in lib/cli/help.ts`);
     await t.step(name, async () => {
       const top = await help(name);
       for (const example of examples) {
@@ -105,7 +105,7 @@ Deno.test("--help shows defaults one way: (default: …) without quotes, no defa
 
 Deno.test("--help lists the environment each task really reads", () => {
   const env = (task: string) => sectionOf(helpFooter(task), "Environment").join("\n");
-  // a registry is reached (lib/registry.ts reads GITHUB_ACTOR for its user)
+  // a registry is reached (lib/registry/registry.ts reads GITHUB_ACTOR for its user)
   for (
     const task of ["versions", "zfs-version", "kernel-version", "build", "list-rpms", "cleanup"]
   ) {

@@ -3,13 +3,13 @@
 // attack is one more entry in a table (and, for the registry, one more fake_registry mode).
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { RemoteError, UsageError } from "../lib/errors.ts";
-import { githubPaginate } from "../lib/github.ts";
-import { fetchWithRetry, getJson } from "../lib/http.ts";
-import { fetchBlob, inspectImage, manifestExists, readManifest } from "../lib/registry.ts";
-import { httpSettings } from "../lib/settings.ts";
-import { problemLine, stderrLogger } from "../lib/cli.ts";
-import { renderResult } from "../lib/render.ts";
+import { RemoteError, UsageError } from "../lib/core/errors.ts";
+import { githubPaginate } from "../lib/github/github.ts";
+import { fetchWithRetry, getJson } from "../lib/core/http.ts";
+import { fetchBlob, inspectImage, manifestExists, readManifest } from "../lib/registry/registry.ts";
+import { httpSettings } from "../lib/core/settings.ts";
+import { problemLine, stderrLogger } from "../lib/cli/cli.ts";
+import { renderResult } from "../lib/cli/render.ts";
 import {
   EVIL_DIGEST_HEADER,
   EVIL_KERNEL,

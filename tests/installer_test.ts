@@ -4,7 +4,7 @@
 // arguments. The kmods image is mounted the way the README shows.
 import { isolatedStorage } from "./helpers/isolated_storage.ts";
 import assert from "node:assert/strict";
-import { rpmFolder } from "../lib/rpms.ts";
+import { rpmFolder } from "../lib/build/rpms.ts";
 import { integrationTest } from "./helpers/tools.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseMatrix } from "../lib/matrix_schema.ts";
+import { parseMatrix } from "../lib/matrix/matrix_schema.ts";
 import { OUTPUTS } from "../tasks/matrix.ts";
 import { runTaskFile } from "./helpers/run_task.ts";
 import { json, withServer } from "./helpers/server.ts";

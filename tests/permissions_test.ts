@@ -97,7 +97,7 @@ integrationTest(
 Deno.test(
   "under build's --allow-run, Deno.kill is refused and the spawned child's kill() works",
   async () => {
-    // lib/podman.ts stops podman with ChildProcess.kill() because of this: a scoped --allow-run
+    // lib/build/podman.ts stops podman with ChildProcess.kill() because of this: a scoped --allow-run
     // refuses Deno.kill (it needs all of --allow-run), so a signal to podman's process group
     // would fail, and it once failed silently.
     const allowRun = permissionsOf("build.ts").find((arg) => arg.startsWith("--allow-run="))!;

@@ -2,8 +2,8 @@
 // checks every target's kmods image (published and attested) against a real registry, with a
 // gh stand-in for the attestation, and a check that cannot run is an error, never "published".
 import assert from "node:assert/strict";
-import { inspectImage } from "../lib/registry.ts";
-import { markPublished } from "../lib/published.ts";
+import { inspectImage } from "../lib/registry/registry.ts";
+import { markPublished } from "../lib/build/published.ts";
 import {
   FCOS43_VERSION,
   pushFixtureImages,

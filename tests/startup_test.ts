@@ -73,8 +73,8 @@ Deno.test("no task imports a heavy module or an npm package but commander before
   }
 });
 
-Deno.test("lib/matrix.ts loads neither yaml nor zod: only a cache miss imports the schema", async () => {
-  const { lib, npm } = await staticImports("lib/matrix.ts");
+Deno.test("lib/matrix/matrix.ts loads neither yaml nor zod: only a cache miss imports the schema", async () => {
+  const { lib, npm } = await staticImports("lib/matrix/matrix.ts");
   assert.deepEqual(npm, []);
   assert.ok(!lib.includes("matrix_schema.ts"));
 });

@@ -1,8 +1,8 @@
 // tag-release against a real registry: kmods images built by podman for two arches, the plan
 // as versions --all-targets writes it, and plans that lie.
 import assert from "node:assert/strict";
-import { readManifest } from "../lib/registry.ts";
-import { groupByRelease, indexListsExactly, parsePlan } from "../lib/release_tag.ts";
+import { readManifest } from "../lib/registry/registry.ts";
+import { groupByRelease, indexListsExactly, parsePlan } from "../lib/coreos/release_tag.ts";
 import { matrixWithPublishImage } from "./helpers/matrix_file.ts";
 import { buildAndPush, startRegistry } from "./helpers/registry.ts";
 import { runTaskFile, type TaskResult } from "./helpers/run_task.ts";

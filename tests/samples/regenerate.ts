@@ -2,7 +2,7 @@
 // against the local stand-ins (tests/samples/samples.ts): `deno task samples`. Samples marked
 // `registry` need docker-registry and podman (a Fedora CoreOS stand-in image is built and pushed);
 // `--offline` regenerates only the others.
-import { inspectImage } from "../../lib/registry.ts";
+import { inspectImage } from "../../lib/registry/registry.ts";
 import { pushFixtureImages } from "../helpers/fcos_fixtures.ts";
 import { startRegistry } from "../helpers/registry.ts";
 import {
