@@ -1,3 +1,8 @@
+// Domain lib/build/ — the build: the plan (this file), the Containerfile check, the podman run
+// and its progress and failure cause, the RPM layout, the kmods image, publishing and release
+// tags. May import: lib/core/, lib/cli/, lib/github/, lib/matrix/, lib/registry/, lib/coreos/.
+// See docs/architecture.md.
+//
 // The build as pure data: discovered versions + the matrix release → build arguments, the
 // exact podman argv and the image name.
 import { createHash } from "node:crypto";

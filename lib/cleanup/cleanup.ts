@@ -1,3 +1,7 @@
+// Domain lib/cleanup/ — deleting old image versions: the pure plan (this file), the digests a
+// kept version references (cleanup_refs.ts), GitHub Packages' versions API (packages.ts).
+// May import: lib/core/, lib/cli/, lib/github/. See docs/architecture.md.
+//
 // Where a cleanup plan is made: a pure function from the package's versions, the digests
 // their manifests reference, the policy and the clock to a keep/delete decision for every
 // version, plus its text forms (terminal, Markdown, JSON).

@@ -1,3 +1,7 @@
+// Domain lib/cli/ — what every task shares: commander wiring, exit codes and one-line errors,
+// --help texts (help.ts), rendering of results (render.ts). May import: lib/core/.
+// See docs/architecture.md.
+//
 // What every task shares: a commander program whose usage errors exit 2, one place that
 // maps errors to exit codes and one-line messages, and the output channels (stdout,
 // --json, $GITHUB_OUTPUT, $GITHUB_STEP_SUMMARY).

@@ -1,3 +1,7 @@
+// Domain lib/core/ — the base: typed errors, name and version patterns, settings from the
+// environment, HTTP with retries and bounds, the tar reader, user-facing paths. Every domain may
+// import it; it imports no other domain (only packages). See docs/architecture.md.
+//
 // Typed errors: lib/ throws them, tasks/ turns them into one-line messages and exit codes
 // (0 success, 1 check or operation failed, 2 usage or input error).
 

@@ -1,3 +1,7 @@
+// Domain lib/coreos/ — the target image: the Fedora CoreOS release index and commitmeta, kernel
+// discovery (discover.ts), fallback and forecast, release tags, the one-value tasks' shape.
+// May import: lib/core/, lib/cli/, lib/matrix/, lib/registry/. See docs/architecture.md.
+//
 // Fedora CoreOS build metadata (FCOS_BUILDS_URL): the release index of a stream and the
 // kernel of a build, read from its commitmeta.json, for images that no longer carry the
 // ostree.linux label (Fedora 43+). The builds server is S3 without list permission: a

@@ -1,3 +1,6 @@
+// Domain lib/github/ — GitHub: the REST API (base URL, token, pagination) and the gh CLI
+// (gh.ts, gh_hint.ts). May import: lib/core/. See docs/architecture.md.
+//
 // GitHub REST: base URL (GITHUB_API_URL), token discovery and paginated reads. Pagination
 // follows Link URLs only to the API's own origin, never reads a page twice and stops at a
 // page cap counted in requests, so neither the token nor the process can be led astray.

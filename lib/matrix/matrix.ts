@@ -1,3 +1,7 @@
+// Domain lib/matrix/ — which ZFS release supports which kernel: matrix.yaml (schema, load,
+// cache, edit), compatibility verdicts, the published ZFS releases and their tarballs.
+// May import: lib/core/, lib/cli/, lib/github/. See docs/architecture.md.
+//
 // matrix.yaml: where it is, reading it safely, loading it (validated once, then cached) and the
 // look-ups other modules need (a release by tag, the default target, the target in use). The
 // schema and the yaml/zod parser live in lib/matrix/matrix_schema.ts, imported only on a cache miss:

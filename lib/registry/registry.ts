@@ -1,3 +1,8 @@
+// Domain lib/registry/ — the OCI registry client: manifests, labels, blobs, pushes
+// (registry_push.ts), Bearer tokens. May import: lib/core/, lib/github/ (the token) and, lazily,
+// lib/matrix/ (the publish registry); nothing of builds, CoreOS or signing.
+// See docs/architecture.md.
+//
 // OCI distribution API client over plain fetch: manifests (OCI index, Docker manifest list,
 // platform selection), image config labels, blobs, and the Bearer-token flow (anonymous, or
 // with GitHub credentials for GitHub's own registry). No container engine and no pull: a tag

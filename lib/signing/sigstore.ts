@@ -1,3 +1,8 @@
+// Domain lib/signing/ — cosign-compatible image signatures: payload and verdicts (this file),
+// registry side (sigstore_image.ts), key files (sigstore_keys.ts, sigstore_files.ts), the
+// signing-keys secret (signing_keys.ts). May import: lib/core/, lib/github/, lib/registry/.
+// See docs/architecture.md.
+//
 // The cosign "simple signing" image signature (REFERENCE.md "Signing"), what podman/bootc read
 // with a `sigstoreSigned` policy: the payload that names the image (repository and manifest
 // digest), the OCI manifest tagged `sha256-<hex>.sig` that carries one layer per signature, and
