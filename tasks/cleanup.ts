@@ -33,9 +33,10 @@ import {
 import { RemoteError, UsageError } from "../lib/core/errors.ts";
 import { loadMatrix } from "../lib/matrix/matrix.ts";
 import type { ReadManifest } from "../lib/cleanup/cleanup_refs.ts";
-import type { OwnerType } from "../lib/cleanup/packages.ts";
+import type { OwnerType, PackageEndpoint } from "../lib/cleanup/packages.ts";
 import { render } from "../lib/cli/render.ts";
-// lib/cleanup/packages.ts (zod), lib/registry/registry.ts, lib/github/github.ts and lib/cleanup/cleanup_refs.ts are imported after
+// lib/cleanup/packages.ts (zod), lib/registry/registry.ts, lib/github/github.ts and
+// lib/cleanup/cleanup_refs.ts are imported after
 // the arguments are parsed, so --help and a bad flag start without them (docs/startup.md).
 
 export const OUTPUTS = CLEANUP_OUTPUTS;
@@ -223,6 +224,37 @@ function reportRun(result: CleanupResult, attempted: number): number {
   return 0;
 }
 
+/** The GitHub token, or a usage error saying how to give one. */
+async function requiredToken(githubToken: () => Promise<string | undefined>): Promise<string> {
+  const token = await githubToken();
+  if (!token) {
+    throw new UsageError(
+      "No GitHub token: set GH_TOKEN (with read:packages and delete:packages) or run gh auth login",
+    );
+  }
+  return token;
+}
+
+/** Renders the plan and what was deleted (text, JSON, $GITHUB_OUTPUT and the step summary). */
+function renderOutcome(
+  plan: CleanupPlan,
+  run: { endpoint: PackageEndpoint; repository: string; dryRun: boolean; result: CleanupResult },
+  options: { json?: boolean; githubOutput?: boolean },
+): void {
+  const { endpoint, repository, dryRun, result } = run;
+  const endpointJson = {
+    owner: endpoint.owner,
+    "package-name": endpoint.packageName,
+    "owner-type": endpoint.ownerType,
+    path: endpoint.path,
+    repository,
+  };
+  render(cleanupTaskResult(plan, { dryRun, endpoint: endpointJson, result }), {
+    json: options.json,
+    githubOutput: options.githubOutput,
+  });
+}
+
 export async function cleanup(args: string[]): Promise<number> {
   const command = program();
   await command.parseAsync(args, { from: "user" });
@@ -242,13 +274,7 @@ export async function cleanup(args: string[]): Promise<number> {
   // A summary that cannot be written must stop the run before anything is deleted.
   if (options.githubOutput) assertOutputsWritable();
   const { registry, owner, name } = await packageOf(packages, options);
-  const token = await githubToken();
-  if (!token) {
-    throw new UsageError(
-      "No GitHub token: set GH_TOKEN (with read:packages and delete:packages) or run gh auth login",
-    );
-  }
-  const client = { token };
+  const client = { token: await requiredToken(githubToken) };
   const endpoint = await packages.resolvePackage(owner, name, {
     ...client,
     ownerType: options.ownerType,
@@ -271,19 +297,8 @@ export async function cleanup(args: string[]): Promise<number> {
   if (!options.json) console.log(`${where}\n${planText()}`);
   if (plan.notice) console.error(noticeLine(plan.notice));
   const dryRun = Boolean(options.dryRun);
-  const finish = (result: CleanupResult) => {
-    const endpointJson = {
-      owner: endpoint.owner,
-      "package-name": endpoint.packageName,
-      "owner-type": endpoint.ownerType,
-      path: endpoint.path,
-      repository,
-    };
-    render(cleanupTaskResult(plan, { dryRun, endpoint: endpointJson, result }), {
-      json: options.json,
-      githubOutput: options.githubOutput,
-    });
-  };
+  const finish = (result: CleanupResult) =>
+    renderOutcome(plan, { endpoint, repository, dryRun, result }, options);
   const nothing: CleanupResult = { deleted: [], retained: [], failed: [] };
 
   if (options.dryRun || doomed.length === 0) {

@@ -19,7 +19,6 @@ const LAZY = [
   "registry.ts", // node:crypto
   "tar.ts", // modern-tar
   "tarball.ts",
-  "workflows.ts", // yaml
 ];
 
 interface Dependency {

@@ -15,7 +15,7 @@ import {
   outputRefs,
   parseJobs,
   taskFileOf,
-} from "../lib/workflows.ts";
+} from "./helpers/workflows.ts";
 
 const ROOT = new URL("..", import.meta.url);
 const WORKFLOWS_DIR = new URL(".github/workflows/", ROOT);

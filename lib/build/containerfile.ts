@@ -154,12 +154,30 @@ const SIGNATURE_CHECK = /\brpm(?:keys)?\s+(?:-\S+\s+)*(?:-K|--checksig)\b/;
 const RPM_INSTALL =
   /\b(?:dnf5?|yum)\s+(?:-\S+\s+)*install\b[^;&|]*\.rpm\b|\brpm\s+(?:-\S+\s+)*-(?:i|U|ivh|Uvh)\b/;
 
-/** Checks a Containerfile against this project's rules; returns one line per problem. */
-export function checkContainerfile(text: string): string[] {
-  const problems: string[] = [];
-  const at = (line: number, message: string) => problems.push(`line ${line}: ${message}`);
-  const instructions = parseContainerfile(text);
+/** The Containerfile split into what the rules look at. */
+export interface ContainerfileShape {
+  instructions: Instruction[];
+  /** ARGs declared before the first FROM (the only ones a FROM line sees) */
+  globalArgs: Set<string>;
+  /** the stages in order; at least one */
+  stages: Stage[];
+  stageNames: Set<string>;
+  runs: Instruction[];
+}
 
+/** One rule of the checker: what it demands, and the problems it finds (`line N: …` each). */
+export interface ContainerfileRule {
+  name: string;
+  rule: string;
+  check(shape: ContainerfileShape): string[];
+}
+
+function at(line: number, message: string): string {
+  return `line ${line}: ${message}`;
+}
+
+/** Groups the instructions by stage; undefined without a FROM. */
+function containerfileShape(instructions: Instruction[]): ContainerfileShape | undefined {
   const globalArgs = new Set<string>();
   const stages: Stage[] = [];
   for (const instruction of instructions) {
@@ -181,33 +199,47 @@ export function checkContainerfile(text: string): string[] {
       stages.at(-1)!.instructions.push(instruction);
     }
   }
-  if (stages.length === 0) return ["no FROM instruction"];
-  const stageNames = new Set(stages.flatMap((s) => s.name ? [s.name] : []));
+  if (stages.length === 0) return undefined;
+  return {
+    instructions,
+    globalArgs,
+    stages,
+    stageNames: new Set(stages.flatMap((s) => s.name ? [s.name] : [])),
+    runs: instructions.filter((i) => i.keyword === "RUN"),
+  };
+}
 
-  // ARG declarations: only build arguments, never a default.
+function argDeclarations({ instructions }: ContainerfileShape): string[] {
+  const problems: string[] = [];
   for (const instruction of instructions.filter((i) => i.keyword === "ARG")) {
     for (const { name, hasDefault } of declaredArgs(instruction)) {
       if (!ARG_NAMES.has(name)) {
-        at(instruction.line, `ARG ${name} is not passed by deno task build (BUILD_ARG_NAMES)`);
+        problems.push(
+          at(instruction.line, `ARG ${name} is not passed by deno task build (BUILD_ARG_NAMES)`),
+        );
       }
-      if (hasDefault) at(instruction.line, `ARG ${name} must not have a default`);
+      if (hasDefault) problems.push(at(instruction.line, `ARG ${name} must not have a default`));
     }
   }
+  return problems;
+}
 
+function everyBuildArgDeclared({ instructions }: ContainerfileShape): string[] {
   const everDeclared = new Set(
     instructions.filter((i) => i.keyword === "ARG").flatMap((i) =>
       declaredArgs(i).map((a) => a.name)
     ),
   );
-  for (const name of BUILD_ARG_NAMES) {
-    if (!everDeclared.has(name)) problems.push(`build argument ${name} is never declared`);
-  }
+  return BUILD_ARG_NAMES.filter((name) => !everDeclared.has(name))
+    .map((name) => `build argument ${name} is never declared`);
+}
 
-  // Every argument used is declared in its stage before the use; FROM sees only global ARGs.
+function argsDeclaredBeforeUse({ stages, globalArgs }: ContainerfileShape): string[] {
+  const problems: string[] = [];
   for (const stage of stages) {
     for (const name of referencedArgs(stage.baseText)) {
       if (!globalArgs.has(name)) {
-        at(stage.line, `FROM uses ${name}, not declared before the first FROM`);
+        problems.push(at(stage.line, `FROM uses ${name}, not declared before the first FROM`));
       }
     }
     const declared = new Set<string>();
@@ -217,36 +249,44 @@ export function checkContainerfile(text: string): string[] {
         continue;
       }
       for (const name of new Set(referencedArgs(instruction.args))) {
-        if (!declared.has(name)) {
-          at(
-            instruction.line,
-            `${instruction.keyword} uses ${name}, not declared with ARG in stage ${
-              stage.name ?? "(final)"
-            } (it would be empty)`,
-          );
-        }
+        if (declared.has(name)) continue;
+        problems.push(at(
+          instruction.line,
+          `${instruction.keyword} uses ${name}, not declared with ARG in stage ${
+            stage.name ?? "(final)"
+          } (it would be empty)`,
+        ));
       }
     }
   }
+  return problems;
+}
 
-  // Required stages, each used by a later one (podman skips a stage nothing uses).
-  for (const name of REQUIRED_STAGES) {
-    if (!stageNames.has(name)) problems.push(`stage ${name} is missing`);
-  }
+function requiredStages({ stageNames }: ContainerfileShape): string[] {
+  return REQUIRED_STAGES.filter((name) => !stageNames.has(name))
+    .map((name) => `stage ${name} is missing`);
+}
+
+function stagesNamedAndUsed({ stages }: ContainerfileShape): string[] {
+  const problems: string[] = [];
   stages.slice(0, -1).forEach((stage, index) => {
     if (!stage.name) {
-      at(stage.line, "only the final stage may be unnamed");
+      problems.push(at(stage.line, "only the final stage may be unnamed"));
       return;
     }
     const used = stages.slice(index + 1).some((later) =>
       later.base === stage.name ||
       later.instructions.some((i) => i.flags.some((flag) => stageOf(flag) === stage.name))
     );
-    if (!used) at(stage.line, `stage ${stage.name} is never used, so podman would skip it`);
+    if (!used) {
+      problems.push(at(stage.line, `stage ${stage.name} is never used, so podman would skip it`));
+    }
   });
+  return problems;
+}
 
-  // The userland stage and every stage it builds on, copies from or mounts must not see a
-  // kernel argument.
+function userlandKernelFree({ stages }: ContainerfileShape): string[] {
+  const problems: string[] = [];
   const byName = new Map(stages.flatMap((s) => s.name ? [[s.name, s] as const] : []));
   const queue = ["userland"];
   for (const name of queue) {
@@ -264,41 +304,51 @@ export function checkContainerfile(text: string): string[] {
     ];
     for (const { line, text } of texts) {
       for (const name of new Set(referencedArgs(text))) {
-        if (KERNEL_ARG_NAMES.includes(name)) {
-          at(
-            line,
-            `stage ${stage.name} (userland or a stage it uses) sees kernel argument ${name}: ` +
-              "a kernel-only update would rebuild userland",
-          );
-        }
+        if (!KERNEL_ARG_NAMES.includes(name)) continue;
+        problems.push(at(
+          line,
+          `stage ${stage.name} (userland or a stage it uses) sees kernel argument ${name}: ` +
+            "a kernel-only update would rebuild userland",
+        ));
       }
     }
   }
+  return problems;
+}
 
-  // Final stage: FROM scratch with every required label.
+function finalFromScratch({ stages }: ContainerfileShape): string[] {
   const final = stages.at(-1)!;
-  if (final.base !== "scratch") at(final.line, "the final stage must be FROM scratch");
+  return final.base === "scratch" ? [] : [at(final.line, "the final stage must be FROM scratch")];
+}
+
+function finalLabels({ stages }: ContainerfileShape): string[] {
+  const final = stages.at(-1)!;
   const labels = new Set(
     final.instructions.filter((i) => i.keyword === "LABEL").flatMap((i) => i.labelKeys ?? []),
   );
-  for (const label of REQUIRED_LABELS) {
-    if (!labels.has(label)) at(final.line, `the final stage lacks label ${label}`);
-  }
-  problems.push(...checkLabelValues(final.instructions));
-  problems.push(...checkCopiedScripts(stages));
+  return REQUIRED_LABELS.filter((label) => !labels.has(label))
+    .map((label) => at(final.line, `the final stage lacks label ${label}`));
+}
 
-  // No floating tags.
-  for (const instruction of instructions) {
-    if (/:latest\b/.test(instruction.args)) at(instruction.line, "floating tag :latest");
-  }
+function noLatestTag({ instructions }: ContainerfileShape): string[] {
+  return instructions.filter((i) => /:latest\b/.test(i.args))
+    .map((i) => at(i.line, "floating tag :latest"));
+}
+
+function pinnedBases({ stages, stageNames }: ContainerfileShape): string[] {
+  const problems: string[] = [];
   for (const stage of stages) {
     const base = stage.base;
     if (base === "scratch" || stageNames.has(base) || /^\$\{?\w+\}?$/.test(base)) continue;
-    if (!/:[^/]+$|@sha256:/.test(base)) at(stage.line, `FROM ${base} has no tag or digest`);
+    if (!/:[^/]+$|@sha256:/.test(base)) {
+      problems.push(at(stage.line, `FROM ${base} has no tag or digest`));
+    }
   }
+  return problems;
+}
 
-  // The pinned sha256 is checked before anything is unpacked.
-  const runs = instructions.filter((i) => i.keyword === "RUN");
+function sha256BeforeUnpack({ runs }: ContainerfileShape): string[] {
+  const problems: string[] = [];
   const firstIndex = (pattern: RegExp) => {
     for (const [n, run] of runs.entries()) {
       const match = pattern.exec(run.args);
@@ -315,43 +365,49 @@ export function checkContainerfile(text: string): string[] {
     extract &&
     (!check || check.n > extract.n || (check.n === extract.n && check.offset > extract.offset))
   ) {
-    at(extract.line, "the tarball is unpacked before its sha256 is checked");
+    problems.push(at(extract.line, "the tarball is unpacked before its sha256 is checked"));
   }
+  return problems;
+}
 
-  // Build secrets are not part of podman's cache key: the RUN that reads the signing secrets
-  // must use the certificate's sha256, so a signed build never reuses an unsigned layer.
+function signingSecretsKeyed({ runs }: ContainerfileShape): string[] {
+  const problems: string[] = [];
   for (const run of runs) {
     const secrets = run.flags.filter((flag) => flag.name === "mount")
       .map((flag) => mountOptions(flag.value))
       .filter((options) => options.type === "secret" && /^signing_/.test(options.id ?? ""));
     if (secrets.length > 0 && !referencedArgs(run.args).includes("SIGNING_CERT_SHA256")) {
-      at(
+      problems.push(at(
         run.line,
         "RUN mounts the signing secrets but does not use ${SIGNING_CERT_SHA256}: " +
           "a signed build could reuse an unsigned cached layer",
-      );
+      ));
     }
   }
+  return problems;
+}
 
-  // Every RUN after an ARG has that argument in its cache key: SIGNING_CERT_SHA256 is declared
-  // only where the RUNs that follow use it, so signed/unsigned never reinstalls kernel-devel.
+function signingArgJustBeforeItsRun({ stages }: ContainerfileShape): string[] {
+  const problems: string[] = [];
   for (const stage of stages) {
     const arg = stage.instructions.findIndex((i) =>
       i.keyword === "ARG" && declaredArgs(i).some((a) => a.name === "SIGNING_CERT_SHA256")
     );
     if (arg < 0) continue;
     for (const run of stage.instructions.slice(arg).filter((i) => i.keyword === "RUN")) {
-      if (!referencedArgs(run.args).includes("SIGNING_CERT_SHA256")) {
-        at(
-          run.line,
-          "RUN does not use SIGNING_CERT_SHA256 but follows its ARG: " +
-            "switching signed/unsigned would rebuild it (declare the ARG just before its RUN)",
-        );
-      }
+      if (referencedArgs(run.args).includes("SIGNING_CERT_SHA256")) continue;
+      problems.push(at(
+        run.line,
+        "RUN does not use SIGNING_CERT_SHA256 but follows its ARG: " +
+          "switching signed/unsigned would rebuild it (declare the ARG just before its RUN)",
+      ));
     }
   }
+  return problems;
+}
 
-  // An RPM downloaded from Koji is signature-checked before anything installs it.
+function kojiRpmVerified({ runs }: ContainerfileShape): string[] {
+  const problems: string[] = [];
   for (const run of runs) {
     const url = run.args.indexOf("kojipkgs.fedoraproject.org");
     if (url < 0) continue;
@@ -359,12 +415,110 @@ export function checkContainerfile(text: string): string[] {
     const verified = SIGNATURE_CHECK.exec(after);
     const installed = RPM_INSTALL.exec(after);
     if (!verified) {
-      at(run.line, "the RPM downloaded from Koji is never signature-checked (rpmkeys --checksig)");
+      problems.push(
+        at(
+          run.line,
+          "the RPM downloaded from Koji is never signature-checked (rpmkeys --checksig)",
+        ),
+      );
     } else if (installed && installed.index < verified.index) {
-      at(run.line, "the RPM downloaded from Koji is installed before its signature is checked");
+      problems.push(
+        at(run.line, "the RPM downloaded from Koji is installed before its signature is checked"),
+      );
     }
   }
   return problems;
+}
+
+/** The rules, in the order their problems are reported. */
+export const CONTAINERFILE_RULES: readonly ContainerfileRule[] = [
+  {
+    name: "arg-declarations",
+    rule: "ARG declares only build arguments, never with a default",
+    check: argDeclarations,
+  },
+  {
+    name: "build-args-declared",
+    rule: "every build argument is declared somewhere",
+    check: everyBuildArgDeclared,
+  },
+  {
+    name: "args-declared-before-use",
+    rule: "every argument used is declared in its stage before the use; FROM sees only global ARGs",
+    check: argsDeclaredBeforeUse,
+  },
+  {
+    name: "required-stages",
+    rule: `the stages ${REQUIRED_STAGES.join(", ")} exist`,
+    check: requiredStages,
+  },
+  {
+    name: "stages-named-and-used",
+    rule: "every stage but the final one is named and used by a later one (podman skips the rest)",
+    check: stagesNamedAndUsed,
+  },
+  {
+    name: "userland-kernel-free",
+    rule: "userland and every stage it builds on, copies from or mounts sees no kernel argument",
+    check: userlandKernelFree,
+  },
+  {
+    name: "final-from-scratch",
+    rule: "the final stage is FROM scratch",
+    check: finalFromScratch,
+  },
+  {
+    name: "final-labels",
+    rule: "the final stage sets every required label",
+    check: finalLabels,
+  },
+  {
+    name: "label-values",
+    rule: "a label that carries one build argument carries exactly it",
+    check: ({ stages }) => checkLabelValues(stages.at(-1)!.instructions),
+  },
+  {
+    name: "copied-scripts",
+    rule: "a script a RUN runs was put there by a COPY earlier in its stage",
+    check: ({ stages }) => checkCopiedScripts(stages),
+  },
+  {
+    name: "no-latest",
+    rule: "no floating :latest tag",
+    check: noLatestTag,
+  },
+  {
+    name: "pinned-bases",
+    rule: "every base image has a tag or a digest",
+    check: pinnedBases,
+  },
+  {
+    name: "sha256-before-unpack",
+    rule: "the pinned sha256 of the source is checked before anything is unpacked",
+    check: sha256BeforeUnpack,
+  },
+  {
+    name: "signing-secrets-keyed",
+    rule: "the RUN that reads the signing secrets uses ${SIGNING_CERT_SHA256} (its cache key)",
+    check: signingSecretsKeyed,
+  },
+  {
+    name: "signing-arg-before-its-run",
+    rule: "every RUN after the SIGNING_CERT_SHA256 ARG uses it (signed/unsigned keeps the cache)",
+    check: signingArgJustBeforeItsRun,
+  },
+  {
+    name: "koji-rpm-verified",
+    rule: "an RPM downloaded from Koji is signature-checked before anything installs it",
+    check: kojiRpmVerified,
+  },
+];
+
+/** Checks a Containerfile against this project's rules; returns one line per problem. */
+export function checkContainerfile(text: string): string[] {
+  const shape = containerfileShape(parseContainerfile(text));
+  if (!shape) return ["no FROM instruction"];
+  return CONTAINERFILE_RULES.flatMap((rule) => rule.check(shape));
 }
 
 /**

@@ -223,6 +223,91 @@ export function releaseWithDigest(
   return releases.findLast((r) => r.images.some((i) => i.arch === arch && i.digest === digest));
 }
 
+type KernelAnswer = { kernel: string; source: KernelSource; releases?: FcosRelease[] };
+
+/**
+ * findKernel for an image whose labels name a Fedora CoreOS release: the label or the build
+ * metadata answers unless the release index shows the image is not the release. Without an
+ * answer, what was seen is in `seen` and the index's releases are returned for the caller.
+ */
+async function kernelOfNamedRelease(
+  ref: string,
+  arch: Arch,
+  inspection: { manifestDigest?: string },
+  named: { version: string; stream: string; url: string; labelKernel?: string; labelSaw: string },
+  seen: string[],
+  logger?: Logger,
+  options: { base?: string; prefetched?: Prefetched } = {},
+): Promise<{ answer?: KernelAnswer; releases?: FcosRelease[] }> {
+  const { version, stream, url, labelKernel, labelSaw } = named;
+  let releases: FcosRelease[] | undefined;
+  const prefetched = options.prefetched;
+  const known = prefetched?.commitmeta?.url === url ? prefetched.commitmeta : undefined;
+  const ahead = prefetched?.index;
+  const index = ahead && ahead.stream === stream ? ahead : undefined;
+  // Without the index in hand, both in parallel: the index adds a request but no round trip.
+  // With it, commitmeta.json is read only when the image is the release.
+  const meta = known || index || labelKernel ? undefined : fetchCommitmeta(url);
+  meta?.catch(() => {}); // awaited below when needed; a derived image does not depend on it
+  const settled = index ?? await prefetchIndex(stream, options.base);
+  // When the index cannot say the image is not the release, the label still answers, loudly.
+  const trustLabel = (why: string) => {
+    logger?.warn(
+      `Cannot check ${ref} against the ${stream} release index (${why}): ` +
+        "trusting its ostree.linux label",
+    );
+    const found = { kernel: labelKernel!, source: "ostree.linux label" as const };
+    return { answer: releases ? { ...found, releases } : found };
+  };
+  try {
+    releases = releasesOf(settled);
+  } catch (error) {
+    if (!labelKernel || !(error instanceof RemoteError)) throw error;
+    return trustLabel(error.message);
+  }
+  const expected = releases?.find((r) => r.version === version)?.images.find((i) => i.arch === arch)
+    ?.digest;
+  if (!expected && labelKernel) {
+    return trustLabel(
+      releases
+        ? `release ${version} (${arch}) is not in it`
+        : settled.error instanceof Error
+        ? settled.error.message
+        : "no index",
+    );
+  }
+  if (expected && expected !== inspection.manifestDigest) {
+    seen.push(
+      `ostree.linux label and coreos build metadata: the image is not release ${version} ` +
+        `itself (its ${arch} digest is ${
+          inspection.manifestDigest ?? "unknown"
+        }, the release's ${expected}): a derived image`,
+    );
+  } else if (labelKernel) {
+    return { answer: { kernel: labelKernel, source: "ostree.linux label", releases } };
+  } else if (!expected) {
+    seen.push(
+      labelSaw,
+      `coreos build metadata: ${
+        releases ? `release ${version} (${arch}) is not in` : "no"
+      } the ${stream} release index, so the image cannot be checked against it`,
+    );
+  } else {
+    seen.push(labelSaw);
+    if (known?.error !== undefined) throw known.error;
+    const answer = known?.meta ?? await (meta ?? fetchCommitmeta(url));
+    if (answer.kernel) {
+      return { answer: { kernel: answer.kernel, source: "coreos build metadata", releases } };
+    }
+    seen.push(
+      `coreos build metadata: ${
+        answer.status === 403 || answer.status === 404 ? "no such build" : "no kernel in it"
+      } (${url}, HTTP ${answer.status})`,
+    );
+  }
+  return { releases };
+}
+
 /**
  * The kernel of an image; fails listing what each strategy saw. An image whose labels name a
  * Fedora CoreOS release and stream is first checked against the stream's release index: when
@@ -263,71 +348,10 @@ export async function findKernel(
       }, ${JSON.stringify(stream ?? null)})`,
     );
   } else {
-    const prefetched = options.prefetched;
-    const known = prefetched?.commitmeta?.url === url ? prefetched.commitmeta : undefined;
-    const ahead = prefetched?.index;
-    const index = ahead && ahead.stream === stream ? ahead : undefined;
-    // Without the index in hand, both in parallel: the index adds a request but no round trip.
-    // With it, commitmeta.json is read only when the image is the release.
-    const meta = known || index || labelKernel ? undefined : fetchCommitmeta(url);
-    meta?.catch(() => {}); // awaited below when needed; a derived image does not depend on it
-    const settled = index ?? await prefetchIndex(stream!, options.base);
-    // When the index cannot say the image is not the release, the label still answers, loudly.
-    const trustLabel = (why: string) => {
-      logger?.warn(
-        `Cannot check ${ref} against the ${stream} release index (${why}): ` +
-          "trusting its ostree.linux label",
-      );
-      const found = { kernel: labelKernel!, source: "ostree.linux label" as const };
-      return releases ? { ...found, releases } : found;
-    };
-    try {
-      releases = releasesOf(settled);
-    } catch (error) {
-      if (!labelKernel || !(error instanceof RemoteError)) throw error;
-      return trustLabel(error.message);
-    }
-    const expected = releases?.find((r) => r.version === version)?.images.find((i) =>
-      i.arch === arch
-    )?.digest;
-    if (!expected && labelKernel) {
-      return trustLabel(
-        releases
-          ? `release ${version} (${arch}) is not in it`
-          : settled.error instanceof Error
-          ? settled.error.message
-          : "no index",
-      );
-    }
-    if (expected && expected !== inspection.manifestDigest) {
-      seen.push(
-        `ostree.linux label and coreos build metadata: the image is not release ${version} ` +
-          `itself (its ${arch} digest is ${
-            inspection.manifestDigest ?? "unknown"
-          }, the release's ${expected}): a derived image`,
-      );
-    } else if (labelKernel) {
-      return { kernel: labelKernel, source: "ostree.linux label", releases };
-    } else if (!expected) {
-      seen.push(
-        labelSaw,
-        `coreos build metadata: ${
-          releases ? `release ${version} (${arch}) is not in` : "no"
-        } the ${stream} release index, so the image cannot be checked against it`,
-      );
-    } else {
-      seen.push(labelSaw);
-      if (known?.error !== undefined) throw known.error;
-      const answer = known?.meta ?? await (meta ?? fetchCommitmeta(url));
-      if (answer.kernel) {
-        return { kernel: answer.kernel, source: "coreos build metadata", releases };
-      }
-      seen.push(
-        `coreos build metadata: ${
-          answer.status === 403 || answer.status === 404 ? "no such build" : "no kernel in it"
-        } (${url}, HTTP ${answer.status})`,
-      );
-    }
+    const named = { version: version!, stream: stream!, url, labelKernel, labelSaw };
+    const found = await kernelOfNamedRelease(ref, arch, inspection, named, seen, logger, options);
+    if (found.answer) return found.answer;
+    releases = found.releases;
   }
 
   logger?.info(`Reading the layers of ${ref} for usr/lib/modules/ (${seen.at(-1)})`);

@@ -128,6 +128,50 @@ function pageUrl(last: URL, n: number): string {
   return url.href;
 }
 
+/** One page of a GitHub list: its items (a JSON array, or an error) and its Link header. */
+async function readListPage<T>(
+  url: string,
+  headers: HeadersInit,
+  options: PaginateOptions,
+): Promise<{ items: T[]; link: string | null }> {
+  const { body, response }: { body: unknown; response: Response } = await getJson(
+    url,
+    { headers },
+    { ...options, maxBytes: options.maxPageBytes ?? MAX_PAGE_BYTES },
+  );
+  if (!Array.isArray(body)) {
+    throw new RemoteError(url, response.status, "Expected a JSON array in the answer");
+  }
+  return { items: body as T[], link: response.headers.get("link") };
+}
+
+/** Reads every URL, at most `concurrency` at a time; the results in the URLs' order. */
+async function readAll<R>(
+  urls: string[],
+  concurrency: number,
+  read: (url: string) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(urls.length);
+  let nextIndex = 0;
+  let failed = false;
+  // Once one page fails, the other workers take no new page (the answer is an error anyway).
+  const worker = async () => {
+    while (!failed && nextIndex < urls.length) {
+      const index = nextIndex++;
+      try {
+        results[index] = await read(urls[index]!);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  const workers: Promise<void>[] = [];
+  for (let i = 0; i < Math.min(concurrency, urls.length); i++) workers.push(worker());
+  await Promise.all(workers);
+  return results;
+}
+
 /**
  * Reads every page of a GitHub list endpoint before returning (no partial answers). With
  * `concurrency > 1` and a `rel="last"` link on the first page, the other pages are read
@@ -152,17 +196,9 @@ export async function githubPaginate<T>(
   // Pages claimed: every request counts toward the cap, distinct URL or not.
   let claimed = 0;
 
-  const readPage = async (url: string): Promise<{ items: T[]; link: string | null }> => {
+  const readPage = (url: string) => {
     requests++;
-    const { body, response }: { body: unknown; response: Response } = await getJson(
-      url,
-      { headers },
-      { ...options, maxBytes: options.maxPageBytes ?? MAX_PAGE_BYTES },
-    );
-    if (!Array.isArray(body)) {
-      throw new RemoteError(url, response.status, "Expected a JSON array in the answer");
-    }
-    return { items: body as T[], link: response.headers.get("link") };
+    return readListPage<T>(url, headers, options);
   };
   const claim = (url: string) => {
     if (refuseRepeats && seen.has(url)) {
@@ -193,24 +229,7 @@ export async function githubPaginate<T>(
       claim(url);
       urls.push(url);
     }
-    const results: { items: T[]; link: string | null }[] = new Array(urls.length);
-    let nextIndex = 0;
-    let failed = false;
-    // Once one page fails, the other workers take no new page (the answer is an error anyway).
-    const worker = async () => {
-      while (!failed && nextIndex < urls.length) {
-        const index = nextIndex++;
-        try {
-          results[index] = await readPage(urls[index]!);
-        } catch (error) {
-          failed = true;
-          throw error;
-        }
-      }
-    };
-    const workers: Promise<void>[] = [];
-    for (let i = 0; i < Math.min(concurrency, urls.length); i++) workers.push(worker());
-    await Promise.all(workers);
+    const results = await readAll(urls, concurrency, readPage);
     for (const result of results) pages.push(result.items);
     page = results[results.length - 1]!;
     from = urls[urls.length - 1]!;

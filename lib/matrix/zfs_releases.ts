@@ -111,6 +111,35 @@ function isPinned(matrix: Matrix, tag: string): boolean {
 }
 
 /**
+ * What would support a kernel no pinned release of the series supports: a published release
+ * once pinned, one matrix.yaml does not know yet, or a pinned release of another series.
+ */
+function unsupportedHint(
+  matrix: Matrix,
+  published: string[],
+  majorMinor: string,
+  supports: (tag: string) => boolean,
+): string {
+  const wouldSupport = published.find((tag) => supports(tag));
+  const unknown = published.filter((tag) => !findRelease(matrix, tag));
+  if (wouldSupport) {
+    return `${wouldSupport} would, once pinned: \`deno task matrix add ${wouldSupport}\``;
+  }
+  if (unknown.length > 0) {
+    return `${unknown[0]} is not in matrix.yaml yet (its max kernel is unknown): ` +
+      `\`deno task matrix add ${unknown[0]}\``;
+  }
+  const other = matrix.zfs.releases
+    .filter((r) => r.sha256 !== undefined && supportsKernel(r, majorMinor))
+    .map((r) => r.tag)
+    .sort(compareZfsTags)
+    .at(-1);
+  return other
+    ? `${other} of another series does (--series ${other.slice(4).replace(/\.\d+$/, "")})`
+    : `no OpenZFS release in matrix.yaml supports ${majorMinor} yet`;
+}
+
+/**
  * Chooses the ZFS release for a kernel: the newest of `published` (the series' published tags)
  * that is pinned and supports the kernel. `forced` (--zfs) is judged by checkCompatibility: the
  * same verdict as check-compatibility and build. Pure: the same
@@ -174,24 +203,7 @@ export function chooseZfsRelease(
   // Nothing pinned fits: report against the newest pinned release (what a build would have
   // used) and name what would support the kernel.
   const reported = published.find((tag) => isPinned(matrix, tag)) ?? zfsLatest;
-  const wouldSupport = published.find((tag) => supports(tag));
-  const unknown = published.filter((tag) => !findRelease(matrix, tag));
-  let hint: string;
-  if (wouldSupport) {
-    hint = `${wouldSupport} would, once pinned: \`deno task matrix add ${wouldSupport}\``;
-  } else if (unknown.length > 0) {
-    hint = `${unknown[0]} is not in matrix.yaml yet (its max kernel is unknown): ` +
-      `\`deno task matrix add ${unknown[0]}\``;
-  } else {
-    const other = matrix.zfs.releases
-      .filter((r) => r.sha256 !== undefined && supportsKernel(r, majorMinor))
-      .map((r) => r.tag)
-      .sort(compareZfsTags)
-      .at(-1);
-    hint = other
-      ? `${other} of another series does (--series ${other.slice(4).replace(/\.\d+$/, "")})`
-      : `no OpenZFS release in matrix.yaml supports ${majorMinor} yet`;
-  }
+  const hint = unsupportedHint(matrix, published, majorMinor, supports);
   return {
     zfsTag: reported,
     zfsLatest,

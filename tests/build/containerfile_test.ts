@@ -4,6 +4,7 @@ import {
   checkContainerfile,
   checkCopiedScripts,
   checkLabelValues,
+  CONTAINERFILE_RULES,
   parseContainerfile,
 } from "../../lib/build/containerfile.ts";
 import { rpmFolder } from "../../lib/build/rpms.ts";
@@ -31,6 +32,23 @@ function assertProblem(text: string, pattern: RegExp): void {
 
 Deno.test("the Containerfile passes every static check", () => {
   assert.deepEqual(checkContainerfile(CONTAINERFILE), []);
+});
+
+Deno.test("CONTAINERFILE_RULES: each rule named once and stated; problems come in table order", () => {
+  const names = CONTAINERFILE_RULES.map((rule) => rule.name);
+  assert.equal(new Set(names).size, names.length, names.join(", "));
+  for (const rule of CONTAINERFILE_RULES) assert.ok(rule.rule.trim() !== "", rule.name);
+  // A :latest early in the file (a late rule) and a stray ARG at its end (the first rule).
+  const lines = CONTAINERFILE.split("\n");
+  const first = lines.findIndex((line) => line.startsWith("FROM "));
+  lines.splice(first + 1, 0, "RUN echo quay.io/x:latest");
+  const text = `${lines.join("\n")}\nARG NOT_A_BUILD_ARG\n`;
+  const argLine = text.split("\n").length - 1;
+  assert.deepEqual(checkContainerfile(text), [
+    `line ${argLine}: ARG NOT_A_BUILD_ARG is not passed by deno task build (BUILD_ARG_NAMES)`,
+    `line ${first + 2}: floating tag :latest`,
+  ]);
+  assert.ok(names.indexOf("arg-declarations") < names.indexOf("no-latest"));
 });
 
 Deno.test("the Containerfile declares every build argument that build passes", () => {
