@@ -22,9 +22,17 @@ const ISOLATION_HINT = "set BUILD_ISOLATION=chroot (or --isolation chroot) where
 const BOOKKEEPING =
   /^(?:\[\d+\/\d+\] )?STEP \d+\/\d+: |^--> |^subprocess exited |^Error: |^time="|^: exit status|^error running container: /;
 
-/** The last line the failed step printed before podman's own lines. */
+// A line that says what went wrong, as build tools print it.
+const ERROR_LINE = /\b(?:error|fatal|failed|cannot|no such|not found)\b/i;
+
+/**
+ * The last line the failed step printed before podman's own lines. The step's stdout and stderr
+ * reach the log interleaved in no fixed order, so among its last few lines the last one that
+ * reads like an error wins (else the last line).
+ */
 function lastOutput(tail: string[]): string | undefined {
-  return tail.findLast((line) => line.trim() !== "" && !BOOKKEEPING.test(line))?.trim();
+  const output = tail.filter((line) => line.trim() !== "" && !BOOKKEEPING.test(line)).slice(-5);
+  return (output.findLast((line) => ERROR_LINE.test(line)) ?? output.at(-1))?.trim();
 }
 
 /**

@@ -263,6 +263,22 @@ Deno.test("a failed build's cause comes from its log: the failed stage, step and
   });
 });
 
+Deno.test("a failed step's last output is its error line, whatever order stdout and stderr came in", () => {
+  // The step echoes to stdout, then the error to stderr; podman's two streams reach the log in
+  // either order (seen in CI): the error line is the cause either way.
+  const lines = captured("failed-build.log");
+  const error = lines.findIndex((line) => line === "error: vermagic mismatch");
+  const stdout = lines.findLastIndex((line, i) => i < error && /^make rpm-kmod for /.test(line));
+  assert.ok(error > 0 && stdout > 0 && stdout < error);
+  const swapped = [...lines];
+  swapped[stdout] = lines[error]!;
+  swapped[error] = lines[stdout]!;
+  for (const log of [lines, swapped]) {
+    const { progress } = replay(log, "plain", { success: false });
+    assert.match(progress.failure()!.cause, /\(last output: error: vermagic mismatch\)$/);
+  }
+});
+
 Deno.test("a failed step's cause survives podman prefixing its own clean-up error", () => {
   // Seen in a real run: podman could not remove an image still used by a working container and
   // put that in front of the step's error, on the same line.
