@@ -16,6 +16,7 @@ import {
 import { json, type TestServer, withServer } from "./helpers/server.ts";
 import { spawnTask, type TaskResult } from "./helpers/run_task.ts";
 import { integrationTest } from "./helpers/tools.ts";
+import { selfSignedCert } from "./helpers/tls.ts";
 
 const WORKFLOW = { id: 4242, name: "build", path: ".github/workflows/build.yaml", state: "active" };
 
@@ -282,43 +283,6 @@ function run(cmd: string[], env: Record<string, string>): Promise<TaskResult> {
     clearEnv: true, // no GH_TOKEN / GITHUB_TOKEN / gh login of the developer leaks in
     env,
   });
-}
-
-/** A self-signed certificate for localhost and 127.0.0.1, made with openssl. */
-async function selfSignedCert(
-  dir: string,
-): Promise<{ certFile: string; cert: string; key: string }> {
-  const certFile = `${dir}/cert.pem`;
-  const keyFile = `${dir}/key.pem`;
-  const result = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-keyout",
-      keyFile,
-      "-out",
-      certFile,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.ok(result.success, new TextDecoder().decode(result.stderr));
-  return {
-    certFile,
-    cert: await Deno.readTextFile(certFile),
-    key: await Deno.readTextFile(keyFile),
-  };
 }
 
 /** Runs `action` with a TLS GitHub API server and the gh environment pointing at it. */

@@ -92,7 +92,8 @@ function lastLine(text: string): string {
   return text.trim().split("\n").at(-1)?.replace(/^Error: /, "") ?? "";
 }
 
-async function mustRun(
+/** Runs a command and returns its stdout; a failure is a CheckError with its last stderr line. */
+export async function mustRun(
   command: string,
   args: string[],
   what: string,

@@ -5,10 +5,10 @@
 // names only a digest the registry confirms.
 import type { Logger } from "../cli/cli.ts";
 import { CheckError, RemoteError } from "../core/errors.ts";
-import { isLoopbackRegistry, parseJsonBytes, readBytes } from "../core/http.ts";
+import { isLoopbackRegistry } from "../core/http.ts";
 import { type Arch, ociArch } from "../core/patterns.ts";
-import { registryTimeoutMs } from "./podman.ts";
-import { fetchBlob, MAX_CONFIG_BYTES, readManifest } from "../registry/registry.ts";
+import { mustRun, registryTimeoutMs } from "./podman.ts";
+import { readConfigBlob, readManifest } from "../registry/registry.ts";
 import { indexListsExactly, type ReleaseGroup } from "../coreos/release_tag.ts";
 
 /** What became of one release's index. */
@@ -40,13 +40,10 @@ async function resolveImage(
   if (manifest.manifests || !manifest.config) {
     throw new CheckError(`${ref} is not a single-arch image (an index or no config)`);
   }
-  const response = await fetchBlob(ref, manifest.config.digest);
-  const url = `${ref} config ${manifest.config.digest}`;
-  const config = parseJsonBytes(
-    await readBytes(response, url, MAX_CONFIG_BYTES),
-    url,
-    response.status,
-  ) as { os?: unknown; architecture?: unknown } | null;
+  const config = await readConfigBlob(ref, manifest.config.digest) as {
+    os?: unknown;
+    architecture?: unknown;
+  } | null;
   const platform = `${config?.os}/${config?.architecture}`;
   if (platform !== `linux/${ociArch(image.arch)}`) {
     throw new CheckError(
@@ -59,24 +56,8 @@ async function resolveImage(
 }
 
 /** Runs podman with an argument array (within PODMAN_TIMEOUT_MS); fails with its last line. */
-async function podman(args: string[], what: string): Promise<void> {
-  const signal = AbortSignal.timeout(registryTimeoutMs());
-  let output: Deno.CommandOutput;
-  try {
-    output = await new Deno.Command("podman", { args, stdout: "null", stderr: "piped", signal })
-      .output();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new CheckError("podman is not installed: apt-get install podman / dnf install podman");
-    }
-    throw new CheckError(`${what} failed (podman ${args[0]} ${args[1]}): ${String(error)}`);
-  }
-  if (!output.success) {
-    const last = new TextDecoder().decode(output.stderr).trim().split("\n").at(-1) ?? "";
-    throw new CheckError(
-      `${what} failed (podman ${args[0]} ${args[1]}): ${last.replace(/^Error: /, "")}`,
-    );
-  }
+function podman(args: string[], what: string): Promise<string> {
+  return mustRun("podman", args, what, { timeoutMs: registryTimeoutMs() });
 }
 
 /** Makes the index with podman manifest and pushes it; returns the digest podman reports. */
@@ -122,12 +103,7 @@ async function pushIndex(
     );
     return (await Deno.readTextFile(`${dir}/digest`)).trim();
   } finally {
-    await new Deno.Command("podman", {
-      args: ["manifest", "rm", list],
-      stdout: "null",
-      stderr: "null",
-    })
-      .output().catch(() => {});
+    await podman(["manifest", "rm", list], `Removing ${list}`).catch(() => {});
     await Deno.remove(dir, { recursive: true });
   }
 }

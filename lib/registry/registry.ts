@@ -485,6 +485,24 @@ export async function resolvePlatform(
   };
 }
 
+/** An image's config blob as JSON: verified against its digest, capped and bounded in time. */
+export async function readConfigBlob(
+  ref: string,
+  configDigest: string,
+  options: RegistryOptions = {},
+): Promise<unknown> {
+  const configUrl = registryUrl(parseImageRef(ref), `blobs/${configDigest}`);
+  const response = await fetchBlob(ref, configDigest, options);
+  // Small and capped; the verifying body errors on a mismatch at its end.
+  const bytes = await readBytes(
+    response,
+    configUrl,
+    MAX_CONFIG_BYTES,
+    answerDeadlineMs(options.retry),
+  );
+  return parseJsonBytes(bytes, configUrl, response.status);
+}
+
 /**
  * The config labels and layer list of a resolved image: reads the per-arch manifest by its
  * digest (unless resolving already read it), then the config blob, both verified and capped.
@@ -505,17 +523,7 @@ export async function readImageConfig(
   if (!manifest.config?.digest) {
     throw new RemoteError(url, 200, "The manifest has no config");
   }
-  const configDigest = manifest.config.digest;
-  const configUrl = registryUrl(image, `blobs/${configDigest}`);
-  const configResponse = await fetchBlob(ref, configDigest, options);
-  // Small and capped; the verifying body errors on a mismatch at its end.
-  const bytes = await readBytes(
-    configResponse,
-    configUrl,
-    MAX_CONFIG_BYTES,
-    answerDeadlineMs(options.retry),
-  );
-  const config = parseJsonBytes(bytes, configUrl, configResponse.status) as {
+  const config = await readConfigBlob(ref, manifest.config.digest, options) as {
     config?: { Labels?: unknown };
   } | null;
   const rawLabels = isObject(config) && isObject(config.config) ? config.config.Labels : undefined;

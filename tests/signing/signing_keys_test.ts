@@ -18,6 +18,7 @@ import {
 import { spawnTask, type TaskResult } from "../helpers/run_task.ts";
 import { withServer } from "../helpers/server.ts";
 import { integrationTest } from "../helpers/tools.ts";
+import { selfSignedCert } from "../helpers/tls.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PASSPHRASE = "a passphrase for the test";
@@ -195,35 +196,6 @@ async function openSealedBox(
   const out = new Uint32Array(8);
   hsalsa(sigma, new Uint32Array(shared.buffer), new Uint32Array(4), out);
   return xsalsa20poly1305(new Uint8Array(out.buffer), nonce).decrypt(box.subarray(32));
-}
-
-async function selfSignedCert(
-  dir: string,
-): Promise<{ certFile: string; cert: string; key: string }> {
-  await openssl(
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=localhost",
-    "-addext",
-    "subjectAltName=DNS:localhost,IP:127.0.0.1",
-    "-keyout",
-    `${dir}/tls.key`,
-    "-out",
-    `${dir}/tls.pem`,
-  );
-  return {
-    certFile: `${dir}/tls.pem`,
-    cert: await Deno.readTextFile(`${dir}/tls.pem`),
-    key: await Deno.readTextFile(`${dir}/tls.key`),
-  };
 }
 
 integrationTest("signing-keys --set-secrets stores each value with gh secret set", [
