@@ -17,9 +17,8 @@ import { isLoopbackRegistry } from "../../lib/core/http.ts";
 import { hostRegistriesConf, runBuild } from "../../lib/build/podman.ts";
 import { BuildProgress, formatElapsed, parseStep, progressMode } from "../../lib/build/progress.ts";
 import { buildLogFile, removeStaleRegistriesConfs } from "../../lib/build/build_run.ts";
-import { ACCESS_DENIED_XML } from "../helpers/release_index.ts";
 import { isolatedStorage } from "../helpers/isolated_storage.ts";
-import { buildAndPush, startRegistry } from "../helpers/registry.ts";
+import { startBuildEnvironment } from "../helpers/build_env.ts";
 import { spawnTask, type TaskResult } from "../helpers/run_task.ts";
 import { integrationTest } from "../helpers/tools.ts";
 
@@ -464,44 +463,22 @@ integrationTest(
   "build, list-rpms, extract-rpms and check-container work on a real image in a local registry",
   ["podman", "rpmbuild", "docker-registry"],
   async (t) => {
-    const registry = await startRegistry();
-    const storage = await isolatedStorage();
-    // The Fedora CoreOS builds server, as it answers for a build it does not have: 403 XML.
-    const fcos = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-      () => new Response(ACCESS_DENIED_XML, { status: 403 }),
-    );
-    const dir = await Deno.makeTempDir({ prefix: "kmods-build-" });
-    const target = `${registry.host}/fcos:stable`;
-    const image = `${registry.host}/kmods:${TAG}`;
-    try {
-      await buildAndPush(
-        target,
-        [
-          "FROM scratch",
-          `LABEL ostree.linux=${KERNEL} org.opencontainers.image.version=42.20250623.3.0 com.coreos.stream=stable`,
-          "COPY os-release /usr/lib/os-release",
-        ].join("\n"),
-        { "os-release": 'NAME="Fedora Linux"\nVERSION_ID=42\n' },
+    // zfs-2.4.3 unpinned, for the refusal below
+    const unpin2_4_3 = (matrix: string) => {
+      const edited = matrix.replace(
+        /(- tag: zfs-2\.4\.3\n(?: {6}[a-z-]+: .*\n)*?) {6}sha256: [0-9a-f]{64}\n/,
+        "$1",
       );
-      const matrix = (await Deno.readTextFile(`${ROOT}matrix.yaml`))
-        .replace(
-          "image: ghcr.io/fedora-zfs-kmods/fedora-zfs-kmods\n",
-          `image: ${registry.host}/kmods\n`,
-        )
-        .replaceAll("quay.io/fedora/fedora-coreos:stable", target)
-        // zfs-2.4.3 unpinned, for the refusal below
-        .replace(/(- tag: zfs-2\.4\.3\n(?: {6}[a-z-]+: .*\n)*?) {6}sha256: [0-9a-f]{64}\n/, "$1");
-      assert.doesNotMatch(matrix, /- tag: zfs-2\.4\.3\n(?: {6}[a-z-]+: .*\n)*? {6}sha256:/);
-      await Deno.writeTextFile(`${dir}/matrix.yaml`, matrix);
-      // BUILDAH_LAYERS=false: no intermediate layer images are left behind after rmi
-      const env = {
-        MATRIX_FILE: `${dir}/matrix.yaml`,
-        FCOS_BUILDS_URL: `http://127.0.0.1:${fcos.addr.port}`,
-        GITHUB_OUTPUT: `${dir}/output`,
-        BUILDAH_LAYERS: "false",
-        ...storage.env,
-      };
+      assert.doesNotMatch(edited, /- tag: zfs-2\.4\.3\n(?: {6}[a-z-]+: .*\n)*? {6}sha256:/);
+      return edited;
+    };
+    // the registry, the FCOS builds server as it answers for a build it does not have (403 XML),
+    // an FCOS-labelled target and a podman storage of its own; BUILDAH_LAYERS=false in env
+    const build = await startBuildEnvironment({ editMatrix: unpin2_4_3 });
+    const { registry, dir, target } = build;
+    const image = `${registry.host}/kmods:${TAG}`;
+    const env = { ...build.env, GITHUB_OUTPUT: `${dir}/output` };
+    try {
       await Deno.mkdir(`${dir}/context`);
       await Deno.copyFile(
         `${ROOT}tests/fixtures/kmods.Containerfile`,
@@ -805,11 +782,8 @@ integrationTest(
         );
       });
     } finally {
-      await registry.stop();
-      await fcos.shutdown();
-      await Deno.remove(dir, { recursive: true });
-      // the kmods image and the target image the real Containerfile pulled (by digest)
-      await storage.cleanup();
+      // also the kmods image and the target image the real Containerfile pulled (by digest)
+      await build.stop();
     }
   },
 );

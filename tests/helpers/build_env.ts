@@ -23,8 +23,13 @@ export interface BuildEnvironment {
   stop(): Promise<void>;
 }
 
-/** Starts the registry, the FCOS stand-in and the storage; `stop()` removes all of it. */
-export async function startBuildEnvironment(): Promise<BuildEnvironment> {
+/**
+ * Starts the registry, the FCOS stand-in and the storage; `stop()` removes all of it.
+ * `editMatrix` changes the test's matrix.yaml further (after it points at the local registry).
+ */
+export async function startBuildEnvironment(
+  options: { editMatrix?: (text: string) => string } = {},
+): Promise<BuildEnvironment> {
   const root = new URL("../../", import.meta.url);
   const registry = await startRegistry();
   const storage = await isolatedStorage();
@@ -46,7 +51,7 @@ export async function startBuildEnvironment(): Promise<BuildEnvironment> {
   const matrix = (await Deno.readTextFile(new URL("matrix.yaml", root)))
     .replace(/^( {2}image: ).*fedora-zfs-kmods\n/m, `$1${registry.host}/kmods\n`)
     .replaceAll("quay.io/fedora/fedora-coreos:stable", target);
-  await Deno.writeTextFile(`${dir}/matrix.yaml`, matrix);
+  await Deno.writeTextFile(`${dir}/matrix.yaml`, options.editMatrix?.(matrix) ?? matrix);
   const env = {
     MATRIX_FILE: `${dir}/matrix.yaml`,
     FCOS_BUILDS_URL: `http://127.0.0.1:${fcos.addr.port}`,
