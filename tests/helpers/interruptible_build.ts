@@ -129,9 +129,12 @@ export async function stopTask(
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
   const command = [Deno.execPath(), ...taskArgs(file), ...args];
   const onTerminal = "ctrlC" in options.how;
-  // script: a pseudo-terminal and a session; setsid: a session without a terminal
+  // script: a pseudo-terminal and a session; setsid: a session without a terminal. script runs
+  // the command through $SHELL (dash when unset, as on a fresh CI machine), and dash forks: it would
+  // then die of the Ctrl-C itself (exit 130) whatever the task did, so the shell execs the task.
+  const quoted = command.map((arg) => `'${arg.replaceAll("'", `'\\''`)}'`).join(" ");
   const child = new Deno.Command(onTerminal ? "script" : "setsid", {
-    args: onTerminal ? ["-qefc", command.join(" "), "/dev/null"] : command,
+    args: onTerminal ? ["-qefc", `exec ${quoted}`, "/dev/null"] : command,
     cwd: options.cwd,
     env: { NO_COLOR: "1", ...options.env },
     stdin: "piped",
@@ -142,7 +145,7 @@ export async function stopTask(
   let session = onTerminal ? 0 : child.pid;
   try {
     await waitFor("the task's session", deadline, () => {
-      // script forks the command's shell into a new session: its child leads it
+      // script forks the command (exec'd by its shell) into a new session: its child leads it
       if (onTerminal) session = processes().find((p) => p.ppid === child.pid)?.pid ?? 0;
       return Promise.resolve(session !== 0);
     });
