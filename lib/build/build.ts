@@ -271,9 +271,11 @@ export function planBuild(input: BuildInput): BuildPlan {
 }
 
 /**
- * The SIGNING_CERT_SHA256 build argument: the certificate's sha256, or `unsigned`. Build secrets
- * are not part of podman's layer cache key, so without it a signed build would reuse the
- * cached, unsigned kmod layer of an earlier build.
+ * The SIGNING_CERT_SHA256 build argument and image label: the sha256 of the certificate in DER
+ * (what the image ships as /signing-cert.der, `openssl x509 -fingerprint -sha256` without the
+ * colons), the same for a PEM or a DER secret; or `unsigned`. Build secrets are not part of
+ * podman's layer cache key, so without it a signed build would reuse the cached, unsigned kmod
+ * layer of an earlier build.
  */
 export function signingCertSha256(
   input: Pick<BuildInput, "secretKey" | "secretCert" | "secretCertContent">,
@@ -283,20 +285,33 @@ export function signingCertSha256(
   if (content === undefined || content.length === 0) {
     throw new InputError(`Signing certificate is empty or unread: ${input.secretCert}`);
   }
-  const text = new TextDecoder().decode(content);
-  const pem = text.includes("-----BEGIN ");
-  // a DER certificate is an ASN.1 SEQUENCE (0x30); a PEM file must hold a certificate: a private
-  // key given as the certificate would be copied into the kmod layer (pushed with --cache-to)
-  if (
-    pem
-      ? !/-----BEGIN CERTIFICATE-----/.test(text) || /PRIVATE KEY-----/.test(text)
-      : content[0] !== 0x30
-  ) {
+  const der = certificateDer(content);
+  if (der === undefined) {
     throw new InputError(
       `Signing certificate is not an x509 certificate (PEM or DER): ${input.secretCert}`,
     );
   }
-  return createHash("sha256").update(content).digest("hex");
+  return createHash("sha256").update(der).digest("hex");
+}
+
+/**
+ * The DER bytes of a certificate file: a DER file as it is (an ASN.1 SEQUENCE, 0x30), a PEM file's
+ * first CERTIFICATE block decoded. A PEM file holding a private key is refused: given as the
+ * certificate, it would be copied into the kmod layer (pushed with --cache-to).
+ */
+function certificateDer(content: Uint8Array): Uint8Array | undefined {
+  const text = new TextDecoder().decode(content);
+  if (!text.includes("-----BEGIN ")) return content[0] === 0x30 ? content : undefined;
+  if (/PRIVATE KEY-----/.test(text)) return undefined;
+  const body = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/
+    .exec(text)?.[1]?.replace(/\s+/g, "");
+  if (!body) return undefined;
+  try {
+    const der = Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
+    return der[0] === 0x30 ? der : undefined;
+  } catch {
+    return undefined; // not base64
+  }
 }
 
 /** The build context: the folder holding the Containerfile. */

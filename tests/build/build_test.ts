@@ -26,6 +26,7 @@ const CERT = new TextEncoder().encode(
   "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n",
 );
 
+const DECODE = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 const DIGEST = `sha256:${"a".repeat(64)}`;
 const SHA = "d03c3edd320993bb04d6ec2c8c7300b87487c7b10ff5742f13a437a5164ba718";
 
@@ -174,18 +175,40 @@ Deno.test("planBuild() refuses values that must never reach podman", async (t) =
   }
 });
 
-Deno.test("planBuild() keys the kmod layer on the signing certificate: its sha256, else unsigned", async () => {
+Deno.test("planBuild() keys the kmod layer on the signing certificate: its DER's sha256, else unsigned", async () => {
   assert.equal(planBuild(input()).buildArgs.SIGNING_CERT_SHA256, "unsigned");
-  const expected = [...new Uint8Array(await crypto.subtle.digest("SHA-256", CERT))]
+  // CERT's PEM body, decoded: the certificate in DER
+  const der = Uint8Array.from([48, 130, 1, 179, 48, 130, 1, 89, 160, 3, 2, 1, 2, 2, 20]);
+  const expected = [...new Uint8Array(await crypto.subtle.digest("SHA-256", der))]
     .map((b) => b.toString(16).padStart(2, "0")).join("");
   const signed = planBuild(input({ secretKey: "/k", secretCert: "/c", secretCertContent: CERT }));
   assert.equal(signed.buildArgs.SIGNING_CERT_SHA256, expected);
   assert.ok(signed.argv.includes(`SIGNING_CERT_SHA256=${expected}`));
-  const der = Uint8Array.from([0x30, 0x82, 0x01, 0xb3]);
-  assert.match(
-    signingCertSha256({ secretKey: "/k", secretCert: "/c", secretCertContent: der }),
-    /^[0-9a-f]{64}$/,
-  );
+  // the same certificate as a DER secret, or in PEM with other lines around it: the same value
+  for (const content of [der, new TextEncoder().encode(`subject=CN = x\n${DECODE(CERT)}\n`)]) {
+    assert.equal(
+      signingCertSha256({ secretKey: "/k", secretCert: "/c", secretCertContent: content }),
+      expected,
+    );
+  }
+  for (
+    const bad of [
+      "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+      "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+      "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n",
+    ]
+  ) {
+    assert.throws(
+      () =>
+        signingCertSha256({
+          secretKey: "/k",
+          secretCert: "/c",
+          secretCertContent: new TextEncoder().encode(bad),
+        }),
+      /Signing certificate is not an x509 certificate \(PEM or DER\): \/c/,
+      bad,
+    );
+  }
   assert.throws(
     () =>
       signingCertSha256({

@@ -480,89 +480,125 @@ function shellOf(run: { args: string }): string {
   return run.args.replace(/^(?:--\S+\s+)+/, "");
 }
 
-Deno.test("kmod: the signing RUN creates certs/, checks SIGNING_CERT_SHA256 and deletes the key", async (t) => {
-  const run = runsIn("kmod").find((r) => r.args.includes("id=signing_key"));
-  assert.ok(run, "no kmod RUN mounts the signing key");
-  const stubs = {
-    make:
-      'echo "certs at make time: $(ls "$KERNEL_DIR/certs" 2>/dev/null | tr \'\\n\' \' \')" >> "$STUB_LOG"; touch kmod-zfs-1.rpm',
-    configure: "",
-  };
-  await sandbox(stubs, async ({ dir, run: sh }) => {
-    const script = shellOf(run).replaceAll("/run/secrets/", `${dir}/secrets/`)
-      .replaceAll("/usr/src/kernels/", `${dir}/kernels/`).replaceAll(" /out", ` ${dir}/out`);
-    const kernelDir = `${dir}/kernels/${KERNEL}`;
-    const env = (sha: string) => ({
-      KERNEL_VERSION: KERNEL,
-      SIGNING_CERT_SHA256: sha,
-      KERNEL_DIR: kernelDir,
-    });
-    await Deno.mkdir(`${dir}/src`);
-    await Deno.rename(`${dir}/bin/configure`, `${dir}/src/configure`);
-    const cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
-    const certSha = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(cert))
-      .then((d) => [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join(""));
-    const reset = async (secrets: boolean) => {
-      for (const path of [`${dir}/kernels`, `${dir}/out`, `${dir}/secrets`]) {
-        await Deno.remove(path, { recursive: true }).catch(() => {});
-      }
-      await Deno.mkdir(kernelDir, { recursive: true }); // kernel-devel has no certs/ folder
-      await Deno.mkdir(`${dir}/secrets`);
-      if (secrets) {
-        await Deno.writeTextFile(`${dir}/secrets/signing_key`, "KEY");
-        await Deno.writeTextFile(`${dir}/secrets/signing_cert`, cert);
-      }
-    };
+/** Runs openssl; its stdout. */
+async function openssl(args: string[]): Promise<Uint8Array> {
+  const out = await new Deno.Command("openssl", { args, stdout: "piped", stderr: "piped" })
+    .output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  return out.stdout;
+}
 
-    await t.step(
-      "signed: certs/ is created, the key is there for make and gone after",
-      async () => {
-        await reset(true);
+/** A fresh self-signed certificate in `dir`: cert.pem, cert.der, key.pem; its DER's sha256. */
+async function testCertificate(dir: string): Promise<string> {
+  await openssl(
+    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=zfs test", "-days", "1"]
+      .concat(["-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`]),
+  );
+  await openssl(["x509", "-in", `${dir}/cert.pem`, "-outform", "DER", "-out", `${dir}/cert.der`]);
+  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(`${dir}/cert.der`));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+integrationTest(
+  "kmod: the signing RUN creates certs/, checks SIGNING_CERT_SHA256 (the DER's sha256) and deletes the key",
+  ["openssl"],
+  async (t) => {
+    const run = runsIn("kmod").find((r) => r.args.includes("id=signing_key"));
+    assert.ok(run, "no kmod RUN mounts the signing key");
+    const stubs = {
+      make:
+        'echo "certs at make time: $(ls "$KERNEL_DIR/certs" 2>/dev/null | tr \'\\n\' \' \')" >> "$STUB_LOG"; touch kmod-zfs-1.rpm',
+      configure: "",
+    };
+    await sandbox(stubs, async ({ dir, run: sh }) => {
+      const script = shellOf(run).replaceAll("/run/secrets/", `${dir}/secrets/`)
+        .replaceAll("/usr/src/kernels/", `${dir}/kernels/`).replaceAll(" /out", ` ${dir}/out`);
+      const kernelDir = `${dir}/kernels/${KERNEL}`;
+      const env = (sha: string) => ({
+        KERNEL_VERSION: KERNEL,
+        SIGNING_CERT_SHA256: sha,
+        KERNEL_DIR: kernelDir,
+      });
+      await Deno.mkdir(`${dir}/src`);
+      await Deno.rename(`${dir}/bin/configure`, `${dir}/src/configure`);
+      const certSha = await testCertificate(dir);
+      const reset = async (cert?: string) => {
+        for (const path of [`${dir}/kernels`, `${dir}/out`, `${dir}/secrets`]) {
+          await Deno.remove(path, { recursive: true }).catch(() => {});
+        }
+        await Deno.mkdir(kernelDir, { recursive: true }); // kernel-devel has no certs/ folder
+        await Deno.mkdir(`${dir}/secrets`);
+        if (cert) {
+          await Deno.writeTextFile(`${dir}/secrets/signing_key`, "KEY");
+          await Deno.copyFile(cert, `${dir}/secrets/signing_cert`);
+        }
+      };
+
+      for (const form of ["pem", "der"]) {
+        await t.step(
+          `signed (${form}): certs/ is created, the key is there for make and gone after`,
+          async () => {
+            await reset(`${dir}/cert.${form}`);
+            const ran = await sh(script, env(certSha), `${dir}/src`);
+            assert.equal(ran.code, 0, ran.output);
+            assert.match(
+              ran.output,
+              new RegExp(`signing the modules with the certificate of sha256 ${certSha}`),
+            );
+            assert.ok(
+              ran.calls.includes("certs at make time: signing_key.pem signing_key.x509 "),
+              ran.calls.join("\n"),
+            );
+            assert.deepEqual([...Deno.readDirSync(`${kernelDir}/certs`)].map((e) => e.name), [
+              "signing_key.x509",
+            ]);
+            assert.deepEqual(
+              Deno.readFileSync(`${dir}/out/signing_cert.x509`),
+              Deno.readFileSync(`${dir}/cert.${form}`),
+            );
+          },
+        );
+      }
+      await t.step("a signing_cert that is no certificate: refused before make", async () => {
+        await reset(`${dir}/key.pem`);
         const ran = await sh(script, env(certSha), `${dir}/src`);
-        assert.equal(ran.code, 0, ran.output);
-        assert.match(
-          ran.output,
-          new RegExp(`signing the modules with the certificate of sha256 ${certSha}`),
-        );
-        assert.ok(
-          ran.calls.includes("certs at make time: signing_key.pem signing_key.x509 "),
-          ran.calls.join("\n"),
-        );
-        assert.deepEqual([...Deno.readDirSync(`${kernelDir}/certs`)].map((e) => e.name), [
-          "signing_key.x509",
-        ]);
-        assert.equal(Deno.readTextFileSync(`${dir}/out/signing_cert.x509`), cert);
-      },
-    );
-    await t.step("signed with a SIGNING_CERT_SHA256 of another certificate: refused", async () => {
-      await reset(true);
-      const ran = await sh(script, env("unsigned"), `${dir}/src`);
-      assert.notEqual(ran.code, 0);
-      assert.match(
-        ran.output,
-        /error: the signing certificate's sha256 is [0-9a-f]{64}, SIGNING_CERT_SHA256 is unsigned/,
+        assert.notEqual(ran.code, 0);
+        assert.match(ran.output, /error: the signing certificate is not an x509 certificate/);
+        assert.ok(!ran.calls.some((c) => c.startsWith("make")));
+      });
+      await t.step(
+        "signed with a SIGNING_CERT_SHA256 of another certificate: refused",
+        async () => {
+          await reset(`${dir}/cert.pem`);
+          const ran = await sh(script, env("unsigned"), `${dir}/src`);
+          assert.notEqual(ran.code, 0);
+          assert.match(
+            ran.output,
+            /error: the signing certificate's sha256 is [0-9a-f]{64}, SIGNING_CERT_SHA256 is unsigned/,
+          );
+          assert.ok(!ran.calls.some((c) => c.startsWith("make")));
+        },
       );
-      assert.ok(!ran.calls.some((c) => c.startsWith("make")));
+      await t.step(
+        "unsigned: no certs/, and a certificate sha256 without secrets is refused",
+        async () => {
+          await reset();
+          const unsigned = await sh(script, env("unsigned"), `${dir}/src`);
+          assert.equal(unsigned.code, 0, unsigned.output);
+          assert.match(unsigned.output, /building unsigned modules/);
+          assert.ok(unsigned.calls.includes("certs at make time: "), unsigned.calls.join("\n"));
+          await reset();
+          const missing = await sh(script, env(certSha), `${dir}/src`);
+          assert.notEqual(missing.code, 0);
+          assert.match(
+            missing.output,
+            /SIGNING_CERT_SHA256 is [0-9a-f]{64} but the signing secrets are missing/,
+          );
+        },
+      );
     });
-    await t.step(
-      "unsigned: no certs/, and a certificate sha256 without secrets is refused",
-      async () => {
-        await reset(false);
-        const unsigned = await sh(script, env("unsigned"), `${dir}/src`);
-        assert.equal(unsigned.code, 0, unsigned.output);
-        assert.match(unsigned.output, /building unsigned modules/);
-        assert.ok(unsigned.calls.includes("certs at make time: "), unsigned.calls.join("\n"));
-        await reset(false);
-        const missing = await sh(script, env(certSha), `${dir}/src`);
-        assert.notEqual(missing.code, 0);
-        assert.match(
-          missing.output,
-          /SIGNING_CERT_SHA256 is [0-9a-f]{64} but the signing secrets are missing/,
-        );
-      },
-    );
-  });
-});
+  },
+);
 
 integrationTest(
   "verify: checks the RPMs against the spec, ships a signed build's certificate in DER, sorts the layout",
@@ -590,36 +626,7 @@ esac`,
         .replaceAll("/tmp/kmod", `${dir}/kmod`).replaceAll("/layout", `${dir}/layout`)
         .replaceAll("/spec/", `${dir}/spec/`).replaceAll(" /out", ` ${dir}/out`)
         .replaceAll('"/out/', `"${dir}/out/`);
-      const openssl = async (args: string[]) => {
-        const out = await new Deno.Command("openssl", { args, stdout: "piped", stderr: "piped" })
-          .output();
-        assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-        return out.stdout;
-      };
-      await openssl([
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=zfs test",
-        "-days",
-        "1",
-        "-keyout",
-        `${dir}/key.pem`,
-        "-out",
-        `${dir}/cert.pem`,
-      ]);
-      await openssl([
-        "x509",
-        "-in",
-        `${dir}/cert.pem`,
-        "-outform",
-        "DER",
-        "-out",
-        `${dir}/cert.der`,
-      ]);
+      const certSha = await testCertificate(dir);
       const serial = new TextDecoder().decode(
         await openssl(["x509", "-in", `${dir}/cert.pem`, "-noout", "-serial"]),
       ).trim().replace("serial=", "");
@@ -656,7 +663,13 @@ esac`,
             ? [...Deno.readDirSync(`${dir}/layout/${e.name}`)].map((f) => `${e.name}/${f.name}`)
             : [e.name]
         ).sort();
-      const env = { KERNEL_VERSION: KERNEL, ZFS_TAG: "zfs-2.4.99", STUB_KERNEL: KERNEL };
+      const env = {
+        KERNEL_VERSION: KERNEL,
+        ZFS_TAG: "zfs-2.4.99",
+        STUB_KERNEL: KERNEL,
+        SIGNING_CERT_SHA256: "unsigned",
+      };
+      const signed = { ...env, SIGNING_CERT_SHA256: certSha, STUB_SIGNER: "zfs test" };
 
       await t.step("unsigned: no certificate in the layout; pyzfs goes to other/", async () => {
         await reset();
@@ -692,7 +705,7 @@ esac`,
           `signed (${form} secret): /signing-cert.der is the certificate in DER`,
           async () => {
             await reset(`${dir}/${cert}`);
-            const ran = await sh(script, { ...env, STUB_SIGNER: "zfs test", STUB_SIG_KEY: serial });
+            const ran = await sh(script, { ...signed, STUB_SIG_KEY: serial });
             assert.equal(ran.code, 0, ran.output);
             assert.deepEqual(
               await Deno.readFile(`${dir}/layout/signing-cert.der`),
@@ -705,12 +718,29 @@ esac`,
       }
       await t.step("signed by another key: refused, no certificate shipped", async () => {
         await reset(`${dir}/cert.pem`);
-        const ran = await sh(script, { ...env, STUB_SIGNER: "other", STUB_SIG_KEY: "0BADC0DE" });
+        const ran = await sh(script, { ...signed, STUB_SIGNER: "other", STUB_SIG_KEY: "0BADC0DE" });
         assert.equal(ran.code, 1, ran.output);
         assert.match(ran.output, /error: zfs\.ko is signed by key 0BADC0DE \(other\)/);
         assert.equal(
           await Deno.stat(`${dir}/layout/signing-cert.der`).catch(() => undefined),
           undefined,
+        );
+      });
+      await t.step("a label that is not the shipped certificate's sha256: refused", async () => {
+        await reset(`${dir}/cert.pem`);
+        const other = { ...signed, SIGNING_CERT_SHA256: "0".repeat(64), STUB_SIG_KEY: serial };
+        const mismatch = await sh(script, other);
+        assert.equal(mismatch.code, 1, mismatch.output);
+        assert.match(
+          mismatch.output,
+          new RegExp(`error: /signing-cert.der has sha256 ${certSha}, the label would say 0{64}`),
+        );
+        await reset();
+        const unsigned = await sh(script, { ...env, SIGNING_CERT_SHA256: certSha });
+        assert.equal(unsigned.code, 1, unsigned.output);
+        assert.match(
+          unsigned.output,
+          /error: no signing certificate came from the kmod stage, SIGNING_CERT_SHA256 is [0-9a-f]{64}/,
         );
       });
       await t.step("an RPM the spec names is missing: refused, naming it", async () => {

@@ -7,6 +7,7 @@ import { xsalsa20poly1305 } from "@noble/ciphers/salsa.js";
 import { hsalsa } from "@noble/ciphers/salsa.js";
 import { blake2b } from "@noble/hashes/blake2.js";
 import { fileURLToPath } from "node:url";
+import { signingCertSha256 } from "../../lib/build/build.ts";
 import { SECRET_NAMES } from "../../lib/signing/signing_keys.ts";
 import {
   decryptPrivateKey,
@@ -125,6 +126,15 @@ integrationTest(
       assert.equal(
         json["cert-sha256"],
         Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join(""),
+      );
+      // what a build given the PEM (the SIGNING_CERT secret) labels its image with
+      assert.equal(
+        signingCertSha256({
+          secretKey: `${keys}/signing_key.pem`,
+          secretCert: cert,
+          secretCertContent: await Deno.readFile(cert),
+        }),
+        json["cert-sha256"],
       );
       // cosign.key opens with the passphrase and is cosign.pub's private half.
       const privateKey = await decryptPrivateKey(
