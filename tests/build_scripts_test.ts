@@ -3,6 +3,7 @@
 // rpmspec on specs shaped like OpenZFS 2.4 and master).
 import assert from "node:assert/strict";
 import { parseContainerfile } from "../lib/build/containerfile.ts";
+import { masterRpms } from "./helpers/master_rpms.ts";
 import { sandbox } from "./helpers/stub_sandbox.ts";
 import { integrationTest } from "./helpers/tools.ts";
 
@@ -274,21 +275,7 @@ const RPM_OPTIONS = [
   '--define "__use_python /usr/bin/python3" --define "__use_python_pkg_version 3"',
 ].join(" ");
 
-/** The userland RPMs OpenZFS master builds (libuutil3 packaging removed), and the kmod ones. */
-const MASTER_RPMS = [
-  "zfs-2.4.99-1.fc43.x86_64.rpm",
-  "libnvpair3-2.4.99-1.fc43.x86_64.rpm",
-  "libzfs7-2.4.99-1.fc43.x86_64.rpm",
-  "libzfs7-devel-2.4.99-1.fc43.x86_64.rpm",
-  "libzpool7-2.4.99-1.fc43.x86_64.rpm",
-  "zfs-dracut-2.4.99-1.fc43.noarch.rpm",
-  "zfs-test-2.4.99-1.fc43.x86_64.rpm",
-  "python3-pyzfs-2.4.99-1.fc43.noarch.rpm",
-  "zfs-debuginfo-2.4.99-1.fc43.x86_64.rpm",
-  "zfs-2.4.99-1.fc43.src.rpm",
-  `kmod-zfs-${KERNEL}-2.4.99-1.fc43.x86_64.rpm`,
-  "kmod-zfs-devel-2.4.99-1.fc43.x86_64.rpm",
-];
+const MASTER_RPMS = masterRpms(KERNEL);
 
 integrationTest(
   "expected-rpms.sh expects the RPMs the spec names: master without libuutil3, 2.4 with it",

@@ -8,6 +8,7 @@ import {
   parseContainerfile,
 } from "../../lib/build/containerfile.ts";
 import { rpmFolder } from "../../lib/build/rpms.ts";
+import { masterRpms } from "../helpers/master_rpms.ts";
 import { sandbox } from "../helpers/stub_sandbox.ts";
 import { integrationTest } from "../helpers/tools.ts";
 
@@ -630,20 +631,7 @@ esac`,
       const serial = new TextDecoder().decode(
         await openssl(["x509", "-in", `${dir}/cert.pem`, "-noout", "-serial"]),
       ).trim().replace("serial=", "");
-      const rpms = [
-        "zfs-2.4.99-1.fc43.x86_64.rpm",
-        "libnvpair3-2.4.99-1.fc43.x86_64.rpm",
-        "libzfs7-2.4.99-1.fc43.x86_64.rpm",
-        "libzfs7-devel-2.4.99-1.fc43.x86_64.rpm",
-        "libzpool7-2.4.99-1.fc43.x86_64.rpm",
-        "zfs-dracut-2.4.99-1.fc43.noarch.rpm",
-        "zfs-test-2.4.99-1.fc43.x86_64.rpm",
-        "python3-pyzfs-2.4.99-1.fc43.noarch.rpm",
-        "zfs-debuginfo-2.4.99-1.fc43.x86_64.rpm",
-        "zfs-2.4.99-1.fc43.src.rpm",
-        `kmod-zfs-${KERNEL}-2.4.99-1.fc43.x86_64.rpm`,
-        "kmod-zfs-devel-2.4.99-1.fc43.x86_64.rpm",
-      ];
+      const rpms = masterRpms(KERNEL);
       const reset = async (cert?: string, drop?: string) => {
         for (const path of ["out", "kmod", "layout", "spec"]) {
           await Deno.remove(`${dir}/${path}`, { recursive: true }).catch(() => {});
