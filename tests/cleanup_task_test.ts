@@ -414,6 +414,40 @@ Deno.test("cleanup reports another refusal, goes on with the rest and exits 1", 
   });
 });
 
+Deno.test("a DELETE that answers 404 counts as gone only when the version is gone", async (t) => {
+  await t.step("a token without admin rights on the package: failures with the hint", async () => {
+    const fake = orgFake(history(100), { orgId: 1, noPackageAdmin: true });
+    await withPackages(fake, async (server, env) => {
+      const run = await runCleanup(["90", "3", ...org, "--yes"], env);
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(
+        run.stderr,
+        /cannot delete 5092 \(-\): Not found \(Package not found\.\): the version is still there; GitHub answers 404 to a token without admin rights on the package: give the workflow job/,
+      );
+      assert.doesNotMatch(run.stderr, /already gone/);
+      assert.match(run.stdout, /delete 10, deleted 0, retained by GitHub 0, failed 10/);
+      assert.equal(deletes(server).length, 10);
+      assert.equal(fake.versions.length, 100);
+    });
+  });
+  await t.step("a retried DELETE whose first attempt went through: already gone", async () => {
+    const fake: FakeGithub = orgFake(history(100), { orgId: 1 });
+    const wentThrough = () => {
+      fake.versions = fake.versions.filter((v) => v.id !== 5093);
+      return json({ message: "Server Error" }, { status: 502 });
+    };
+    fake.script = { "DELETE 5093": [wentThrough] };
+    await withPackages(fake, async (server, env) => {
+      const run = await runCleanup(["90", "3", ...org, "--yes"], env);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, /\] already gone 5093 /);
+      assert.match(run.stdout, /delete 10, deleted 10, retained by GitHub 0/);
+      assert.equal(deletes(server).length, 11);
+      assert.equal(fake.versions.length, 90);
+    });
+  });
+});
+
 Deno.test("cleanup strips control characters from server text on the terminal and escapes it in the summary", async () => {
   const hostile = () =>
     json({ message: "\x1b[2J\x1b]0;pwned\x07Nope [click](https://evil.example) <img src=x>" }, {

@@ -298,8 +298,9 @@ async function refusalMessage(response: Response, url: string): Promise<string> 
 }
 
 /**
- * Deletes one version; 5xx and rate limits are retried, 404 means it is already gone,
- * GitHub's 5,000-downloads refusal means GitHub retains it. Any other refusal throws.
+ * Deletes one version; 5xx and rate limits are retried, GitHub's 5,000-downloads refusal means
+ * GitHub retains it. A 404 is "gone" only when the version no longer answers either: GitHub also
+ * answers 404 to a token without admin rights on the package. Any other refusal throws.
  */
 export async function deletePackageVersion(
   endpoint: PackageEndpoint,
@@ -316,12 +317,21 @@ export async function deletePackageVersion(
     await response.body?.cancel();
     return "deleted";
   }
-  // A retried DELETE whose first attempt went through answers 404: the version is gone.
-  if (response.status === 404) {
-    await response.body?.cancel();
-    return "gone";
-  }
   const message = await refusalMessage(response, url);
+  // A retried DELETE whose first attempt went through answers 404, and so does a DELETE by a
+  // token without admin rights on the package: only a version that is no longer there is gone.
+  if (response.status === 404) {
+    const left = await stillThere(url, options);
+    if (left === false) return "gone";
+    throw new RemoteError(
+      url,
+      404,
+      `${statusText(response)}${message ? ` (${message})` : ""}: ${
+        left ? "the version is still there" : "cannot tell whether the version is gone"
+      }; GitHub answers 404 to a token without admin rights on the package: ${ACTIONS_PERMISSION}` +
+        ", or use a personal access token with delete:packages",
+    );
+  }
   const refusal = classifyDeleteRefusal(
     response.status,
     message,
@@ -339,6 +349,17 @@ export async function deletePackageVersion(
     error.message = `${error.message}: ${refusal.hint}`;
   }
   throw error;
+}
+
+/** Whether a version still answers (GET …/versions/<id>): true, false on a 404, else undefined. */
+async function stillThere(url: string, options: GithubClientOptions): Promise<boolean | undefined> {
+  try {
+    const response = await fetchWithRetry(url, { headers: githubHeaders(options.token) }, options);
+    await response.body?.cancel();
+    return response.ok ? true : response.status === 404 ? false : undefined;
+  } catch {
+    return undefined; // a network failure: the deletion is not confirmed
+  }
 }
 
 /**

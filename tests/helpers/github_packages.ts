@@ -135,6 +135,11 @@ export interface FakeGithub {
   /** Versions whose DELETE GitHub refuses for their downloads (400, as a validation failure). */
   popular?: Set<number>;
   /**
+   * The token lists the package but has no admin rights on it (a GITHUB_TOKEN whose repository
+   * lacks Admin access): GitHub then answers every DELETE 404 "Package not found.".
+   */
+  noPackageAdmin?: boolean;
+  /**
    * The token's classic scopes, sent as `x-oauth-scopes` on every REST answer (a personal
    * access token); a DELETE without `delete:packages` among them answers 403 as GitHub does.
    */
@@ -250,6 +255,10 @@ function routes(fake: FakeGithub, name: string, pkg: string) {
       return json(items, { headers });
     }
     const id = Number(path.slice(`${prefix}${pkg}/`.length));
+    if (request.method === "GET" && id) {
+      const version = fake.versions.find((v) => v.id === id);
+      return version ? json(version) : json({ message: "Not Found" }, { status: 404 });
+    }
     if (request.method === "DELETE" && id) {
       const answer = scripted(`DELETE ${id}`);
       if (answer) return answer;
@@ -258,6 +267,13 @@ function routes(fake: FakeGithub, name: string, pkg: string) {
           message: "Must have admin rights to Repository.",
           documentation_url: "https://docs.github.com/rest/packages/packages",
         }, { status: 403 });
+      }
+      if (fake.noPackageAdmin) {
+        return json({
+          message: "Package not found.",
+          documentation_url:
+            "https://docs.github.com/rest/packages/packages#delete-package-version-for-an-organization",
+        }, { status: 404 });
       }
       if (fake.popular?.has(id)) return json({ message: DOWNLOADS_MESSAGE }, { status: 400 });
       const index = fake.versions.findIndex((v) => v.id === id);
