@@ -5,8 +5,8 @@
 // stand-in); an upload location on another origin is refused, never sent the token; the
 // digest a registry answers must be the one computed here.
 import { createHash } from "node:crypto";
-import { CheckError, RemoteError } from "../core/errors.ts";
-import { fetchWithRetry, remoteErrorOf, type RetryOptions } from "../core/http.ts";
+import { RemoteError } from "../core/errors.ts";
+import { fetchWithRetry, remoteErrorOf } from "../core/http.ts";
 import {
   credentialsFor,
   type ImageRef,
@@ -20,14 +20,10 @@ function sha256Digest(bytes: Uint8Array): string {
   return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 }
 
-export interface PushOptions {
-  retry?: RetryOptions;
-}
-
 // Push-scoped tokens per repository, shared by every request of this process.
 const pushTokens = new Map<string, Promise<string>>();
 
-function cannotWrite(url: string, status: number): CheckError {
+function cannotWrite(url: string, status: number): RemoteError {
   return new RemoteError(
     url,
     status,
@@ -36,46 +32,36 @@ function cannotWrite(url: string, status: number): CheckError {
   );
 }
 
-async function pushToken(
-  ref: ImageRef,
-  challenge: Record<string, string>,
-  retry: RetryOptions,
-): Promise<string> {
+async function pushToken(ref: ImageRef, challenge: Record<string, string>): Promise<string> {
   const url = serverUrl(challenge.realm!, registryBaseUrl(ref));
   if (challenge.service) url.searchParams.set("service", challenge.service);
   url.searchParams.set("scope", `repository:${ref.repository}:pull,push`);
   const credentials = await credentialsFor(ref, url);
   const headers: HeadersInit = credentials ? { Authorization: credentials } : {};
-  const response = await fetchWithRetry(url, { headers, redirect: "manual" }, retry);
+  const response = await fetchWithRetry(url, { headers, redirect: "manual" });
   if (response.status === 401 || response.status === 403) {
     await response.body?.cancel().catch(() => {});
     throw cannotWrite(url.href, response.status);
   }
   if (!response.ok) throw await remoteErrorOf(url.href, response);
-  return await tokenOf(response, url.href, retry);
+  return await tokenOf(response, url.href, {});
 }
 
 async function sendOnce(
   url: string,
   init: RequestInit,
   token: string | undefined,
-  retry: RetryOptions,
 ): Promise<Response> {
   const headers = new Headers(init.headers);
   if (token) headers.set("Authorization", `Bearer ${token}`);
-  return await fetchWithRetry(url, { ...init, headers, redirect: "manual" }, retry);
+  return await fetchWithRetry(url, { ...init, headers, redirect: "manual" });
 }
 
 /**
  * One request to the registry of `ref` at `url` (which must be on the registry's origin); a
- * 401 Bearer challenge gets a push-scoped token and one retry. 401/403 after that: CheckError.
+ * 401 Bearer challenge gets a push-scoped token and one retry. 401/403 after that: RemoteError (a CheckError).
  */
-async function pushRequest(
-  ref: ImageRef,
-  url: string,
-  init: RequestInit,
-  retry: RetryOptions,
-): Promise<Response> {
+async function pushRequest(ref: ImageRef, url: string, init: RequestInit): Promise<Response> {
   const base = registryBaseUrl(ref);
   if (new URL(url).origin !== new URL(base).origin) {
     throw new RemoteError(
@@ -85,16 +71,16 @@ async function pushRequest(
     );
   }
   const cached = pushTokens.get(ref.name);
-  let response = await sendOnce(url, init, cached ? await cached : undefined, retry);
+  let response = await sendOnce(url, init, cached ? await cached : undefined);
   const challenge = response.status === 401
     ? parseBearerChallenge(response.headers.get("www-authenticate"))
     : undefined;
   if (challenge) {
     await response.body?.cancel().catch(() => {});
-    const pending = pushToken(ref, challenge, retry);
+    const pending = pushToken(ref, challenge);
     pushTokens.set(ref.name, pending);
     pending.catch(() => pushTokens.delete(ref.name));
-    response = await sendOnce(url, init, await pending, retry);
+    response = await sendOnce(url, init, await pending);
   }
   if (response.status === 401 || response.status === 403) {
     await response.body?.cancel().catch(() => {});
@@ -120,19 +106,14 @@ function checkAnsweredDigest(response: Response, url: string, digest: string): v
 }
 
 /** Uploads a blob held in memory unless the repository has it; returns its digest. */
-export async function pushBlob(
-  ref: ImageRef,
-  bytes: Uint8Array,
-  options: PushOptions = {},
-): Promise<string> {
-  const retry = options.retry ?? {};
+export async function pushBlob(ref: ImageRef, bytes: Uint8Array): Promise<string> {
   const digest = sha256Digest(bytes);
   const blobUrl = repositoryUrl(ref, `blobs/${digest}`);
-  const head = await pushRequest(ref, blobUrl, { method: "HEAD" }, retry);
+  const head = await pushRequest(ref, blobUrl, { method: "HEAD" });
   await head.body?.cancel().catch(() => {});
   if (head.ok) return digest;
   const startUrl = repositoryUrl(ref, "blobs/uploads/");
-  const start = await pushRequest(ref, startUrl, { method: "POST" }, retry);
+  const start = await pushRequest(ref, startUrl, { method: "POST" });
   if (start.status !== 202) throw await remoteErrorOf(startUrl, start);
   await start.body?.cancel().catch(() => {});
   const location = start.headers.get("location");
@@ -143,7 +124,7 @@ export async function pushBlob(
     method: "PUT",
     headers: { "Content-Type": "application/octet-stream" },
     body: bytes as BodyInit,
-  }, retry);
+  });
   if (put.status !== 201) throw await remoteErrorOf(startUrl, put);
   await put.body?.cancel().catch(() => {});
   checkAnsweredDigest(put, startUrl, digest);
@@ -156,7 +137,6 @@ export async function pushManifest(
   tag: string,
   bytes: Uint8Array,
   mediaType: string,
-  options: PushOptions = {},
 ): Promise<string> {
   const digest = sha256Digest(bytes);
   const url = repositoryUrl(ref, `manifests/${tag}`);
@@ -164,7 +144,7 @@ export async function pushManifest(
     method: "PUT",
     headers: { "Content-Type": mediaType },
     body: bytes as BodyInit,
-  }, options.retry ?? {});
+  });
   if (response.status !== 201 && response.status !== 200) {
     throw await remoteErrorOf(url, response);
   }
