@@ -4,6 +4,7 @@
 //   (passphrase in SIGSTORE_PASSWORD)
 import {
   assertOutputsWritable,
+  jsonOption,
   main,
   parseWith,
   stderrLogger,
@@ -23,7 +24,7 @@ if (import.meta.main) {
       .argument("<image>", "the image to sign, by digest: REPO@sha256:…", parseWith(imageRef))
       .requiredOption("--key <file>", "cosign's encrypted private key (cosign.key)")
       .option("--github-output", "write signature-tag and signature-digest to $GITHUB_OUTPUT")
-      .option("--json", "print the result as one JSON document")
+      .addOption(jsonOption())
       .parse(Deno.args, { from: "user" });
     const [image] = command.processedArgs;
     const options = command.opts();

@@ -2,7 +2,14 @@
 // and the cosign image-signing pair, and with --set-secrets stores them as repository secrets.
 // deno task signing-keys [--dir keys] [--set-secrets] [--repo OWNER/REPO] [--json]
 //   (passphrase of cosign.key in SIGSTORE_PASSWORD)
-import { main, parseWith, stderrLogger, taskCommand, userPath } from "../lib/cli/cli.ts";
+import {
+  jsonOption,
+  main,
+  parseWith,
+  stderrLogger,
+  taskCommand,
+  userPath,
+} from "../lib/cli/cli.ts";
 import { githubRepo } from "../lib/core/patterns.ts";
 import { render } from "../lib/cli/render.ts";
 import { createKeys, SECRET_NAMES, setSecrets } from "../lib/signing/signing_keys.ts";
@@ -21,7 +28,7 @@ if (import.meta.main) {
         "the repository of the secrets (default: gh's, GH_REPO or the git remote)",
         parseWith(githubRepo),
       )
-      .option("--json", "print the result as one JSON document")
+      .addOption(jsonOption())
       .parse(Deno.args, { from: "user" })
       .opts();
     const passphrase = sigstorePassphrase();

@@ -1,7 +1,7 @@
 // Verifies that an image carries a cosign key signature by the given public key that names
 // this repository and digest (what a `sigstoreSigned` policy checks). Exit 0 verified, 1 refused.
 // deno task verify-image <image@sha256:…|image:tag> --key cosign.pub [--json]
-import { main, parseWith, taskCommand } from "../lib/cli/cli.ts";
+import { jsonOption, main, parseWith, taskCommand } from "../lib/cli/cli.ts";
 import { imageRef } from "../lib/core/patterns.ts";
 import { render } from "../lib/cli/render.ts";
 
@@ -13,7 +13,7 @@ if (import.meta.main) {
     )
       .argument("<image>", "the image: REPO@sha256:… or REPO:TAG", parseWith(imageRef))
       .requiredOption("--key <file>", "the public key (cosign.pub)")
-      .option("--json", "print the result as one JSON document")
+      .addOption(jsonOption())
       .parse(Deno.args, { from: "user" });
     const [image] = command.processedArgs;
     const options = command.opts();
