@@ -7,7 +7,7 @@ import { CheckError, InputError } from "../core/errors.ts";
 import { GhError, runGh } from "../github/gh.ts";
 
 /** The files, in the order they are listed; `secret` = the repository secret that holds it. */
-export const KEY_FILES = [
+const KEY_FILES = [
   { file: "signing_key.pem", mode: 0o600, secret: "SIGNING_KEY" },
   { file: "signing_cert.pem", mode: 0o644, secret: "SIGNING_CERT" },
   { file: "signing_cert.der", mode: 0o644, secret: undefined },
@@ -24,10 +24,10 @@ export const SECRET_NAMES = [
 ];
 
 /** Days the module-signing certificate is valid. */
-export const CERT_DAYS = 3650;
+const CERT_DAYS = 3650;
 
 /** openssl's config for the certificate: the kernel's certs/default_x509.genkey, own names. */
-export function x509Config(commonName: string): string {
+function x509Config(commonName: string): string {
   return [
     "[ req ]",
     "default_bits = 4096",
@@ -55,7 +55,7 @@ function reasonOf(error: unknown): string {
 }
 
 /** The files of KEY_FILES that already exist in `dir` (any of them stops the task). */
-export async function existingKeyFiles(dir: string): Promise<string[]> {
+async function existingKeyFiles(dir: string): Promise<string[]> {
   const found: string[] = [];
   for (const { file } of KEY_FILES) {
     try {

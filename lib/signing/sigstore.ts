@@ -13,9 +13,9 @@ import { signBytes, verifyBytes } from "./sigstore_keys.ts";
 
 export const SIMPLE_SIGNING_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json";
 export const SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature";
-export const PAYLOAD_TYPE = "cosign container image signature";
+const PAYLOAD_TYPE = "cosign container image signature";
 export const OCI_MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json";
-export const OCI_CONFIG_TYPE = "application/vnd.oci.image.config.v1+json";
+const OCI_CONFIG_TYPE = "application/vnd.oci.image.config.v1+json";
 
 /** A layer of a signature manifest, as written and as read. */
 export interface SignatureLayer {

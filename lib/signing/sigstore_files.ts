@@ -6,7 +6,7 @@ import { InputError } from "../core/errors.ts";
 import { userPath } from "../core/paths.ts";
 
 /** Where the passphrase of cosign.key comes from (cosign's own name is read too). */
-export const PASSPHRASE_VARIABLES = ["SIGSTORE_PASSWORD", "COSIGN_PASSWORD"] as const;
+const PASSPHRASE_VARIABLES = ["SIGSTORE_PASSWORD", "COSIGN_PASSWORD"] as const;
 
 /** The passphrase from SIGSTORE_PASSWORD (else COSIGN_PASSWORD); unset is an InputError. */
 export function sigstorePassphrase(): string {
@@ -24,7 +24,7 @@ const MAX_KEY_FILE_BYTES = 64 * 1024;
  * The text of a key file the user named with `flag`: a regular file of at most 64 KiB (not
  * /dev/zero, not a folder), else a one-line InputError.
  */
-export async function readKeyFile(path: string, flag: string): Promise<string> {
+async function readKeyFile(path: string, flag: string): Promise<string> {
   const fail = (why: string) => new InputError(`Cannot read ${flag} ${path}: ${why}`);
   let file: Deno.FsFile;
   try {

@@ -19,7 +19,7 @@ import {
 } from "./sigstore.ts";
 
 /** Largest payload blob read: a simple-signing payload is a few hundred bytes. */
-export const MAX_PAYLOAD_BYTES = 64 * 1024;
+const MAX_PAYLOAD_BYTES = 64 * 1024;
 /** Most signature layers looked at. */
 export const MAX_SIGNATURES = 100;
 
@@ -132,7 +132,7 @@ async function checkLayer(
 }
 
 /** Why nothing verified, in one line: each distinct reason once, with its count. */
-export function refusal(
+function refusal(
   checks: SignatureCheck[],
   total: number,
 ): { reason: string; detail: string } {

@@ -10,11 +10,11 @@ import { InputError } from "../core/errors.ts";
 /** What cosign writes today. */
 export const SIGSTORE_KEY_LABEL = "ENCRYPTED SIGSTORE PRIVATE KEY";
 /** What cosign wrote before 2.0 (still read by cosign, and here). */
-export const COSIGN_KEY_LABEL = "ENCRYPTED COSIGN PRIVATE KEY";
-export const PUBLIC_KEY_LABEL = "PUBLIC KEY";
+const COSIGN_KEY_LABEL = "ENCRYPTED COSIGN PRIVATE KEY";
+const PUBLIC_KEY_LABEL = "PUBLIC KEY";
 
 /** cosign's scrypt parameters for a new key. */
-export const SCRYPT_PARAMS = { N: 32768, r: 8, p: 1 } as const;
+const SCRYPT_PARAMS = { N: 32768, r: 8, p: 1 } as const;
 const P256 = { name: "ECDSA", namedCurve: "P-256" } as const;
 const SIGN = { name: "ECDSA", hash: "SHA-256" } as const;
 const MAX_PEM_BYTES = 64 * 1024;
@@ -34,7 +34,7 @@ export function fromBase64(text: string, what: string): Uint8Array {
 }
 
 /** A PEM block: `-----BEGIN label-----`, base64 in lines of 64, `-----END label-----`. */
-export function pemEncode(label: string, bytes: Uint8Array): string {
+function pemEncode(label: string, bytes: Uint8Array): string {
   const lines = toBase64(bytes).match(/.{1,64}/g) ?? [];
   return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
 }
