@@ -7,6 +7,7 @@ import { readBytes } from "../core/http.ts";
 import { fetchBlob, type ImageRef, parseImageRef, readManifest } from "../registry/registry.ts";
 import { pushBlob, pushManifest } from "../registry/registry_push.ts";
 import {
+  type Expected,
   type LayerVerdict,
   mergeLayers,
   OCI_MANIFEST_TYPE,
@@ -114,7 +115,7 @@ async function checkLayer(
   image: ImageRef,
   layer: SignatureLayer,
   publicKey: CryptoKey,
-  expected: { name: string; digest: string },
+  expected: Expected,
 ): Promise<LayerVerdict> {
   if (!(Number.isSafeInteger(layer.size) && layer.size >= 0 && layer.size <= MAX_PAYLOAD_BYTES)) {
     return { verified: false, reason: "malformed-payload", detail: "the payload is too large" };

@@ -8,6 +8,7 @@ import { parseImageRef, readManifest } from "../../lib/registry/registry.ts";
 import { pushBlob, pushManifest } from "../../lib/registry/registry_push.ts";
 import {
   OCI_MANIFEST_TYPE,
+  sha256Digest,
   SIGNATURE_ANNOTATION,
   signatureManifest,
   signatureTag,
@@ -248,8 +249,7 @@ async function withLyingRegistry(
     },
     layers: [],
   }));
-  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", image));
-  const digest = `sha256:${Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+  const digest = await sha256Digest(image);
   const blobRequests: string[] = [];
   let shaped: Awaited<ReturnType<typeof layers>> | undefined;
   await withServer((request) => {
