@@ -1,7 +1,7 @@
 // lib/registry/registry_push.ts against the real registry (docker-registry) behind a token-guarded front
 // like ghcr.io's: writes need a token with `push` scope, asked for after the 401 challenge; a
-// registry that grants only pull, sends the upload elsewhere or names another digest is refused
-// in one line, and nothing goes to another host.
+// registry that grants only pull, denies the write (ghcr.io's 403 DENIED), sends the upload
+// elsewhere or names another digest is refused in one line, and nothing goes to another host.
 import assert from "node:assert/strict";
 import { CheckError } from "../../lib/core/errors.ts";
 import { parseImageRef, readManifest } from "../../lib/registry/registry.ts";
@@ -11,7 +11,7 @@ import { startRegistry } from "../helpers/registry.ts";
 import { type TestServer, withServer } from "../helpers/server.ts";
 import { integrationTest } from "../helpers/tools.ts";
 
-type FrontMode = "ok" | "pull-only" | "foreign-location" | "other-digest";
+type FrontMode = "ok" | "pull-only" | "denied" | "foreign-location" | "other-digest";
 
 interface Front {
   host: string;
@@ -45,6 +45,12 @@ async function withFront(
         const allowed = write
           ? /^Bearer granted\.pull\.push$/.test(token)
           : /^Bearer granted/.test(token);
+        if (write && allowed && mode === "denied") {
+          // ghcr.io's answer to a token whose package grants the workflow no write access
+          return Response.json({
+            errors: [{ code: "DENIED", message: "permission_denied: write_package" }],
+          }, { status: 403 });
+        }
         if (!allowed) {
           return Response.json({ errors: [{ code: "UNAUTHORIZED" }] }, {
             status: 401,
@@ -132,6 +138,26 @@ integrationTest(
           );
         });
       });
+
+      await t.step(
+        "a write the registry denies (403 DENIED): one line, nothing written",
+        async () => {
+          await withFront(registry.host, "denied", async (front) => {
+            const error = await pushAll(`${front.host}/owner/denied`).then(
+              () => undefined,
+              (e) => e,
+            );
+            assert.ok(error instanceof CheckError, String(error));
+            assert.match(error.message, /^Cannot write to the registry \(GitHub's registry needs/);
+            assert.match(error.message, /\(HTTP 403\)$/);
+            assert.equal(error.message.split("\n").length, 1);
+            await assert.rejects(
+              () => readManifest(`${registry.host}/owner/denied`, "sha256-test.sig"),
+              /HTTP 404/,
+            );
+          });
+        },
+      );
 
       await t.step(
         "an upload location on another host: refused, no request sent there",
