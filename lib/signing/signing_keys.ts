@@ -15,11 +15,9 @@ const KEY_FILES = [
   { file: "cosign.pub", mode: 0o644, secret: undefined },
 ] as const;
 
-/** The secrets `--set-secrets` writes, in order (the passphrase last). */
-export const SECRET_NAMES = [
-  "SIGNING_KEY",
-  "SIGNING_CERT",
-  "SIGSTORE_PRIVATE_KEY",
+/** The secrets `--set-secrets` writes, in order: those of KEY_FILES, then the passphrase. */
+export const SECRET_NAMES: string[] = [
+  ...KEY_FILES.flatMap(({ secret }) => secret ? [secret] : []),
   "SIGSTORE_PASSWORD",
 ];
 
