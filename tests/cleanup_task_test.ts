@@ -6,6 +6,8 @@ import { createHash } from "node:crypto";
 import { classifyDeleteRefusal } from "../lib/cleanup/packages.ts";
 import {
   CACHE_PACKAGE,
+  deletedIds,
+  deletes,
   DOWNLOADS_MESSAGE,
   type FakeGithub,
   hexOf,
@@ -28,9 +30,6 @@ interface Run {
 const runCleanup = (args: string[], env: Record<string, string> = {}): Promise<Run> =>
   runTaskFile("cleanup.ts", args, { HTTP_RETRIES: "2", ...env });
 
-const deletes = (server: TestServer) => server.requests.filter((r) => r.method === "DELETE");
-const deletedIds = (server: TestServer) =>
-  deletes(server).map((r) => Number(r.path.split("/").pop())).toSorted((a, b) => a - b);
 const manifestReads = (server: TestServer) =>
   server.requests.filter((r) => r.path.includes("/manifests/"));
 const org = ["--owner", "acme", "--package", PACKAGE];
