@@ -372,8 +372,9 @@ Deno.test("cleanup reports what GitHub retains for its downloads without failing
   });
 });
 
-Deno.test("cleanup recognises the downloads refusal by its message, whatever its 4xx status", async () => {
-  // The status GitHub sends with it is not documented (REFERENCE.md): the message decides.
+Deno.test("cleanup recognises the downloads refusal by its message with any status it may come with (400, 403, 409, 422)", async () => {
+  // The status GitHub sends with it is not documented (REFERENCE.md): the message decides,
+  // among the statuses a refused request gets (DOWNLOADS_REFUSAL_STATUSES).
   const refusal = (status: number) => () => json({ message: DOWNLOADS_MESSAGE }, { status });
   const fake = orgFake(history(100), {
     orgId: 1,
