@@ -6,6 +6,8 @@ import { createHash } from "node:crypto";
 import { classifyDeleteRefusal } from "../lib/cleanup/packages.ts";
 import {
   CACHE_PACKAGE,
+  deletedIds,
+  deletes,
   DOWNLOADS_MESSAGE,
   type FakeGithub,
   hexOf,
@@ -28,9 +30,6 @@ interface Run {
 const runCleanup = (args: string[], env: Record<string, string> = {}): Promise<Run> =>
   runTaskFile("cleanup.ts", args, { HTTP_RETRIES: "2", ...env });
 
-const deletes = (server: TestServer) => server.requests.filter((r) => r.method === "DELETE");
-const deletedIds = (server: TestServer) =>
-  deletes(server).map((r) => Number(r.path.split("/").pop())).toSorted((a, b) => a - b);
 const manifestReads = (server: TestServer) =>
   server.requests.filter((r) => r.path.includes("/manifests/"));
 const org = ["--owner", "acme", "--package", PACKAGE];
@@ -373,8 +372,9 @@ Deno.test("cleanup reports what GitHub retains for its downloads without failing
   });
 });
 
-Deno.test("cleanup recognises the downloads refusal by its message, whatever its 4xx status", async () => {
-  // The status GitHub sends with it is not documented (REFERENCE.md): the message decides.
+Deno.test("cleanup recognises the downloads refusal by its message with any status it may come with (400, 403, 409, 422)", async () => {
+  // The status GitHub sends with it is not documented (REFERENCE.md): the message decides,
+  // among the statuses a refused request gets (DOWNLOADS_REFUSAL_STATUSES).
   const refusal = (status: number) => () => json({ message: DOWNLOADS_MESSAGE }, { status });
   const fake = orgFake(history(100), {
     orgId: 1,

@@ -83,13 +83,13 @@ export interface CleanupPlan {
 
 const DAY_MS = 86_400_000;
 /** How far ahead of now a created_at may lie (clock skew) before the listing is refused. */
-export const MAX_SKEW_MS = DAY_MS;
+const MAX_SKEW_MS = DAY_MS;
 /** The longest retention accepted: 100 years keeps every cutoff a real date. */
 export const MAX_RETENTION_DAYS = 36_500;
 /** The most newest tags that can be asked to be kept. */
 export const MAX_MIN_VERSIONS = 1_000_000;
 /** A min-versions from here on, above the retention days, looks like the two were swapped. */
-export const SWAPPED_FROM = 30;
+const SWAPPED_FROM = 30;
 
 /** Validates the retention-days argument: a whole number from 0 to MAX_RETENTION_DAYS. */
 export function retentionDaysOf(value: string): number {
@@ -117,7 +117,7 @@ export function checkArgumentOrder(retentionDays: number, minVersions: number): 
 }
 
 /** `fcos-<release>`: an image index that pins a Fedora CoreOS release (an alias). */
-export const ALIAS_TAG = /^fcos-\d+(?:\.\d+)+$/;
+const ALIAS_TAG = /^fcos-\d+(?:\.\d+)+$/;
 
 /** A version whose every tag is an `fcos-<release>` alias. */
 export function isAlias(version: PackageVersion): boolean {
@@ -425,7 +425,7 @@ function rowOf(v: PlannedVersion, note?: string): string[] {
 }
 
 /** The column headers of every cleanup table (docs/vocabulary.md). */
-export const HEADER = ["id", "digest", "tags", "created", "reason"];
+const HEADER = ["id", "digest", "tags", "created", "reason"];
 
 /** The counts of a plan (and of its run, when given) in one line. */
 export function planCounts(plan: CleanupPlan, result?: CleanupResult): string {

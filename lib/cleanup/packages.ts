@@ -224,7 +224,7 @@ export async function listPackageVersions(
  */
 export const DOWNLOADS_REFUSAL =
   "Publicly visible package versions with more than 5000 downloads cannot be deleted";
-export const DOWNLOADS_REFUSAL_STATUSES: readonly number[] = [400, 403, 409, 422];
+const DOWNLOADS_REFUSAL_STATUSES: readonly number[] = [400, 403, 409, 422];
 
 /** What a refused DELETE means. */
 export type DeleteRefusal =

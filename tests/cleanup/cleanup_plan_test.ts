@@ -101,6 +101,23 @@ function tryPlan(
   }
 }
 
+/** Checks `check` against the plan of every random history that the planner does not refuse. */
+function forEveryPlan(
+  check: (plan: CleanupPlan, input: {
+    versions: PackageVersion[];
+    policy: { retentionDays: number; minVersions: number };
+    references: Map<string, string[]>;
+  }) => void,
+): void {
+  fc.assert(
+    fc.property(history, (input) => {
+      const plan = tryPlan(input.versions, input.policy, input.references);
+      if (plan) check(plan, input);
+    }),
+    { numRuns: RUNS },
+  );
+}
+
 const versionedTagsOf = (v: PackageVersion) => v.tags.filter((t) => IMAGE_TAG.test(t));
 /** Digests compare without regard to case. */
 const key = (digest: string) => digest.toLowerCase();
@@ -108,94 +125,74 @@ const keptKeys = (plan: CleanupPlan) =>
   new Set(plan.versions.filter((v) => v.action === "keep").map((v) => key(v.name)));
 
 Deno.test("planCleanup() never deletes one of the newest N versioned tags", () => {
-  fc.assert(
-    fc.property(history, ({ versions, policy, references }) => {
-      const plan = tryPlan(versions, policy, references);
-      if (!plan) return;
-      // Independent of tie-breaking: a deleted versioned tag must have at least N kept
-      // versioned tags at least as new as it.
-      const keptTagTimes = plan.versions.filter((v) => v.action === "keep")
-        .flatMap((v) => versionedTagsOf(v).map(() => Date.parse(v.createdAt)));
-      for (const deleted of toDelete(plan)) {
-        if (versionedTagsOf(deleted).length === 0) continue;
-        const t = Date.parse(deleted.createdAt);
-        assert.ok(keptTagTimes.filter((k) => k >= t).length >= policy.minVersions);
-      }
-      // The very newest versioned version is always kept.
-      const newest = plan.versions.find((v) => versionedTagsOf(v).length > 0);
-      if (newest) assert.equal(newest.action, "keep");
-    }),
-    { numRuns: RUNS },
-  );
+  forEveryPlan((plan, { policy }) => {
+    // Independent of tie-breaking: a deleted versioned tag must have at least N kept
+    // versioned tags at least as new as it.
+    const keptTagTimes = plan.versions.filter((v) => v.action === "keep")
+      .flatMap((v) => versionedTagsOf(v).map(() => Date.parse(v.createdAt)));
+    for (const deleted of toDelete(plan)) {
+      if (versionedTagsOf(deleted).length === 0) continue;
+      const t = Date.parse(deleted.createdAt);
+      assert.ok(keptTagTimes.filter((k) => k >= t).length >= policy.minVersions);
+    }
+    // The very newest versioned version is always kept.
+    const newest = plan.versions.find((v) => versionedTagsOf(v).length > 0);
+    if (newest) assert.equal(newest.action, "keep");
+  });
 });
 
 Deno.test("planCleanup() never deletes an attestation or signature of a kept version", () => {
-  fc.assert(
-    fc.property(history, ({ versions, policy, references }) => {
-      const plan = tryPlan(versions, policy, references);
-      if (!plan) return;
-      const keptDigests = keptKeys(plan);
-      for (const deleted of toDelete(plan)) {
-        for (const tag of deleted.tags) {
-          const digest = referencedDigest(tag);
-          assert.ok(!digest || !keptDigests.has(digest), `${deleted.id} attests a kept version`);
-        }
+  forEveryPlan((plan) => {
+    const keptDigests = keptKeys(plan);
+    for (const deleted of toDelete(plan)) {
+      for (const tag of deleted.tags) {
+        const digest = referencedDigest(tag);
+        assert.ok(!digest || !keptDigests.has(digest), `${deleted.id} attests a kept version`);
       }
-    }),
-    { numRuns: RUNS },
-  );
+    }
+  });
 });
 
 Deno.test("planCleanup() never deletes a version created at or after the cutoff", () => {
-  fc.assert(
-    fc.property(history, ({ versions, policy, references }) => {
-      const plan = tryPlan(versions, policy, references);
-      if (!plan) return;
-      const cutoff = NOW.getTime() - policy.retentionDays * DAY_MS;
-      assert.equal(Date.parse(plan.cutoff), cutoff);
-      for (const deleted of toDelete(plan)) {
-        // an alias goes with the images it lists, whatever its age
-        if (deleted.reason === "alias of deleted images") continue;
-        assert.ok(Date.parse(deleted.createdAt) < cutoff);
-      }
-    }),
-    { numRuns: RUNS },
-  );
+  forEveryPlan((plan, { policy }) => {
+    const cutoff = NOW.getTime() - policy.retentionDays * DAY_MS;
+    assert.equal(Date.parse(plan.cutoff), cutoff);
+    for (const deleted of toDelete(plan)) {
+      // an alias goes with the images it lists, whatever its age
+      if (deleted.reason === "alias of deleted images") continue;
+      assert.ok(Date.parse(deleted.createdAt) < cutoff);
+    }
+  });
 });
 
 Deno.test("planCleanup() deletes every expired version that nothing protects", () => {
-  fc.assert(
-    fc.property(history, ({ versions, policy, references }) => {
-      const plan = tryPlan(versions, policy, references);
-      if (!plan) return;
-      const cutoff = NOW.getTime() - policy.retentionDays * DAY_MS;
-      for (const v of plan.versions) {
-        if (v.reason === "inside retention") assert.ok(Date.parse(v.createdAt) >= cutoff);
-        assert.equal(v.action === "delete", DELETE_REASONS.includes(v.reason));
-      }
-      assert.equal(plan.keepCount + plan.deleteCount, versions.length);
-      // an untagged version past the cutoff that no kept manifest lists, whose digest no
-      // other kept version carries, is always deleted
-      const listed = new Set(
-        plan.versions.filter((v) => v.action === "keep")
-          .flatMap((v) => references.get(key(v.name)) ?? []),
+  forEveryPlan((plan, { versions, policy, references }) => {
+    const cutoff = NOW.getTime() - policy.retentionDays * DAY_MS;
+    for (const v of plan.versions) {
+      if (v.reason === "inside retention") assert.ok(Date.parse(v.createdAt) >= cutoff);
+      assert.equal(v.action === "delete", DELETE_REASONS.includes(v.reason));
+    }
+    assert.equal(plan.keepCount + plan.deleteCount, versions.length);
+    // an untagged version past the cutoff that no kept manifest lists, whose digest no
+    // other kept version carries, is always deleted
+    const listed = new Set(
+      plan.versions.filter((v) => v.action === "keep")
+        .flatMap((v) => references.get(key(v.name)) ?? []),
+    );
+    const twinKept = (v: PackageVersion) =>
+      plan.versions.some((o) =>
+        o.id !== v.id && o.action === "keep" && key(o.name) === key(v.name)
       );
-      const twinKept = (v: PackageVersion) =>
-        plan.versions.some((o) =>
-          o.id !== v.id && o.action === "keep" && key(o.name) === key(v.name)
-        );
-      for (const v of plan.versions) {
-        if (plan.notice) break;
-        if (
-          v.tags.length === 0 && Date.parse(v.createdAt) < cutoff && !listed.has(key(v.name)) &&
-          !twinKept(v)
-        ) {
-          assert.equal(v.action, "delete");
-        }
+    for (const v of plan.versions) {
+      if (plan.notice) break;
+      if (
+        v.tags.length === 0 && Date.parse(v.createdAt) < cutoff && !listed.has(key(v.name)) &&
+        !twinKept(v)
+      ) {
+        assert.equal(v.action, "delete");
       }
-    }),
-    { numRuns: RUNS },
-  );
+    }
+  });
 });
 
 Deno.test("planCleanup() is deterministic: the input order does not matter", () => {
@@ -218,21 +215,16 @@ Deno.test("planCleanup() is deterministic: the input order does not matter", () 
 });
 
 Deno.test("planCleanup() is idempotent: after its deletions a new plan deletes nothing", () => {
-  fc.assert(
-    fc.property(history, ({ versions, policy, references }) => {
-      const plan = tryPlan(versions, policy, references);
-      if (!plan) return;
-      const gone = new Set(toDelete(plan).map((v) => v.id));
-      const again: CleanupPlan | undefined = tryPlan(
-        versions.filter((v) => !gone.has(v.id)),
-        policy,
-        references,
-      );
-      assert.ok(again, "the second plan refused");
-      assert.equal(again.deleteCount, 0);
-    }),
-    { numRuns: RUNS },
-  );
+  forEveryPlan((plan, { versions, policy, references }) => {
+    const gone = new Set(toDelete(plan).map((v) => v.id));
+    const again: CleanupPlan | undefined = tryPlan(
+      versions.filter((v) => !gone.has(v.id)),
+      policy,
+      references,
+    );
+    assert.ok(again, "the second plan refused");
+    assert.equal(again.deleteCount, 0);
+  });
 });
 
 Deno.test("planCleanup() deletes nothing when there are fewer versioned tags than min-versions", async (t) => {
@@ -306,31 +298,26 @@ Deno.test("referencedDigest() reads sha256-<hex> and its .sig/.att forms only", 
 });
 
 Deno.test("planCleanup() never deletes a version a kept version's manifest lists, directly or transitively", () => {
-  fc.assert(
-    fc.property(history, ({ versions, policy, references }) => {
-      const plan = tryPlan(versions, policy, references);
-      if (!plan) return;
-      const deleted = new Set(toDelete(plan).map((v) => key(v.name)));
-      // walk the links from every kept version, through any depth and any cycle
-      const reached = keptKeys(plan);
-      const queue = [...reached];
-      while (queue.length) {
-        for (const child of references.get(queue.pop()!) ?? []) {
-          assert.ok(!deleted.has(child), `${child} is listed by a kept version but deleted`);
-          if (!reached.has(child)) {
-            reached.add(child);
-            queue.push(child);
-          }
+  forEveryPlan((plan, { references }) => {
+    const deleted = new Set(toDelete(plan).map((v) => key(v.name)));
+    // walk the links from every kept version, through any depth and any cycle
+    const reached = keptKeys(plan);
+    const queue = [...reached];
+    while (queue.length) {
+      for (const child of references.get(queue.pop()!) ?? []) {
+        assert.ok(!deleted.has(child), `${child} is listed by a kept version but deleted`);
+        if (!reached.has(child)) {
+          reached.add(child);
+          queue.push(child);
         }
       }
-      // and a version kept only for a reference says which version listed it
-      for (const v of plan.versions) {
-        if (v.reason.startsWith("referenced by ")) assert.ok(v.reason.length > 14);
-        if (v.reason.startsWith("listed by ")) assert.match(v.reason, /^listed by fcos-/);
-      }
-    }),
-    { numRuns: RUNS },
-  );
+    }
+    // and a version kept only for a reference says which version listed it
+    for (const v of plan.versions) {
+      if (v.reason.startsWith("referenced by ")) assert.ok(v.reason.length > 14);
+      if (v.reason.startsWith("listed by ")) assert.match(v.reason, /^listed by fcos-/);
+    }
+  });
 });
 
 Deno.test("planCleanup() with references keeps an index's children and follows nested indexes", () => {
@@ -725,17 +712,12 @@ Deno.test("planCleanup() in the age-only (cache) mode keeps by age alone", () =>
 });
 
 Deno.test("planCleanup() never deletes a version whose digest a kept version carries, in any case", () => {
-  fc.assert(
-    fc.property(history, ({ versions, policy, references }) => {
-      const plan = tryPlan(versions, policy, references);
-      if (!plan) return;
-      const kept = keptKeys(plan);
-      for (const v of toDelete(plan)) {
-        assert.ok(!kept.has(key(v.name)), `${v.id} shares a kept digest`);
-      }
-    }),
-    { numRuns: RUNS },
-  );
+  forEveryPlan((plan) => {
+    const kept = keptKeys(plan);
+    for (const v of toDelete(plan)) {
+      assert.ok(!kept.has(key(v.name)), `${v.id} shares a kept digest`);
+    }
+  });
 });
 
 Deno.test("planCleanup() keeps an fcos alias exactly while an image it lists is kept, never for itself", () => {

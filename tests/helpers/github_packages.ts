@@ -157,6 +157,13 @@ export interface FakeGithub {
   stats?: { inFlight: number; maxInFlight: number };
 }
 
+/** The DELETE requests the stand-in was sent. */
+export const deletes = (server: TestServer) => server.requests.filter((r) => r.method === "DELETE");
+
+/** The version ids DELETE was sent for, in ascending order. */
+export const deletedIds = (server: TestServer) =>
+  deletes(server).map((r) => Number(r.path.split("/").pop())).toSorted((a, b) => a - b);
+
 /** The GitHub REST and registry routes cleanup uses, with pages and `Link` headers. */
 export function github(fake: FakeGithub) {
   const name = fake.packageName ?? PACKAGE;
@@ -286,7 +293,7 @@ function routes(fake: FakeGithub, name: string, pkg: string) {
 }
 
 /** A copy of matrix.yaml whose publish.image is `image` (and publish.cache `cache`); returns its path. */
-export async function matrixPublishing(image: string, cache?: string): Promise<string> {
+async function matrixPublishing(image: string, cache?: string): Promise<string> {
   const source = fileURLToPath(new URL("../../matrix.yaml", import.meta.url));
   const text = await Deno.readTextFile(source);
   let replaced = text.replace(
@@ -306,15 +313,17 @@ export async function matrixPublishing(image: string, cache?: string): Promise<s
 
 /**
  * Starts the stand-in and a matrix.yaml publishing to it
- * (`127.0.0.1:PORT/<owner>/fedora-zfs-kmods`), runs `action`, cleans up.
+ * (`127.0.0.1:PORT/<owner>/fedora-zfs-kmods`, or to `options.image`, e.g. a real registry's
+ * repository), runs `action`, cleans up.
  */
 export async function withPackages<T>(
   fake: FakeGithub,
   action: (server: TestServer, env: Record<string, string>) => Promise<T>,
+  options: { image?: string } = {},
 ): Promise<T> {
   return await withServer(github(fake), async (server) => {
     const matrix = await matrixPublishing(
-      `127.0.0.1:${server.port}/${fake.owner.toLowerCase()}/${PACKAGE}`,
+      options.image ?? `127.0.0.1:${server.port}/${fake.owner.toLowerCase()}/${PACKAGE}`,
       `127.0.0.1:${server.port}/${fake.owner.toLowerCase()}/${CACHE_PACKAGE}`,
     );
     try {
