@@ -263,7 +263,7 @@ export async function removeStaleRegistriesConfs(
 }
 
 /** The stage table's header (docs/vocabulary.md). */
-export const STAGE_HEADER = ["stage", "result", "time"];
+const STAGE_HEADER = ["stage", "result", "time"];
 
 /** What a build that succeeded reports: its log and the per-stage table rows. */
 export interface BuildDone {

@@ -15,7 +15,7 @@ import { tarEntries, type TarEntry } from "../core/tar.ts";
  * PODMAN_TIMEOUT_MS: the time limit of a podman call that reaches a registry (pull, push);
  * milliseconds like the HTTP settings, 1 s to 24 h, default 30 minutes.
  */
-export const PODMAN_TIMEOUT = { min: 1000, max: 86_400_000, fallback: 1_800_000 } as const;
+const PODMAN_TIMEOUT = { min: 1000, max: 86_400_000, fallback: 1_800_000 } as const;
 
 /** The validated time limit, in milliseconds, of podman calls that reach a registry. */
 export function registryTimeoutMs(): number {
@@ -116,7 +116,7 @@ function tlsFlags(ref: string): string[] {
 }
 
 /** Whether an image is in local storage. */
-export async function imageExists(ref: string): Promise<boolean> {
+async function imageExists(ref: string): Promise<boolean> {
   const command = engine(true);
   const output = await run(command, ["image", "inspect", "--format", "{{.Id}}", ref]);
   return output.code === 0;

@@ -91,7 +91,7 @@ export function attestationRepo(option: string | undefined, flag: string): strin
 const CONCURRENCY = 4;
 
 /** The kmods tag a plan's target builds: the fallback's when the plan falls back. */
-export function builtImageTag(target: Record<string, unknown>): string {
+function builtImageTag(target: Record<string, unknown>): string {
   const tag = target["fallback-image-tag"] || target["image-tag"];
   return typeof tag === "string" ? tag : "";
 }
