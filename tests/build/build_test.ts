@@ -508,21 +508,22 @@ integrationTest(
         `${dir}/context/Containerfile`,
       );
       const rpms = await buildFixtureRpms(`${dir}/context`);
+      const onTarget = ["--image", target, "--isolation", "chroot"];
       const common = [
         "--containerfile",
         `${dir}/context/Containerfile`,
         "--zfs",
         "zfs-2.4.2",
-        "--image",
-        target,
-        "--isolation",
-        "chroot",
+        ...onTarget,
       ];
+      // build and test-build run in `dir` (their build-logs/ land there) with this test's env
+      const inDir = (file: string, args: string[], more: Record<string, string> = {}) =>
+        task(file, args, { env: { ...env, ...more }, cwd: dir });
 
       await t.step(
         "build --dry-run prints the versions and the podman command, runs nothing",
         async () => {
-          const ran = await task("build.ts", [...common, "--dry-run"], { env, cwd: dir });
+          const ran = await inDir("build.ts", [...common, "--dry-run"]);
           assert.equal(ran.code, 0, ran.stderr);
           assert.match(ran.stdout, new RegExp(`^kernel +${KERNEL.replaceAll(".", "\\.")} `, "m"));
           assert.match(ran.stdout, /^signing cert +unsigned$/m);
@@ -539,9 +540,8 @@ integrationTest(
       await t.step(
         "build --github-output refuses an unwritable $GITHUB_OUTPUT before anything runs",
         async () => {
-          const ran = await task("build.ts", [...common, "--dry-run", "--github-output"], {
-            env: { ...env, GITHUB_OUTPUT: dir },
-            cwd: dir,
+          const ran = await inDir("build.ts", [...common, "--dry-run", "--github-output"], {
+            GITHUB_OUTPUT: dir,
           });
           assert.equal(ran.code, 2, ran.stderr);
           assert.match(ran.stderr, /^error: Cannot write \$GITHUB_OUTPUT: /m);
@@ -552,9 +552,9 @@ integrationTest(
       await t.step(
         "test-build under GitHub Actions builds and removes, never writing the step summary",
         async () => {
-          const ran = await task("test_build.ts", common, {
-            env: { ...env, GITHUB_ACTIONS: "true", GITHUB_STEP_SUMMARY: `${dir}/test-summary` },
-            cwd: dir,
+          const ran = await inDir("test_build.ts", common, {
+            GITHUB_ACTIONS: "true",
+            GITHUB_STEP_SUMMARY: `${dir}/test-summary`,
           });
           assert.equal(ran.code, 0, ran.stderr);
           assert.match(ran.stderr, /^Removed /m);
@@ -564,9 +564,8 @@ integrationTest(
       );
 
       await t.step("build builds, tags and pushes the image and writes its outputs", async () => {
-        const ran = await task("build.ts", [...common, "--push", "--github-output"], {
-          env: { ...env, GITHUB_STEP_SUMMARY: `${dir}/summary` },
-          cwd: dir,
+        const ran = await inDir("build.ts", [...common, "--push", "--github-output"], {
+          GITHUB_STEP_SUMMARY: `${dir}/summary`,
         });
         assert.equal(ran.code, 0, ran.stderr);
         const summary = await Deno.readTextFile(`${dir}/summary`);
@@ -691,26 +690,13 @@ integrationTest(
       await t.step(
         "build refuses an incompatible or unpinned release before podman runs",
         async () => {
-          const old = await task("build.ts", [
-            "--image",
-            target,
-            "--zfs",
-            "zfs-2.2.7",
-            "--isolation",
-            "chroot",
-          ], {
-            env,
-            cwd: dir,
-          });
+          const old = await inDir("build.ts", [...onTarget, "--zfs", "zfs-2.2.7"]);
           assert.equal(old.code, 1, old.stderr);
           assert.match(
             old.stderr,
             /^error: zfs-2\.2\.7 does not support 6\.15\S* \(6\.15 > 6\.12\)/m,
           );
-          const unpinned = await task("build.ts", ["--image", target, "--zfs", "zfs-2.4.3"], {
-            env,
-            cwd: dir,
-          });
+          const unpinned = await inDir("build.ts", ["--image", target, "--zfs", "zfs-2.4.3"]);
           assert.equal(unpinned.code, 1, unpinned.stderr);
           assert.match(
             unpinned.stderr,
@@ -725,17 +711,7 @@ integrationTest(
         async () => {
           // The target is FROM scratch: the target-check stage cannot run there and must fail
           // before anything else is fetched (no network needed).
-          const ran = await task("build.ts", [
-            "--zfs",
-            "zfs-2.4.2",
-            "--image",
-            target,
-            "--isolation",
-            "chroot",
-          ], {
-            env,
-            cwd: dir,
-          });
+          const ran = await inDir("build.ts", ["--zfs", "zfs-2.4.2", ...onTarget]);
           assert.equal(ran.code, 1, ran.stderr);
           assert.match(
             ran.stderr,
@@ -771,16 +747,13 @@ integrationTest(
             `${dir}/host-registries.conf`,
             `[aliases]\n"kmods-test-target" = "${registry.host}/fcos"\n`,
           );
-          const ran = await task("test_build.ts", [
+          const ran = await inDir("test_build.ts", [
             ...common,
             "--containerfile",
             `${dir}/alias/Containerfile`,
             "--tag",
             `${registry.host}/alias-check:${TAG}`,
-          ], {
-            env: { ...env, CONTAINERS_REGISTRIES_CONF: `${dir}/host-registries.conf` },
-            cwd: dir,
-          });
+          ], { CONTAINERS_REGISTRIES_CONF: `${dir}/host-registries.conf` });
           assert.equal(ran.code, 0, ran.stderr);
           const log = ran.stderr.match(/full log: (\S+\.log)$/m)?.[1] ?? "";
           assert.match(await Deno.readTextFile(log), /STEP 1\/1: FROM kmods-test-target:stable/);
