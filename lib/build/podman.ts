@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { sanitizeTerminal } from "../cli/cli.ts";
 import { CheckError } from "../core/errors.ts";
 import { isLoopbackRegistry } from "../core/http.ts";
+import { DIGEST } from "../core/patterns.ts";
 import type { BuildFailure } from "./build_failure.ts";
 import { type BuildProgress, lines, type StageTiming } from "./progress.ts";
 import { safeArchivePath } from "./rpms.ts";
@@ -316,7 +317,7 @@ export async function pushImage(ref: string, options: PushOptions = {}): Promise
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-  if (!/^sha256:[0-9a-f]{64}$/.test(pushed)) {
+  if (!DIGEST.test(pushed)) {
     throw new CheckError(`podman push wrote no digest for ${ref}: ${sanitizeTerminal(pushed)}`);
   }
   const confirmed = await (options.confirm ?? registryDigest)(ref);
