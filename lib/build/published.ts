@@ -7,7 +7,7 @@ import type { Logger } from "../cli/cli.ts";
 import { CheckError, UsageError } from "../core/errors.ts";
 
 /** An owner/repo as gh attestation verify --repo takes it. */
-export const REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+const REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 
 /** The lines of gh attestation verify that are its verdict: none found, or none verifies. */
 const REFUSAL = /no attestations found|failed to verify|verification failed/i;
