@@ -29,13 +29,8 @@ async function resolveImage(
   image: { arch: Arch; imageTag: string },
 ): Promise<string | undefined> {
   const ref = `${publishImage}:${image.imageTag}`;
-  let read;
-  try {
-    read = await readManifest(publishImage, image.imageTag);
-  } catch (error) {
-    if (error instanceof RemoteError && error.status === 404) return undefined;
-    throw error;
-  }
+  const read = await manifestUnder(publishImage, image.imageTag);
+  if (!read) return undefined;
   const { manifest, digest } = read;
   if (manifest.manifests || !manifest.config) {
     throw new CheckError(`${ref} is not a single-arch image (an index or no config)`);
@@ -108,8 +103,8 @@ async function pushIndex(
   }
 }
 
-/** The index now under `tag`, if it exists. */
-async function currentIndex(publishImage: string, tag: string) {
+/** The manifest (an image's or an index) now under `tag`, if it exists. */
+async function manifestUnder(publishImage: string, tag: string) {
   try {
     return await readManifest(publishImage, tag);
   } catch (error) {
@@ -136,14 +131,14 @@ export async function publishRelease(
     return { tag: group.tag, status: "skipped", images, reason };
   }
   const listed = images as { arch: Arch; imageTag: string; digest: string }[];
-  const existing = await currentIndex(publishImage, group.tag);
+  const existing = await manifestUnder(publishImage, group.tag);
   if (existing && indexListsExactly(existing.manifest, listed)) {
     return { tag: group.tag, status: "unchanged", digest: existing.digest, images };
   }
   if (options.dryRun) return { tag: group.tag, status: "planned", images };
   const pushed = await pushIndex(publishImage, group.tag, listed);
   // The registry must serve what was pushed: the same digest, listing exactly these images.
-  const confirmed = await currentIndex(publishImage, group.tag);
+  const confirmed = await manifestUnder(publishImage, group.tag);
   if (!confirmed || confirmed.digest !== pushed || !indexListsExactly(confirmed.manifest, listed)) {
     throw new CheckError(
       `The registry does not confirm ${publishImage}:${group.tag} (pushed ${pushed}, ` +
