@@ -112,7 +112,8 @@ export async function requirePodman(): Promise<void> {
   await run("podman", ["--version"]);
 }
 
-function tlsFlags(ref: string): string[] {
+/** `--tls-verify=false` for a loopback registry (plain http in tests), else nothing. */
+export function tlsFlags(ref: string): string[] {
   return isLoopbackRegistry(ref) ? ["--tls-verify=false"] : [];
 }
 

@@ -5,9 +5,8 @@
 // names only a digest the registry confirms.
 import type { Logger } from "../cli/cli.ts";
 import { CheckError, RemoteError } from "../core/errors.ts";
-import { isLoopbackRegistry } from "../core/http.ts";
 import { type Arch, ociArch } from "../core/patterns.ts";
-import { mustRun, registryTimeoutMs } from "./podman.ts";
+import { mustRun, registryTimeoutMs, tlsFlags } from "./podman.ts";
 import { readConfigBlob, readManifest } from "../registry/registry.ts";
 import { indexListsExactly, type ReleaseGroup } from "../coreos/release_tag.ts";
 
@@ -61,7 +60,7 @@ async function pushIndex(
   tag: string,
   images: { arch: Arch; digest: string }[],
 ): Promise<string> {
-  const tls = isLoopbackRegistry(publishImage) ? ["--tls-verify=false"] : [];
+  const tls = tlsFlags(publishImage);
   const list = `localhost/zfs-kmods-${tag}-${crypto.randomUUID().slice(0, 8)}`;
   const dir = await Deno.makeTempDir({ prefix: "tag-release-" });
   try {
