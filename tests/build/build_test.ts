@@ -18,7 +18,7 @@ import { hostRegistriesConf, runBuild } from "../../lib/build/podman.ts";
 import { BuildProgress, formatElapsed, parseStep, progressMode } from "../../lib/build/progress.ts";
 import { buildLogFile, removeStaleRegistriesConfs } from "../../lib/build/build_run.ts";
 import { isolatedStorage } from "../helpers/isolated_storage.ts";
-import { startBuildEnvironment } from "../helpers/build_env.ts";
+import { KERNEL, startBuildEnvironment } from "../helpers/build_env.ts";
 import { spawnTask, type TaskResult } from "../helpers/run_task.ts";
 import { integrationTest } from "../helpers/tools.ts";
 
@@ -413,7 +413,6 @@ Deno.test("parseStep() and formatElapsed() read podman's step lines", () => {
 // ---- integration: the real tasks against podman, rpmbuild and a local registry ------------
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const KERNEL = "6.15.4-200.fc42.x86_64";
 const TAG = `zfs-2.4.2_kernel-${KERNEL}`;
 
 /** Runs a task as a user would: deno.json's command line for tasks/<file> (its permissions). */
@@ -508,14 +507,8 @@ integrationTest(
         `${dir}/context/Containerfile`,
       );
       const rpms = await buildFixtureRpms(`${dir}/context`);
-      const onTarget = ["--image", target, "--isolation", "chroot"];
-      const common = [
-        "--containerfile",
-        `${dir}/context/Containerfile`,
-        "--zfs",
-        "zfs-2.4.2",
-        ...onTarget,
-      ];
+      // build.common: the arguments that make build discover the local target and take zfs-2.4.2
+      const common = ["--containerfile", `${dir}/context/Containerfile`, ...build.common];
       // build and test-build run in `dir` (their build-logs/ land there) with this test's env
       const inDir = (file: string, args: string[], more: Record<string, string> = {}) =>
         task(file, args, { env: { ...env, ...more }, cwd: dir });
@@ -690,7 +683,14 @@ integrationTest(
       await t.step(
         "build refuses an incompatible or unpinned release before podman runs",
         async () => {
-          const old = await inDir("build.ts", [...onTarget, "--zfs", "zfs-2.2.7"]);
+          const old = await inDir("build.ts", [
+            "--image",
+            target,
+            "--zfs",
+            "zfs-2.2.7",
+            "--isolation",
+            "chroot",
+          ]);
           assert.equal(old.code, 1, old.stderr);
           assert.match(
             old.stderr,
@@ -711,7 +711,7 @@ integrationTest(
         async () => {
           // The target is FROM scratch: the target-check stage cannot run there and must fail
           // before anything else is fetched (no network needed).
-          const ran = await inDir("build.ts", ["--zfs", "zfs-2.4.2", ...onTarget]);
+          const ran = await inDir("build.ts", build.common);
           assert.equal(ran.code, 1, ran.stderr);
           assert.match(
             ran.stderr,
