@@ -15,7 +15,8 @@ import {
 import { CheckError, InputError, UsageError } from "../../lib/core/errors.ts";
 import { isLoopbackRegistry } from "../../lib/core/http.ts";
 import { hostRegistriesConf, runBuild } from "../../lib/build/podman.ts";
-import { BuildProgress, formatElapsed, parseStep, progressMode } from "../../lib/build/progress.ts";
+import { BuildProgress, progressMode } from "../../lib/build/progress.ts";
+import { formatElapsed, parseStep } from "../../lib/build/build_output.ts";
 import { buildLogFile, removeStaleRegistriesConfs } from "../../lib/build/build_run.ts";
 import { isolatedStorage } from "../helpers/isolated_storage.ts";
 import { KERNEL, startBuildEnvironment } from "../helpers/build_env.ts";
