@@ -8,7 +8,13 @@ import {
   planValues,
   prepareBuild,
 } from "../lib/build/build_run.ts";
-import { assertOutputsWritable, main, printJson, stderrLogger } from "../lib/cli/cli.ts";
+import {
+  assertOutputsWritable,
+  jsonOption,
+  main,
+  printJson,
+  stderrLogger,
+} from "../lib/cli/cli.ts";
 import { render } from "../lib/cli/render.ts";
 // Discovery (registry, CoreOS, GitHub), podman, progress and the tarball module are imported
 // where they are used, after the arguments are parsed: --help starts without them.
@@ -22,7 +28,7 @@ if (import.meta.main) {
       "Build the ZFS RPM image for the target kernel with podman",
     )
       .option("--push", "push the image (to matrix.yaml publish.image, or the --tag's repository)")
-      .option("--json", "print the result as one JSON document")
+      .addOption(jsonOption())
       .option(
         "--github-output",
         "write the values to $GITHUB_OUTPUT and a step summary to $GITHUB_STEP_SUMMARY",

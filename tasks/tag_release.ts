@@ -6,6 +6,7 @@
 //   echo "$ALL_TARGETS" > plan.json && deno task tag-release --plan plan.json --github-output
 import {
   assertOutputsWritable,
+  jsonOption,
   main,
   stderrLogger,
   taskCommand,
@@ -93,7 +94,7 @@ if (import.meta.main) {
         "JSON array of targets (versions --all-targets: all-targets)",
       )
       .option("--dry-run", "resolve the images and say what would be pushed, push nothing")
-      .option("--json", "print the result as one JSON document")
+      .addOption(jsonOption())
       .option("--github-output", "write tags and digests to $GITHUB_OUTPUT, and a step summary")
       .parse(Deno.args, { from: "user" }).opts();
     if (options.githubOutput) assertOutputsWritable();

@@ -244,14 +244,11 @@ integrationTest(
     const base = `localhost/installer-test-base-${id}:1`;
     const images = [kmods, signed, base];
     try {
-      for (const [name, tag, isSigned] of [["kmods", kmods, false], ["signed", signed, true]]) {
-        await kmodsLayout(dir, name as string, isSigned as boolean);
-        const built = await buildImage(
-          dir,
-          name as string,
-          tag as string,
-          "FROM scratch\nCOPY layout/ /\n",
-        );
+      for (
+        const [name, tag, isSigned] of [["kmods", kmods, false], ["signed", signed, true]] as const
+      ) {
+        await kmodsLayout(dir, name, isSigned);
+        const built = await buildImage(dir, name, tag, "FROM scratch\nCOPY layout/ /\n");
         assert.equal(built.code, 0, built.output);
       }
       await baseRoot(`${dir}/base/root`);

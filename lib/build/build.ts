@@ -41,7 +41,7 @@ export const BUILD_ARG_NAMES = [
 export type BuildArgName = typeof BUILD_ARG_NAMES[number];
 
 /** Project labels beside the org.opencontainers.image.* set. */
-export const LABEL_PREFIX = "io.github.fedora-zfs-kmods.";
+const LABEL_PREFIX = "io.github.fedora-zfs-kmods.";
 export const LABELS = {
   zfsTag: `${LABEL_PREFIX}zfs-tag`,
   kernelVersion: `${LABEL_PREFIX}kernel-version`,
@@ -111,7 +111,7 @@ export interface BuildPlan {
 }
 
 /** Where this project lives when neither GitHub Actions nor a ghcr.io image says otherwise. */
-export const PROJECT_URL = "https://github.com/fedora-zfs-kmods/fedora-zfs-kmods";
+const PROJECT_URL = "https://github.com/fedora-zfs-kmods/fedora-zfs-kmods";
 
 /** The repository URL for the source label: the Actions repository, else the ghcr.io owner/name. */
 export function sourceUrlOf(publishImage: string, env: Record<string, string | undefined>): string {

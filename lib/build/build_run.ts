@@ -263,14 +263,7 @@ export async function removeStaleRegistriesConfs(
 }
 
 /** The stage table's header (docs/vocabulary.md). */
-export const STAGE_HEADER = ["stage", "result", "time"];
-
-/** What a build that succeeded reports: its log and the per-stage table rows. */
-export interface BuildDone {
-  logFile: string;
-  elapsed: string;
-  stageRows: string[][];
-}
+const STAGE_HEADER = ["stage", "result", "time"];
 
 /**
  * The step summary of a build's stages, through lib/cli/render.ts: the same table the terminal shows,
@@ -365,14 +358,14 @@ async function loopbackRegistriesEnv(
 export async function executeBuild(
   plan: BuildPlan,
   logger: Logger,
-  options: { stepSummary?: boolean; logFolder?: string } = {},
-): Promise<BuildDone> {
+  options: { stepSummary?: boolean } = {},
+): Promise<void> {
   const [{ requirePodman, runBuild }, { stageSummaryRows }] = await Promise.all([
     import("./podman.ts"),
     import("./progress.ts"),
   ]);
   await requirePodman();
-  const logFolder = options.logFolder ?? "build-logs";
+  const logFolder = "build-logs";
   const logFile = await buildLogFile(logFolder, plan.imageTag);
   await removeStaleRegistriesConfs(logFolder);
   const registriesConf = `${logFile.replace(/\.log$/, "")}.registries.conf`;
@@ -400,5 +393,4 @@ export async function executeBuild(
   if (options.stepSummary) writeStepSummary(stagesSummary(rows));
   if (!result.success) throw new CheckError(failureMessage(result.code, result.failure, logFile));
   logger.info(`Built ${plan.image} in ${result.elapsed}; log: ${logFile}`);
-  return { logFile, elapsed: result.elapsed, stageRows: rows };
 }

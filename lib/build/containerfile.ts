@@ -13,7 +13,7 @@ import {
 import { BUILD_ARG_NAMES, LABEL_ARGS, LABELS } from "./build.ts";
 
 /** Arguments that change with the kernel (or the signing key): userland stages must not see them. */
-export const KERNEL_ARG_NAMES = [
+const KERNEL_ARG_NAMES = [
   "KERNEL_VERSION",
   "KERNEL_MAJOR_MINOR",
   "TARGET_IMAGE",
@@ -24,7 +24,7 @@ export const KERNEL_ARG_NAMES = [
  * The labels of the images the original shell project published, which consumers may already
  * check (with org.opencontainers.image.version = the ZFS tag, as there).
  */
-export const COMPAT_LABELS = [
+const COMPAT_LABELS = [
   "io.github.samhclark.fedora-zfs-kmods.zfs.tag",
   "io.github.samhclark.fedora-zfs-kmods.kernel.version",
   "io.github.samhclark.fedora-zfs-kmods.kernel.major_minor",
@@ -32,7 +32,7 @@ export const COMPAT_LABELS = [
 ];
 
 /** Labels the final stage must set. */
-export const REQUIRED_LABELS = [
+const REQUIRED_LABELS = [
   "org.opencontainers.image.title",
   "org.opencontainers.image.description",
   "org.opencontainers.image.version",
@@ -48,7 +48,7 @@ export const REQUIRED_LABELS = [
 ];
 
 /** The stages of the Containerfile, in order (the final one is unnamed). */
-export const REQUIRED_STAGES = ["target-check", "builder", "source", "userland", "kmod", "verify"];
+const REQUIRED_STAGES = ["target-check", "builder", "source", "userland", "kmod", "verify"];
 
 export interface Instruction {
   /** 1-based line of the keyword */

@@ -5,8 +5,10 @@ import { dirname, join } from "node:path";
 import { sanitizeTerminal } from "../cli/cli.ts";
 import { CheckError } from "../core/errors.ts";
 import { isLoopbackRegistry } from "../core/http.ts";
+import { DIGEST } from "../core/patterns.ts";
 import type { BuildFailure } from "./build_failure.ts";
-import { type BuildProgress, lines, type StageTiming } from "./progress.ts";
+import type { StageTiming } from "./build_output.ts";
+import { type BuildProgress, lines } from "./progress.ts";
 import { safeArchivePath } from "./rpms.ts";
 import { envInt, httpSettings } from "../core/settings.ts";
 import { tarEntries, type TarEntry } from "../core/tar.ts";
@@ -15,7 +17,7 @@ import { tarEntries, type TarEntry } from "../core/tar.ts";
  * PODMAN_TIMEOUT_MS: the time limit of a podman call that reaches a registry (pull, push);
  * milliseconds like the HTTP settings, 1 s to 24 h, default 30 minutes.
  */
-export const PODMAN_TIMEOUT = { min: 1000, max: 86_400_000, fallback: 1_800_000 } as const;
+const PODMAN_TIMEOUT = { min: 1000, max: 86_400_000, fallback: 1_800_000 } as const;
 
 /** The validated time limit, in milliseconds, of podman calls that reach a registry. */
 export function registryTimeoutMs(): number {
@@ -111,12 +113,13 @@ export async function requirePodman(): Promise<void> {
   await run("podman", ["--version"]);
 }
 
-function tlsFlags(ref: string): string[] {
+/** `--tls-verify=false` for a loopback registry (plain http in tests), else nothing. */
+export function tlsFlags(ref: string): string[] {
   return isLoopbackRegistry(ref) ? ["--tls-verify=false"] : [];
 }
 
 /** Whether an image is in local storage. */
-export async function imageExists(ref: string): Promise<boolean> {
+async function imageExists(ref: string): Promise<boolean> {
   const command = engine(true);
   const output = await run(command, ["image", "inspect", "--format", "{{.Id}}", ref]);
   return output.code === 0;
@@ -316,7 +319,7 @@ export async function pushImage(ref: string, options: PushOptions = {}): Promise
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-  if (!/^sha256:[0-9a-f]{64}$/.test(pushed)) {
+  if (!DIGEST.test(pushed)) {
     throw new CheckError(`podman push wrote no digest for ${ref}: ${sanitizeTerminal(pushed)}`);
   }
   const confirmed = await (options.confirm ?? registryDigest)(ref);

@@ -7,9 +7,6 @@ import { BuildOutput, formatElapsed, type StageState, type StageTiming } from ".
 import { type BuildFailure, buildFailure } from "./build_failure.ts";
 import { metadataText } from "./build_steps.ts";
 
-export { formatElapsed, parseStep, stageNameOf, type StageTiming } from "./build_output.ts";
-export { describeStep } from "./build_steps.ts";
-
 export type ProgressMode = "tty" | "plain" | "github";
 
 /** The progress mode for this environment. */

@@ -7,7 +7,7 @@ import type { Logger } from "../cli/cli.ts";
 import { CheckError, UsageError } from "../core/errors.ts";
 
 /** An owner/repo as gh attestation verify --repo takes it. */
-export const REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+const REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 
 /** The lines of gh attestation verify that are its verdict: none found, or none verifies. */
 const REFUSAL = /no attestations found|failed to verify|verification failed/i;
@@ -91,7 +91,7 @@ export function attestationRepo(option: string | undefined, flag: string): strin
 const CONCURRENCY = 4;
 
 /** The kmods tag a plan's target builds: the fallback's when the plan falls back. */
-export function builtImageTag(target: Record<string, unknown>): string {
+function builtImageTag(target: Record<string, unknown>): string {
   const tag = target["fallback-image-tag"] || target["image-tag"];
   return typeof tag === "string" ? tag : "";
 }

@@ -5,9 +5,8 @@
 // names only a digest the registry confirms.
 import type { Logger } from "../cli/cli.ts";
 import { CheckError, RemoteError } from "../core/errors.ts";
-import { isLoopbackRegistry } from "../core/http.ts";
 import { type Arch, ociArch } from "../core/patterns.ts";
-import { mustRun, registryTimeoutMs } from "./podman.ts";
+import { mustRun, registryTimeoutMs, tlsFlags } from "./podman.ts";
 import { readConfigBlob, readManifest } from "../registry/registry.ts";
 import { indexListsExactly, type ReleaseGroup } from "../coreos/release_tag.ts";
 
@@ -29,13 +28,8 @@ async function resolveImage(
   image: { arch: Arch; imageTag: string },
 ): Promise<string | undefined> {
   const ref = `${publishImage}:${image.imageTag}`;
-  let read;
-  try {
-    read = await readManifest(publishImage, image.imageTag);
-  } catch (error) {
-    if (error instanceof RemoteError && error.status === 404) return undefined;
-    throw error;
-  }
+  const read = await manifestUnder(publishImage, image.imageTag);
+  if (!read) return undefined;
   const { manifest, digest } = read;
   if (manifest.manifests || !manifest.config) {
     throw new CheckError(`${ref} is not a single-arch image (an index or no config)`);
@@ -66,7 +60,7 @@ async function pushIndex(
   tag: string,
   images: { arch: Arch; digest: string }[],
 ): Promise<string> {
-  const tls = isLoopbackRegistry(publishImage) ? ["--tls-verify=false"] : [];
+  const tls = tlsFlags(publishImage);
   const list = `localhost/zfs-kmods-${tag}-${crypto.randomUUID().slice(0, 8)}`;
   const dir = await Deno.makeTempDir({ prefix: "tag-release-" });
   try {
@@ -108,8 +102,8 @@ async function pushIndex(
   }
 }
 
-/** The index now under `tag`, if it exists. */
-async function currentIndex(publishImage: string, tag: string) {
+/** The manifest (an image's or an index) now under `tag`, if it exists. */
+async function manifestUnder(publishImage: string, tag: string) {
   try {
     return await readManifest(publishImage, tag);
   } catch (error) {
@@ -136,14 +130,14 @@ export async function publishRelease(
     return { tag: group.tag, status: "skipped", images, reason };
   }
   const listed = images as { arch: Arch; imageTag: string; digest: string }[];
-  const existing = await currentIndex(publishImage, group.tag);
+  const existing = await manifestUnder(publishImage, group.tag);
   if (existing && indexListsExactly(existing.manifest, listed)) {
     return { tag: group.tag, status: "unchanged", digest: existing.digest, images };
   }
   if (options.dryRun) return { tag: group.tag, status: "planned", images };
   const pushed = await pushIndex(publishImage, group.tag, listed);
   // The registry must serve what was pushed: the same digest, listing exactly these images.
-  const confirmed = await currentIndex(publishImage, group.tag);
+  const confirmed = await manifestUnder(publishImage, group.tag);
   if (!confirmed || confirmed.digest !== pushed || !indexListsExactly(confirmed.manifest, listed)) {
     throw new CheckError(
       `The registry does not confirm ${publishImage}:${group.tag} (pushed ${pushed}, ` +

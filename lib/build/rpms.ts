@@ -5,7 +5,7 @@ import { CheckError } from "../core/errors.ts";
 import type { TaskResult } from "../cli/render.ts";
 
 /** The folders of the published layout, in display order. */
-export const FOLDERS = ["/", "debug", "devel", "other", "src"] as const;
+const FOLDERS = ["/", "debug", "devel", "other", "src"] as const;
 export type Folder = typeof FOLDERS[number];
 
 /** The folder an RPM file belongs in, by its file name. */
@@ -63,7 +63,7 @@ export function safeArchivePath(name: string): string | undefined {
 }
 
 /** Groups as text: `folder/` headings with indented file names. */
-export function formatGroups(groups: RpmGroup[]): string {
+function formatGroups(groups: RpmGroup[]): string {
   return groups.map((g) =>
     [g.folder === "/" ? "/" : `${g.folder}/`, ...g.rpms.map((r) => `  ${r}`)].join("\n")
   )

@@ -15,10 +15,11 @@ import {
 import { CheckError, InputError, UsageError } from "../../lib/core/errors.ts";
 import { isLoopbackRegistry } from "../../lib/core/http.ts";
 import { hostRegistriesConf, runBuild } from "../../lib/build/podman.ts";
-import { BuildProgress, formatElapsed, parseStep, progressMode } from "../../lib/build/progress.ts";
+import { BuildProgress, progressMode } from "../../lib/build/progress.ts";
+import { formatElapsed, parseStep } from "../../lib/build/build_output.ts";
 import { buildLogFile, removeStaleRegistriesConfs } from "../../lib/build/build_run.ts";
 import { isolatedStorage } from "../helpers/isolated_storage.ts";
-import { startBuildEnvironment } from "../helpers/build_env.ts";
+import { KERNEL, startBuildEnvironment } from "../helpers/build_env.ts";
 import { spawnTask, type TaskResult } from "../helpers/run_task.ts";
 import { integrationTest } from "../helpers/tools.ts";
 
@@ -413,7 +414,6 @@ Deno.test("parseStep() and formatElapsed() read podman's step lines", () => {
 // ---- integration: the real tasks against podman, rpmbuild and a local registry ------------
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const KERNEL = "6.15.4-200.fc42.x86_64";
 const TAG = `zfs-2.4.2_kernel-${KERNEL}`;
 
 /** Runs a task as a user would: deno.json's command line for tasks/<file> (its permissions). */
@@ -508,21 +508,16 @@ integrationTest(
         `${dir}/context/Containerfile`,
       );
       const rpms = await buildFixtureRpms(`${dir}/context`);
-      const common = [
-        "--containerfile",
-        `${dir}/context/Containerfile`,
-        "--zfs",
-        "zfs-2.4.2",
-        "--image",
-        target,
-        "--isolation",
-        "chroot",
-      ];
+      // build.common: the arguments that make build discover the local target and take zfs-2.4.2
+      const common = ["--containerfile", `${dir}/context/Containerfile`, ...build.common];
+      // build and test-build run in `dir` (their build-logs/ land there) with this test's env
+      const inDir = (file: string, args: string[], more: Record<string, string> = {}) =>
+        task(file, args, { env: { ...env, ...more }, cwd: dir });
 
       await t.step(
         "build --dry-run prints the versions and the podman command, runs nothing",
         async () => {
-          const ran = await task("build.ts", [...common, "--dry-run"], { env, cwd: dir });
+          const ran = await inDir("build.ts", [...common, "--dry-run"]);
           assert.equal(ran.code, 0, ran.stderr);
           assert.match(ran.stdout, new RegExp(`^kernel +${KERNEL.replaceAll(".", "\\.")} `, "m"));
           assert.match(ran.stdout, /^signing cert +unsigned$/m);
@@ -539,9 +534,8 @@ integrationTest(
       await t.step(
         "build --github-output refuses an unwritable $GITHUB_OUTPUT before anything runs",
         async () => {
-          const ran = await task("build.ts", [...common, "--dry-run", "--github-output"], {
-            env: { ...env, GITHUB_OUTPUT: dir },
-            cwd: dir,
+          const ran = await inDir("build.ts", [...common, "--dry-run", "--github-output"], {
+            GITHUB_OUTPUT: dir,
           });
           assert.equal(ran.code, 2, ran.stderr);
           assert.match(ran.stderr, /^error: Cannot write \$GITHUB_OUTPUT: /m);
@@ -552,9 +546,9 @@ integrationTest(
       await t.step(
         "test-build under GitHub Actions builds and removes, never writing the step summary",
         async () => {
-          const ran = await task("test_build.ts", common, {
-            env: { ...env, GITHUB_ACTIONS: "true", GITHUB_STEP_SUMMARY: `${dir}/test-summary` },
-            cwd: dir,
+          const ran = await inDir("test_build.ts", common, {
+            GITHUB_ACTIONS: "true",
+            GITHUB_STEP_SUMMARY: `${dir}/test-summary`,
           });
           assert.equal(ran.code, 0, ran.stderr);
           assert.match(ran.stderr, /^Removed /m);
@@ -564,9 +558,8 @@ integrationTest(
       );
 
       await t.step("build builds, tags and pushes the image and writes its outputs", async () => {
-        const ran = await task("build.ts", [...common, "--push", "--github-output"], {
-          env: { ...env, GITHUB_STEP_SUMMARY: `${dir}/summary` },
-          cwd: dir,
+        const ran = await inDir("build.ts", [...common, "--push", "--github-output"], {
+          GITHUB_STEP_SUMMARY: `${dir}/summary`,
         });
         assert.equal(ran.code, 0, ran.stderr);
         const summary = await Deno.readTextFile(`${dir}/summary`);
@@ -691,26 +684,20 @@ integrationTest(
       await t.step(
         "build refuses an incompatible or unpinned release before podman runs",
         async () => {
-          const old = await task("build.ts", [
+          const old = await inDir("build.ts", [
             "--image",
             target,
             "--zfs",
             "zfs-2.2.7",
             "--isolation",
             "chroot",
-          ], {
-            env,
-            cwd: dir,
-          });
+          ]);
           assert.equal(old.code, 1, old.stderr);
           assert.match(
             old.stderr,
             /^error: zfs-2\.2\.7 does not support 6\.15\S* \(6\.15 > 6\.12\)/m,
           );
-          const unpinned = await task("build.ts", ["--image", target, "--zfs", "zfs-2.4.3"], {
-            env,
-            cwd: dir,
-          });
+          const unpinned = await inDir("build.ts", ["--image", target, "--zfs", "zfs-2.4.3"]);
           assert.equal(unpinned.code, 1, unpinned.stderr);
           assert.match(
             unpinned.stderr,
@@ -725,17 +712,7 @@ integrationTest(
         async () => {
           // The target is FROM scratch: the target-check stage cannot run there and must fail
           // before anything else is fetched (no network needed).
-          const ran = await task("build.ts", [
-            "--zfs",
-            "zfs-2.4.2",
-            "--image",
-            target,
-            "--isolation",
-            "chroot",
-          ], {
-            env,
-            cwd: dir,
-          });
+          const ran = await inDir("build.ts", build.common);
           assert.equal(ran.code, 1, ran.stderr);
           assert.match(
             ran.stderr,
@@ -771,16 +748,13 @@ integrationTest(
             `${dir}/host-registries.conf`,
             `[aliases]\n"kmods-test-target" = "${registry.host}/fcos"\n`,
           );
-          const ran = await task("test_build.ts", [
+          const ran = await inDir("test_build.ts", [
             ...common,
             "--containerfile",
             `${dir}/alias/Containerfile`,
             "--tag",
             `${registry.host}/alias-check:${TAG}`,
-          ], {
-            env: { ...env, CONTAINERS_REGISTRIES_CONF: `${dir}/host-registries.conf` },
-            cwd: dir,
-          });
+          ], { CONTAINERS_REGISTRIES_CONF: `${dir}/host-registries.conf` });
           assert.equal(ran.code, 0, ran.stderr);
           const log = ran.stderr.match(/full log: (\S+\.log)$/m)?.[1] ?? "";
           assert.match(await Deno.readTextFile(log), /STEP 1\/1: FROM kmods-test-target:stable/);

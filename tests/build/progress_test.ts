@@ -7,14 +7,9 @@
 // pull-failed.log and runtime-failed.log are real failures on this machine (podman 4.3.1): a
 // base image on a host that does not resolve, and `--isolation oci` where crun cannot run.
 import assert from "node:assert/strict";
-import {
-  BuildProgress,
-  describeStep,
-  parseStep,
-  type ProgressMode,
-  stageNameOf,
-  stageSummaryRows,
-} from "../../lib/build/progress.ts";
+import { BuildProgress, type ProgressMode, stageSummaryRows } from "../../lib/build/progress.ts";
+import { parseStep, stageNameOf } from "../../lib/build/build_output.ts";
+import { describeStep } from "../../lib/build/build_steps.ts";
 import { runBuild } from "../../lib/build/podman.ts";
 import { fixtureContext } from "../helpers/interruptible_build.ts";
 import { type IsolatedStorage, isolatedStorage } from "../helpers/isolated_storage.ts";

@@ -63,7 +63,7 @@ function processes(): Proc[] {
  * sessions those lead (a child spawned `detached` leads a session of its own). A RUN step
  * re-parented to init is still found: it keeps the session it started in.
  */
-export function processesInSession(session: number): string[] {
+function processesInSession(session: number): string[] {
   const all = processes().filter((p) => p.state !== "Z");
   const found = new Set(all.filter((p) => p.session === session).map((p) => p.pid));
   for (let size = 0; size !== found.size;) {
