@@ -6,7 +6,7 @@ import {
   fetchReleaseIndex,
   kernelFromCommitmeta,
   parseReleaseIndex,
-  releaseDateOf,
+  snapshotDateOf,
 } from "../../lib/coreos/coreos.ts";
 import { RemoteError } from "../../lib/core/errors.ts";
 import { FCOS43, FCOS43_KERNEL } from "../helpers/fcos_fixtures.ts";
@@ -160,11 +160,11 @@ Deno.test("fetchBuildKernel() reads commitmeta.json and answers undefined for 40
   });
 });
 
-Deno.test("releaseDateOf() reads the date field of a version and refuses impossible dates", () => {
-  assert.equal(releaseDateOf("43.20251110.3.1")?.toISOString(), "2025-11-10T00:00:00.000Z");
-  assert.equal(releaseDateOf("43.20251310.3.1"), undefined);
-  assert.equal(releaseDateOf("43.20250230.3.1"), undefined);
-  assert.equal(releaseDateOf("stable"), undefined);
+Deno.test("snapshotDateOf() reads the date field of a version and refuses impossible dates", () => {
+  assert.equal(snapshotDateOf("43.20251110.3.1")?.toISOString(), "2025-11-10T00:00:00.000Z");
+  assert.equal(snapshotDateOf("43.20251310.3.1"), undefined);
+  assert.equal(snapshotDateOf("43.20250230.3.1"), undefined);
+  assert.equal(snapshotDateOf("stable"), undefined);
 });
 
 Deno.test("fetchCommitmeta() refuses an endless body and malformed JSON with the URL", async () => {
