@@ -105,8 +105,6 @@ export function httpUrl(url: string | URL, base?: string | URL): URL {
   return parsed;
 }
 
-export { isLoopbackHost };
-
 /**
  * Whether an image reference (`host[:port]/…`) names a registry on the loopback interface
  * (127.0.0.1, localhost or [::1], any port), which alone is spoken to over plain http.
