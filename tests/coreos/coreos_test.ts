@@ -11,7 +11,7 @@ import {
 import { RemoteError } from "../../lib/core/errors.ts";
 import { FCOS43, FCOS43_KERNEL } from "../helpers/fcos_fixtures.ts";
 import { commitmeta, digestOf, fcosBuilds, releaseIndex } from "../helpers/release_index.ts";
-import { withServer } from "../helpers/server.ts";
+import { endless, withServer } from "../helpers/server.ts";
 
 Deno.test("kernelFromCommitmeta() reads the kernel entry of rpmostree.rpmdb.pkglist", () => {
   assert.equal(kernelFromCommitmeta(commitmeta(FCOS43)), FCOS43_KERNEL);
@@ -172,14 +172,7 @@ Deno.test("fetchCommitmeta() refuses an endless body and malformed JSON with the
     (request) => {
       if (new URL(request.url).pathname === "/bad") return new Response("{not json");
       // an endless stream of bytes: must be cut off, not buffered
-      const chunk = new Uint8Array(64 * 1024).fill(32);
-      return new Response(
-        new ReadableStream({
-          pull(controller) {
-            controller.enqueue(chunk);
-          },
-        }),
-      );
+      return new Response(endless());
     },
     async (server) => {
       await assert.rejects(
