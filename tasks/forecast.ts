@@ -92,7 +92,7 @@ async function updateForecastIssue(
       ? `Forecast issue closed: ${closed}`
       : `Forecast issue${where} ${outcome.result}${closed ? ` (closed duplicates ${closed})` : ""}`,
   );
-  if (outcome.labelProblem) console.error(problemLine("warning", outcome.labelProblem));
+  if (outcome.labelProblem) stderrLogger.warn(outcome.labelProblem);
   if (options.githubOutput && outcome.url) {
     writeStepSummary(`Forecast issue: ${escapeMarkdown(outcome.url)}\n`);
   }
