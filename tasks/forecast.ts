@@ -16,8 +16,8 @@ import {
   writeStepSummary,
 } from "../lib/cli/cli.ts";
 // lib/coreos/fallback.ts only for its default (it is light); lib/coreos/forecast.ts and
-// lib/github/gh.ts are imported
-// after the arguments are parsed, so --help and a bad flag start without them.
+// lib/github/gh.ts are imported after the arguments are parsed, so --help and a bad flag start
+// without them.
 import { FALLBACK_MAX_WALK } from "../lib/coreos/fallback.ts";
 import { loadMatrix } from "../lib/matrix/matrix.ts";
 import { githubRepo } from "../lib/core/patterns.ts";
