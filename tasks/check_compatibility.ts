@@ -16,8 +16,8 @@ import { checkCompatibility, type Compatibility } from "../lib/matrix/compat.ts"
 import { loadMatrix, resolveTarget } from "../lib/matrix/matrix.ts";
 import { kernelMajorMinor } from "../lib/core/patterns.ts";
 import { render, type TaskResult } from "../lib/cli/render.ts";
-// lib/coreos/discover.ts and lib/matrix/zfs_releases.ts are imported only when --kernel or --zfs is missing:
-// `--help` and a local check start without them (docs/startup.md).
+// lib/coreos/discover.ts and lib/matrix/zfs_releases.ts are imported only when --kernel or --zfs
+// is missing: `--help` and a local check start without them (docs/startup.md).
 
 /** Accepts a full kernel version or a major.minor, unchanged. */
 function kernelArg(value: string): string {

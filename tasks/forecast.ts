@@ -16,8 +16,8 @@ import {
   writeStepSummary,
 } from "../lib/cli/cli.ts";
 // lib/coreos/fallback.ts only for its default (it is light); lib/coreos/forecast.ts and
-// lib/github/gh.ts are imported
-// after the arguments are parsed, so --help and a bad flag start without them.
+// lib/github/gh.ts are imported after the arguments are parsed, so --help and a bad flag start
+// without them.
 import { FALLBACK_MAX_WALK } from "../lib/coreos/fallback.ts";
 import { loadMatrix } from "../lib/matrix/matrix.ts";
 import { githubRepo } from "../lib/core/patterns.ts";
@@ -92,7 +92,7 @@ async function updateForecastIssue(
       ? `Forecast issue closed: ${closed}`
       : `Forecast issue${where} ${outcome.result}${closed ? ` (closed duplicates ${closed})` : ""}`,
   );
-  if (outcome.labelProblem) console.error(problemLine("warning", outcome.labelProblem));
+  if (outcome.labelProblem) stderrLogger.warn(outcome.labelProblem);
   if (options.githubOutput && outcome.url) {
     writeStepSummary(`Forecast issue: ${escapeMarkdown(outcome.url)}\n`);
   }

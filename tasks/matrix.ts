@@ -16,8 +16,9 @@ import { loadMatrix, type Matrix, releaseOverview } from "../lib/matrix/matrix.t
 import type { AddResult, MatrixReport } from "../lib/matrix/matrix_edit.ts";
 import { render, type TaskResult } from "../lib/cli/render.ts";
 import { SHA256, toZfsTag } from "../lib/core/patterns.ts";
-// lib/matrix/matrix_edit.ts (yaml, tarball download) and lib/matrix/zfs_releases.ts are imported by the
-// subcommand that uses them, after the arguments are parsed: --help and `show` start without them.
+// lib/matrix/matrix_edit.ts (yaml, tarball download) and lib/matrix/zfs_releases.ts are imported
+// by the subcommand that uses them, after the arguments are parsed: --help and `show` start
+// without them.
 
 export const OUTPUTS = ["missing", "missing-count", "unpinned"] as const;
 

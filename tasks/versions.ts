@@ -21,8 +21,9 @@ import { findRelease, loadMatrix, type Matrix } from "../lib/matrix/matrix.ts";
 import { cellText, render, type TaskResult, verdictLine } from "../lib/cli/render.ts";
 import { FALLBACK_KEYS, VERSION_KEYS } from "../lib/coreos/version_keys.ts";
 
-// lib/coreos/discover.ts (registry, CoreOS, GitHub, tar) is imported after the arguments are parsed, so
-// --help and a bad flag start without it. Its helpers reach the result functions as a parameter.
+// lib/coreos/discover.ts (registry, CoreOS, GitHub, tar) is imported after the arguments are
+// parsed, so --help and a bad flag start without it. Its helpers reach the result functions as a
+// parameter.
 type Discover = typeof import("../lib/coreos/discover.ts");
 
 /**

@@ -35,7 +35,7 @@ export const DEFAULT_MAX_JSON_BYTES = 8 * 1024 * 1024;
  * the idle limit alone lets a server that drips one byte at a time hold a task forever.
  * Layers and tarballs are streamed and keep the idle limit only.
  */
-export const ANSWER_DEADLINE_FACTOR = 4;
+const ANSWER_DEADLINE_FACTOR = 4;
 
 /** The total deadline for reading a small answer: ANSWER_DEADLINE_FACTOR × the timeout. */
 export function answerDeadlineMs(options: Pick<RetryOptions, "timeoutMs"> = {}): number {
@@ -104,8 +104,6 @@ export function httpUrl(url: string | URL, base?: string | URL): URL {
   }
   return parsed;
 }
-
-export { isLoopbackHost };
 
 /**
  * Whether an image reference (`host[:port]/…`) names a registry on the loopback interface

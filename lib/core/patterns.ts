@@ -13,6 +13,10 @@ export const FEDORA_VERSION = /^\d{2,3}$/;
 export const SHA256 = /^[0-9a-f]{64}$/;
 /** A GitHub runner label (ubuntu-24.04-arm, a larger or self-hosted runner's): it reaches runs-on. */
 export const RUNNER_LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+/** A matrix.yaml target name (lower case). */
+export const TARGET_NAME = /^[a-z0-9][a-z0-9_-]*$/;
+/** A matrix.yaml target's stream name (stable, testing, next). */
+export const STREAM_NAME = /^[a-z0-9-]+$/;
 export const DIGEST = /^sha256:[0-9a-f]{64}$/;
 export const ARCHES = ["x86_64", "aarch64"] as const;
 export type Arch = typeof ARCHES[number];

@@ -57,8 +57,11 @@ export function releaseIndexUrl(stream: string, base = fcosBuildsUrl()): string 
   return FCOS_STREAM.test(stream) ? `${base}/${stream}/releases.json` : undefined;
 }
 
-/** The release date of a version: its 8-digit second field (43.20251110.3.1 → 2025-11-10). */
-export function releaseDateOf(version: string): Date | undefined {
+/**
+ * The content snapshot date of a version: its 8-digit second field (43.20251110.3.1 →
+ * 2025-11-10), not the day it was released (REFERENCE.md "Build truth").
+ */
+export function snapshotDateOf(version: string): Date | undefined {
   if (!FCOS_VERSION.test(version)) return undefined;
   const field = version.split(".")[1]!;
   const [year, month, day] = [field.slice(0, 4), field.slice(4, 6), field.slice(6)].map(Number);

@@ -5,14 +5,7 @@
 // through sources passed in (real ones by default).
 import { escapeMarkdown } from "../cli/cli.ts";
 import { supportsKernel } from "../matrix/compat.ts";
-// An FCOS version's date field is its content snapshot date, not a release date (REFERENCE.md
-// "Build truth"): coreos.ts calls the parser releaseDateOf; here it is only ever a snapshot.
-import {
-  type FcosRelease,
-  fetchBuildKernel,
-  fetchReleaseIndex,
-  releaseDateOf as snapshotDateOf,
-} from "./coreos.ts";
+import { type FcosRelease, fetchBuildKernel, fetchReleaseIndex, snapshotDateOf } from "./coreos.ts";
 import { UsageError } from "../core/errors.ts";
 import { FALLBACK_MAX_WALK, lastCompatibleRelease, pinnedTags } from "./fallback.ts";
 import { findRelease, type Matrix, type Release } from "../matrix/matrix.ts";

@@ -13,10 +13,10 @@ export function releaseTagOf(release: string | undefined): string {
 }
 
 /** `fcos-43.20251117.3.1` */
-export const RELEASE_TAG = /^fcos-(\d{2,3}\.\d{8}\.\d{1,3}\.\d{1,3})$/;
+const RELEASE_TAG = /^fcos-(\d{2,3}\.\d{8}\.\d{1,3}\.\d{1,3})$/;
 
 /** Targets a plan file may hold at most (matrix.yaml has a handful). */
-export const MAX_PLAN_TARGETS = 256;
+const MAX_PLAN_TARGETS = 256;
 
 /** One target of the plan as tag-release reads it. */
 export interface PlanTarget {

@@ -313,7 +313,7 @@ function issueOf(value: unknown, endpoint: string): IssueSummary & { pullRequest
 }
 
 /** Pages of 100 open issues read at most: the marker is looked for in these 1,000. */
-export const MAX_ISSUE_PAGES = 10;
+const MAX_ISSUE_PAGES = 10;
 
 /**
  * Every open issue (not pull requests), whatever its labels: pages of 100 until a short page,
@@ -341,7 +341,7 @@ export async function listOpenIssues(options: GhOptions = {}): Promise<IssueSumm
 const HTTP_STATUS = (status: number) => new RegExp(`\\(HTTP ${status}\\)`);
 
 /** Creates the identity's label unless the repository has it (a 422 "already_exists" is fine). */
-export async function ensureLabel(identity: IssueIdentity, options: GhOptions = {}): Promise<void> {
+async function ensureLabel(identity: IssueIdentity, options: GhOptions = {}): Promise<void> {
   try {
     await ghApi(`labels/${encodeURIComponent(identity.label)}`, "GET", options);
     return;

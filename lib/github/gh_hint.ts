@@ -9,7 +9,7 @@ const NO_REPOSITORY = /failed to determine base repo|no git remotes found|not a 
  * The error to report for a failed gh call: when gh could not determine the repository, its
  * own line and the `--repo` hint; any other error unchanged.
  */
-export function repositoryHint(error: unknown): unknown {
+function repositoryHint(error: unknown): unknown {
   const stderr = (error as { stderr?: unknown })?.stderr;
   if (typeof stderr !== "string") return error;
   const line = stderr.split("\n").map((l) => l.trim()).find((l) => NO_REPOSITORY.test(l));

@@ -19,6 +19,8 @@ import {
   RUNNER_LABEL,
   seriesOfTag,
   SHA256,
+  STREAM_NAME,
+  TARGET_NAME,
   ZFS_SERIES,
   ZFS_TAG,
 } from "../core/patterns.ts";
@@ -122,9 +124,6 @@ export async function matrixCacheKey(
   }
 }
 
-const TARGET_NAME = /^[a-z0-9][a-z0-9_-]*$/;
-const STREAM_NAME = /^[a-z0-9-]+$/;
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -192,7 +191,8 @@ export function matrixShapeProblem(value: unknown): string | undefined {
   if (!isRecord(value)) return "not an object";
   const top = keysProblem(value, "(top level)", ["zfs", "targets", "publish"], ["runners"]);
   if (top) return top;
-  if ("runners" in value && runnersProblem(value.runners)) return runnersProblem(value.runners);
+  const runners = "runners" in value ? runnersProblem(value.runners) : undefined;
+  if (runners) return runners;
   const { zfs, targets, publish } = value;
   if (!isRecord(zfs)) return "zfs is not an object";
   const zfsKeys = keysProblem(zfs, "zfs", ["series", "releases"]);

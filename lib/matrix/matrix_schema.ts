@@ -9,6 +9,8 @@ import {
   KERNEL_MAJOR_MINOR,
   RUNNER_LABEL,
   SHA256,
+  STREAM_NAME,
+  TARGET_NAME,
   ZFS_SERIES,
   ZFS_TAG,
 } from "../core/patterns.ts";
@@ -45,9 +47,9 @@ const runnerLabel = z.string().regex(
 );
 
 const targetSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "is not a lower-case name"),
+  name: z.string().regex(TARGET_NAME, "is not a lower-case name"),
   image: imageRef,
-  stream: z.string().regex(/^[a-z0-9-]+$/, "is not a stream name such as stable"),
+  stream: z.string().regex(STREAM_NAME, "is not a stream name such as stable"),
   arch: z.enum(ARCHES),
   series: z.string().regex(ZFS_SERIES, 'is not a ZFS series such as "2.4"').optional(),
   runner: runnerLabel.optional(),

@@ -16,7 +16,6 @@ import {
   answerDeadlineMs,
   fetchWithRetry,
   httpUrl,
-  isLoopbackHost,
   isLoopbackRegistry,
   parseJsonBytes,
   readBytes,
@@ -24,6 +23,7 @@ import {
   type RetryOptions,
 } from "../core/http.ts";
 import { type Arch, DIGEST, imageRef, ociArch } from "../core/patterns.ts";
+import { isLoopbackHost } from "../core/settings.ts";
 
 export interface ImageRef {
   registry: string;

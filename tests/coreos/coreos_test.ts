@@ -6,12 +6,12 @@ import {
   fetchReleaseIndex,
   kernelFromCommitmeta,
   parseReleaseIndex,
-  releaseDateOf,
+  snapshotDateOf,
 } from "../../lib/coreos/coreos.ts";
 import { RemoteError } from "../../lib/core/errors.ts";
 import { FCOS43, FCOS43_KERNEL } from "../helpers/fcos_fixtures.ts";
 import { commitmeta, digestOf, fcosBuilds, releaseIndex } from "../helpers/release_index.ts";
-import { withServer } from "../helpers/server.ts";
+import { endless, withServer } from "../helpers/server.ts";
 
 Deno.test("kernelFromCommitmeta() reads the kernel entry of rpmostree.rpmdb.pkglist", () => {
   assert.equal(kernelFromCommitmeta(commitmeta(FCOS43)), FCOS43_KERNEL);
@@ -160,11 +160,11 @@ Deno.test("fetchBuildKernel() reads commitmeta.json and answers undefined for 40
   });
 });
 
-Deno.test("releaseDateOf() reads the date field of a version and refuses impossible dates", () => {
-  assert.equal(releaseDateOf("43.20251110.3.1")?.toISOString(), "2025-11-10T00:00:00.000Z");
-  assert.equal(releaseDateOf("43.20251310.3.1"), undefined);
-  assert.equal(releaseDateOf("43.20250230.3.1"), undefined);
-  assert.equal(releaseDateOf("stable"), undefined);
+Deno.test("snapshotDateOf() reads the date field of a version and refuses impossible dates", () => {
+  assert.equal(snapshotDateOf("43.20251110.3.1")?.toISOString(), "2025-11-10T00:00:00.000Z");
+  assert.equal(snapshotDateOf("43.20251310.3.1"), undefined);
+  assert.equal(snapshotDateOf("43.20250230.3.1"), undefined);
+  assert.equal(snapshotDateOf("stable"), undefined);
 });
 
 Deno.test("fetchCommitmeta() refuses an endless body and malformed JSON with the URL", async () => {
@@ -172,14 +172,7 @@ Deno.test("fetchCommitmeta() refuses an endless body and malformed JSON with the
     (request) => {
       if (new URL(request.url).pathname === "/bad") return new Response("{not json");
       // an endless stream of bytes: must be cut off, not buffered
-      const chunk = new Uint8Array(64 * 1024).fill(32);
-      return new Response(
-        new ReadableStream({
-          pull(controller) {
-            controller.enqueue(chunk);
-          },
-        }),
-      );
+      return new Response(endless());
     },
     async (server) => {
       await assert.rejects(

@@ -1,7 +1,7 @@
 // An in-memory OCI registry stand-in for the hostile-server suite: it serves one honest
 // multi-arch image (index → linux/amd64 manifest → config with labels → one layer) and,
 // per mode, lies the way a hostile or broken registry would. A new attack is one more mode.
-import { drip, withRawServer, withServer } from "./server.ts";
+import { drip, endless, withRawServer, withServer } from "./server.ts";
 
 export type RegistryMode =
   | "honest"
@@ -76,16 +76,6 @@ function stalled(first: Uint8Array): ReadableStream<Uint8Array> {
     },
     cancel() {
       clearTimeout(timer);
-    },
-  });
-}
-
-/** A body that never ends: 64 KiB chunks of spaces (valid JSON whitespace) forever. */
-function endless(): ReadableStream<Uint8Array> {
-  const chunk = new Uint8Array(64 * 1024).fill(0x20);
-  return new ReadableStream({
-    pull(controller) {
-      controller.enqueue(chunk);
     },
   });
 }

@@ -106,6 +106,16 @@ export async function withTimeout<T>(
   }
 }
 
+/** A body that never ends: 64 KiB chunks of spaces (valid JSON whitespace) forever. */
+export function endless(): ReadableStream<Uint8Array> {
+  const chunk = new Uint8Array(64 * 1024).fill(0x20);
+  return new ReadableStream({
+    pull(controller) {
+      controller.enqueue(chunk);
+    },
+  });
+}
+
 /** A body that sends `first`, then one byte (a space) every `everyMs` forever: a drip. */
 export function drip(first = "", everyMs = 500): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
