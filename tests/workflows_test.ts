@@ -497,6 +497,12 @@ Deno.test("build.yaml: module signing key files are private, unprinted, and pass
   const buildStep = stepNamed(build, /^Build and push$/);
   const key = "-----BEGIN PRIVATE KEY-----\nsecret-key-material\n-----END PRIVATE KEY-----";
   const cert = "-----BEGIN CERTIFICATE-----\ncert\n-----END CERTIFICATE-----";
+  const buildEnv = {
+    TARGET_IMAGE: "quay.io/fedora/fedora-coreos@sha256:" + "a".repeat(64),
+    TARGET_ARCH: "x86_64",
+    ZFS_TAG: "zfs-2.4.4",
+    CACHE_REPO: "ghcr.io/o/c",
+  };
 
   await t.step("the secrets land in RUNNER_TEMP, mode 600, and nothing is printed", async () => {
     const run = await runScript(
@@ -517,13 +523,7 @@ Deno.test("build.yaml: module signing key files are private, unprinted, and pass
   });
 
   await t.step("with MODULE_SIGNING the build gets --secret-key and --secret-cert", async () => {
-    const run = await runScript(buildStep.run!, {
-      MODULE_SIGNING: "true",
-      TARGET_IMAGE: "quay.io/fedora/fedora-coreos@sha256:" + "a".repeat(64),
-      TARGET_ARCH: "x86_64",
-      ZFS_TAG: "zfs-2.4.4",
-      CACHE_REPO: "ghcr.io/o/c",
-    });
+    const run = await runScript(buildStep.run!, { ...buildEnv, MODULE_SIGNING: "true" });
     try {
       assert.equal(run.code, 0, run.stdout);
       const args = run.calls[0]!.args;
@@ -538,13 +538,7 @@ Deno.test("build.yaml: module signing key files are private, unprinted, and pass
   });
 
   await t.step("without it the build is unsigned and the summary says so", async () => {
-    const run = await runScript(buildStep.run!, {
-      MODULE_SIGNING: "false",
-      TARGET_IMAGE: "quay.io/fedora/fedora-coreos@sha256:" + "a".repeat(64),
-      TARGET_ARCH: "x86_64",
-      ZFS_TAG: "zfs-2.4.4",
-      CACHE_REPO: "ghcr.io/o/c",
-    });
+    const run = await runScript(buildStep.run!, { ...buildEnv, MODULE_SIGNING: "false" });
     try {
       assert.equal(run.code, 0, run.stdout);
       const args = run.calls[0]!.args;
