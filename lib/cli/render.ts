@@ -90,7 +90,7 @@ export function timeText(iso: string): string {
 }
 
 /** A value as text: scalars as they are, lists and objects as JSON, null as "". */
-export function valueText(value: ResultValue | undefined): string {
+function valueText(value: ResultValue | undefined): string {
   if (value === null || value === undefined) return "";
   if (typeof value === "object") return JSON.stringify(value);
   return String(value);
