@@ -185,8 +185,7 @@ export function repoOption(
 
 /** `--zfs <tag>`: a ZFS release tag (or version), instead of the newest of the series. */
 export function zfsOption(
-  description =
-    "ZFS release, e.g. zfs-2.4.2 or 2.4.2 (default: the newest pinned one that supports the kernel)",
+  description = `${SHARED_OPTION_HELP.zfs}the newest pinned one that supports the kernel)`,
 ) {
   return new Option("--zfs <tag>", description).argParser(parseWith(toZfsTag));
 }
