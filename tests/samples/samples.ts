@@ -109,12 +109,8 @@ export async function runSampleCommand(command: string, where: SampleEnv): Promi
     if (!where.fcos) throw new Error(`${command}: {fcos} needs the registry`);
     return arg.replaceAll("{fcos}", where.fcos);
   });
-  const result = await runTaskFile(taskFile(task!), resolved, {
-    NO_COLOR: "1",
-    GITHUB_ACTIONS: "false",
-    HTTP_RETRIES: "0",
-    ...where.env,
-  });
+  // runTaskFile's environment (NO_COLOR, GITHUB_ACTIONS=false), without retries
+  const result = await runTaskFile(taskFile(task!), resolved, { HTTP_RETRIES: "0", ...where.env });
   // The stand-in's random port and this checkout's folder are shown the same way every run.
   const shown = (text: string) => {
     const local = text.replaceAll(ROOT.replace(/\/$/, ""), ".");
