@@ -1,9 +1,9 @@
 // Starts the build workflow on GitHub (a workflow_dispatch event) with gh.
 // deno task run-workflow [--force-rebuild] [--ref main] [--repo OWNER/REPO]
-import { main, parseWith, taskCommand } from "../lib/cli/cli.ts";
+import { main, parseWith, repoOption, taskCommand } from "../lib/cli/cli.ts";
 import { BUILD_WORKFLOW, runWorkflow } from "../lib/github/gh.ts";
 import { withRepositoryHint } from "../lib/github/gh_hint.ts";
-import { githubRepo, gitRef } from "../lib/core/patterns.ts";
+import { gitRef } from "../lib/core/patterns.ts";
 import { render } from "../lib/cli/render.ts";
 
 async function runWorkflowTask(args: string[]): Promise<number> {
@@ -13,11 +13,7 @@ async function runWorkflowTask(args: string[]): Promise<number> {
   )
     .option("--force-rebuild", "rebuild and push even when the image tag already exists", false)
     .option("--ref <ref>", "the branch or tag whose workflow file runs", parseWith(gitRef), "main")
-    .option(
-      "--repo <owner/repo>",
-      "the repository (default: GH_REPO or the git remote)",
-      parseWith(githubRepo),
-    )
+    .addOption(repoOption())
     .parse(args, { from: "user" })
     .opts();
   await withRepositoryHint(() =>

@@ -1,9 +1,8 @@
 // Shows the latest runs of the build workflow with gh: status, conclusion, event, started, title, url.
 // deno task workflow-status [--limit 5] [--json] [--repo OWNER/REPO]
-import { jsonOption, main, parseWith, taskCommand, wholeNumber } from "../lib/cli/cli.ts";
+import { jsonOption, main, repoOption, taskCommand, wholeNumber } from "../lib/cli/cli.ts";
 import { BUILD_WORKFLOW, listRuns, runsTable } from "../lib/github/gh.ts";
 import { withRepositoryHint } from "../lib/github/gh_hint.ts";
-import { githubRepo } from "../lib/core/patterns.ts";
 import { render, type ResultTable, timeText } from "../lib/cli/render.ts";
 
 /** More runs than this is not a status: ask the web UI. */
@@ -30,11 +29,7 @@ async function workflowStatusTask(args: string[]): Promise<number> {
       5,
     )
     .addOption(jsonOption())
-    .option(
-      "--repo <owner/repo>",
-      "the repository (default: GH_REPO or the git remote)",
-      parseWith(githubRepo),
-    )
+    .addOption(repoOption())
     .parse(args, { from: "user" })
     .opts();
   const runs = await withRepositoryHint(() => listRuns(options.limit, { repo: options.repo }));

@@ -5,20 +5,15 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { SHARED_OPTION_HELP } from "../lib/cli/cli.ts";
 import { helpFooter, SUBCOMMAND_HELP, TASK_HELP } from "../lib/cli/help.ts";
+import { type DenoTask, denoTasks } from "./helpers/run_task.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** Tasks that run tools, not a tasks/*.ts file. */
 const NOT_TASK_FILES = new Set(["test", "bench", "ok", "samples"]);
 
-interface DenoTask {
-  description: string;
-  command: string;
-}
-
-async function denoTasks(): Promise<[string, DenoTask][]> {
-  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
-  return (Object.entries(config.tasks) as [string, DenoTask][])
-    .filter(([name]) => !NOT_TASK_FILES.has(name));
+/** deno.json's tasks that run a tasks/*.ts file. */
+function taskEntries(): [string, DenoTask][] {
+  return Object.entries(denoTasks()).filter(([name]) => !NOT_TASK_FILES.has(name));
 }
 
 /** `deno task <name> --help`, run the way a user runs it (deno.json's command line). */
@@ -52,7 +47,7 @@ function sectionOf(text: string, title: string): string[] {
 }
 
 Deno.test("every deno.json task's --help exits 0 with deno.json's description and every section", async (t) => {
-  const tasks = await denoTasks();
+  const tasks = taskEntries();
   assert.ok(tasks.length >= 15, `only ${tasks.length} tasks`);
   for (const [name, task] of tasks) {
     await t.step(name, async () => {
@@ -74,7 +69,7 @@ Deno.test("every deno.json task's --help exits 0 with deno.json's description an
 });
 
 Deno.test("the examples in --help use only flags the task takes", async (t) => {
-  for (const [name] of await denoTasks()) {
+  for (const [name] of taskEntries()) {
     const examples = TASK_HELP[name]?.examples ?? [];
     assert.ok(examples.length > 0, `${name} has no examples in lib/cli/help.ts`);
     await t.step(name, async () => {
@@ -95,7 +90,7 @@ Deno.test("the examples in --help use only flags the task takes", async (t) => {
 });
 
 Deno.test("--help shows defaults one way: (default: …) without quotes, no default for switches", async () => {
-  for (const [name] of await denoTasks()) {
+  for (const [name] of taskEntries()) {
     const { stdout } = await help(name);
     assert.doesNotMatch(stdout, /default: "/, `${name}: a quoted default`);
     assert.doesNotMatch(stdout, /default: false/, `${name}: a switch's default`);
@@ -147,7 +142,7 @@ Deno.test("--json, --image and --arch are worded one way in every task's --help"
     "extract-rpms": ["--image"],
     cleanup: ["--json"],
   };
-  for (const [name] of await denoTasks()) {
+  for (const [name] of taskEntries()) {
     await t.step(name, async () => {
       const top = await help(name);
       const subs = [...top.stdout.matchAll(/^ {2}([a-z]+) \[options\]/gm)].map((m) => m[1]!);
@@ -226,9 +221,9 @@ Deno.test("docs/tasks.md uses exactly the descriptions deno task shows, for ever
       m,
     ) => [m[1]!, m[2]!.replaceAll("\n", " ")]),
   );
-  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
-  for (const [name, task] of Object.entries(config.tasks) as [string, DenoTask][]) {
+  const tasks = denoTasks();
+  for (const [name, task] of Object.entries(tasks)) {
     assert.equal(documented.get(name), task.description, `docs/tasks.md on ${name}`);
   }
-  assert.deepEqual([...documented.keys()].sort(), Object.keys(config.tasks).sort());
+  assert.deepEqual([...documented.keys()].sort(), Object.keys(tasks).sort());
 });

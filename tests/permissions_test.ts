@@ -3,17 +3,14 @@
 // error, even on a terminal.
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
-import { taskArgs } from "./helpers/run_task.ts";
+import { denoTasks, taskArgs } from "./helpers/run_task.ts";
 import { integrationTest } from "./helpers/tools.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** deno.json's tasks that run a tasks/*.ts file: name → file. */
-async function taskFiles(): Promise<[string, string][]> {
-  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as {
-    tasks: Record<string, { command: string }>;
-  };
-  return Object.entries(config.tasks).flatMap(([name, task]) => {
+function taskFiles(): [string, string][] {
+  return Object.entries(denoTasks()).flatMap(([name, task]) => {
     const file = /\btasks\/([a-z_]+\.ts)\b/.exec(task.command)?.[1];
     return file ? [[name, file] as [string, string]] : [];
   });
@@ -24,8 +21,8 @@ function permissionsOf(file: string): string[] {
   return taskArgs(file).filter((arg) => arg.startsWith("--allow-"));
 }
 
-Deno.test("every task runs with named permissions, -q and --no-prompt, never -A", async () => {
-  const tasks = await taskFiles();
+Deno.test("every task runs with named permissions, -q and --no-prompt, never -A", () => {
+  const tasks = taskFiles();
   assert.ok(tasks.length >= 17, `only ${tasks.length} tasks`);
   for (const [name, file] of tasks) {
     const args = taskArgs(file);
@@ -42,15 +39,15 @@ Deno.test("docs/permissions.md lists every task with deno.json's permissions", a
   const rows = new Map(
     [...doc.matchAll(/^\| `([a-z-]+)`\s*\| `([^`]*)`/gm)].map((m) => [m[1]!, m[2]!]),
   );
-  const tasks = await taskFiles();
+  const tasks = taskFiles();
   for (const [name, file] of tasks) {
     assert.equal(rows.get(name), permissionsOf(file).join(" "), name);
   }
   assert.deepEqual([...rows.keys()].sort(), tasks.map(([name]) => name).sort());
 });
 
-Deno.test("only tasks that write a chosen path or $GITHUB_OUTPUT may write anywhere", async () => {
-  const writeAnywhere = (await taskFiles())
+Deno.test("only tasks that write a chosen path or $GITHUB_OUTPUT may write anywhere", () => {
+  const writeAnywhere = taskFiles()
     .filter(([, file]) => permissionsOf(file).includes("--allow-write"))
     .map(([name]) => name)
     .sort();

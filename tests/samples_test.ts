@@ -5,13 +5,13 @@
 import assert from "node:assert/strict";
 import {
   ROOT,
+  runSampleCommand,
   SAMPLE_STREAMS,
   sampleBlocks,
   sampleBody,
   sampleFiles,
   startStandIns,
 } from "./samples/samples.ts";
-import { runSampleCommand } from "./samples/samples.ts";
 
 const files = await sampleFiles();
 const blocks = [...files].flatMap(([file, text]) => sampleBlocks(file, text));

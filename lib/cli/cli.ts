@@ -9,7 +9,7 @@ import { Command, CommanderError, Option } from "@commander-js/extra-typings";
 import { CheckError, exitCodeOf, InputError, UsageError } from "../core/errors.ts";
 import { helpFooter } from "./help.ts";
 import { jsonText, sanitizeTerminal } from "../core/sanitize.ts";
-import { arch, IMAGE_TAG, imageRef, toZfsTag, zfsSeries } from "../core/patterns.ts";
+import { arch, githubRepo, IMAGE_TAG, imageRef, toZfsTag, zfsSeries } from "../core/patterns.ts";
 
 /**
  * An option's or argument's help text with its choices, default and variable in one form,
@@ -176,10 +176,16 @@ export function jsonOption() {
   return new Option("--json", SHARED_OPTION_HELP.json);
 }
 
+/** `--repo <owner/repo>`: the GitHub repository gh works on. */
+export function repoOption(
+  description = "the repository (default: GH_REPO or the git remote)",
+) {
+  return new Option("--repo <owner/repo>", description).argParser(parseWith(githubRepo));
+}
+
 /** `--zfs <tag>`: a ZFS release tag (or version), instead of the newest of the series. */
 export function zfsOption(
-  description =
-    "ZFS release, e.g. zfs-2.4.2 or 2.4.2 (default: the newest pinned one that supports the kernel)",
+  description = `${SHARED_OPTION_HELP.zfs}the newest pinned one that supports the kernel)`,
 ) {
   return new Option("--zfs <tag>", description).argParser(parseWith(toZfsTag));
 }

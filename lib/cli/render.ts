@@ -4,6 +4,7 @@
 // The keys of `values` are the JSON keys and the output names (kebab-case), so they cannot
 // drift apart.
 import {
+  inGithubActions,
   jsonText,
   markdownTable,
   problemLine,
@@ -90,7 +91,7 @@ export function timeText(iso: string): string {
 }
 
 /** A value as text: scalars as they are, lists and objects as JSON, null as "". */
-export function valueText(value: ResultValue | undefined): string {
+function valueText(value: ResultValue | undefined): string {
   if (value === null || value === undefined) return "";
   if (typeof value === "object") return JSON.stringify(value);
   return String(value);
@@ -115,7 +116,7 @@ function tableOf(result: TaskResult): ResultTable | undefined {
 
 /** Every channel's text for a result (pure). */
 export function renderResult(result: TaskResult, options: RenderOptions = {}): Rendered {
-  const actions = options.actions ?? Deno.env.get("GITHUB_ACTIONS") === "true";
+  const actions = options.actions ?? inGithubActions();
   const stderr = [
     ...(result.warnings ?? []).map(problemOf).map((p) =>
       problemLine("warning", p.message, p.title, actions)

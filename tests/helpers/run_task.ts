@@ -15,18 +15,32 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** Characters deno task's shell would interpret; a command line with one is not split here. */
 const SHELL_SYNTAX = /[$"'`\\;&|<>(){}*?~#]/;
 
+/** A task of deno.json: the description `deno task` lists and its command line. */
+export interface DenoTask {
+  description?: string;
+  command: string;
+}
+
+/** deno.json's tasks by name (a task written as a bare string is its command line). */
+export function denoTasks(): Record<string, DenoTask> {
+  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)) as {
+    tasks: Record<string, string | DenoTask>;
+  };
+  return Object.fromEntries(
+    Object.entries(config.tasks).map((
+      [name, task],
+    ) => [name, typeof task === "string" ? { command: task } : task]),
+  );
+}
+
 /**
  * The arguments after `deno` of deno.json's command line for the task that runs tasks/<file>,
  * with the script as an absolute path (so any cwd works). Permission paths such as
  * `--allow-write=.cache` stay relative, as deno task leaves them: relative to the cwd.
  */
 export function taskArgs(file: string): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)) as {
-    tasks: Record<string, string | { command: string }>;
-  };
   const script = `tasks/${file}`;
-  for (const [name, task] of Object.entries(config.tasks)) {
-    const command = typeof task === "string" ? task : task.command;
+  for (const [name, { command }] of Object.entries(denoTasks())) {
     const words = command.trim().split(/\s+/);
     if (!words.includes(script)) continue;
     if (words[0] !== "deno" || SHELL_SYNTAX.test(command)) {

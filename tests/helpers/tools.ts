@@ -35,3 +35,17 @@ export function integrationTest(
     Deno.test({ name: `${name} (skipped: ${missing.join(", ")} not installed)`, ignore: true, fn });
   }
 }
+
+/**
+ * Copies a host binary and the shared libraries ldd lists into `root`, each at its own path (the
+ * binary at `as`): enough for a FROM-scratch image to run it.
+ */
+export async function copyWithLibraries(binary: string, root: string, as = binary): Promise<void> {
+  const ldd = await new Deno.Command("ldd", { args: [binary], stdout: "piped" }).output();
+  const libraries = [...new TextDecoder().decode(ldd.stdout).matchAll(/(\/\S+) \(0x/g)]
+    .map((m) => m[1]!);
+  for (const [file, target] of [[binary, as], ...libraries.map((l) => [l, l])]) {
+    await Deno.mkdir(`${root}${target!.slice(0, target!.lastIndexOf("/"))}`, { recursive: true });
+    await Deno.copyFile(await Deno.realPath(file!), `${root}${target}`);
+  }
+}

@@ -4,7 +4,7 @@
 import { parse } from "yaml";
 
 /** A step that runs one or more `deno task` commands. */
-export interface TaskStep {
+interface TaskStep {
   job: string;
   stepId?: string;
   /** `deno task` names in the step's script, in order. */
@@ -45,7 +45,7 @@ export function denoTasksIn(script: string): string[] {
 }
 
 /** Every step of every job that runs `deno task`. */
-export function taskSteps(jobs: Record<string, Job>): TaskStep[] {
+function taskSteps(jobs: Record<string, Job>): TaskStep[] {
   const found: TaskStep[] = [];
   for (const [job, { steps = [] }] of Object.entries(jobs)) {
     for (const step of steps) {

@@ -18,7 +18,7 @@
 import { fileURLToPath } from "node:url";
 import { RELEASES, releasesHandler } from "../helpers/fcos_fixtures.ts";
 import { fcosBuilds, type StandInRelease } from "../helpers/release_index.ts";
-import { runTaskFile } from "../helpers/run_task.ts";
+import { denoTasks, runTaskFile } from "../helpers/run_task.ts";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -85,8 +85,7 @@ export async function sampleFiles(): Promise<Map<string, string>> {
 
 /** The tasks/<file> a deno.json task runs. */
 function taskFile(task: string): string {
-  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`));
-  const command: string | undefined = config.tasks[task]?.command;
+  const command = denoTasks()[task]?.command;
   const file = command && /tasks\/([a-z_]+\.ts)/.exec(command)?.[1];
   if (!file) throw new Error(`No deno.json task ${task} that runs a tasks/ file`);
   return file;
@@ -109,12 +108,8 @@ export async function runSampleCommand(command: string, where: SampleEnv): Promi
     if (!where.fcos) throw new Error(`${command}: {fcos} needs the registry`);
     return arg.replaceAll("{fcos}", where.fcos);
   });
-  const result = await runTaskFile(taskFile(task!), resolved, {
-    NO_COLOR: "1",
-    GITHUB_ACTIONS: "false",
-    HTTP_RETRIES: "0",
-    ...where.env,
-  });
+  // runTaskFile's environment (NO_COLOR, GITHUB_ACTIONS=false), without retries
+  const result = await runTaskFile(taskFile(task!), resolved, { HTTP_RETRIES: "0", ...where.env });
   // The stand-in's random port and this checkout's folder are shown the same way every run.
   const shown = (text: string) => {
     const local = text.replaceAll(ROOT.replace(/\/$/, ""), ".");
