@@ -3,7 +3,7 @@
 // from the layer cache, where a failed build stopped and why. No rendering: lib/build/progress.ts turns
 // this state into the live line, the plain log or GitHub groups.
 import { describeStep } from "./build_steps.ts";
-import { sanitizeTerminal } from "../cli/cli.ts";
+import { sanitizeTerminal } from "../core/sanitize.ts";
 
 export interface Step {
   /** stage number and count, for multi-stage builds */

@@ -2,7 +2,7 @@
 // create/export/cp/rm to read a FROM scratch image without starting a container, rmi, exists.
 // Arguments always go as an array, never through a shell.
 import { dirname, join } from "node:path";
-import { sanitizeTerminal } from "../cli/cli.ts";
+import { sanitizeTerminal } from "../core/sanitize.ts";
 import { CheckError } from "../core/errors.ts";
 import { isLoopbackRegistry } from "../core/http.ts";
 import { DIGEST } from "../core/patterns.ts";

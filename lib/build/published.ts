@@ -2,7 +2,7 @@
 // (gh attestation verify)? One check for check-container and for the nightly plan
 // (versions --all-targets --skip-published). A check that could not run is an error, never
 // "published": only gh's own verdict on an attestation means "not attested".
-import { sanitizeTerminal } from "../cli/cli.ts";
+import { sanitizeTerminal } from "../core/sanitize.ts";
 import type { Logger } from "../cli/cli.ts";
 import { CheckError, UsageError } from "../core/errors.ts";
 

@@ -5,14 +5,9 @@
 // Where a cleanup plan is made: a pure function from the package's versions, the digests
 // their manifests reference, the policy and the clock to a keep/delete decision for every
 // version, plus its text forms (terminal, Markdown, JSON).
-import {
-  escapeMarkdown,
-  markdownTable,
-  sanitizeTerminal,
-  textTable,
-  wholeNumber,
-} from "../cli/cli.ts";
+import { escapeMarkdown, markdownTable, textTable, wholeNumber } from "../cli/cli.ts";
 import { CheckError, UsageError } from "../core/errors.ts";
+import { sanitizeTerminal } from "../core/sanitize.ts";
 import { IMAGE_TAG } from "../core/patterns.ts";
 import { renderResult, type ResultValue, type TaskResult, timeText } from "../cli/render.ts";
 

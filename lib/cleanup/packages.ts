@@ -10,8 +10,9 @@ import {
   shortDigests,
   tagsText,
 } from "./cleanup.ts";
-import { type Logger, sanitizeTerminal } from "../cli/cli.ts";
+import type { Logger } from "../cli/cli.ts";
 import { RemoteError, UsageError } from "../core/errors.ts";
+import { sanitizeTerminal } from "../core/sanitize.ts";
 import {
   fetchWithRetry,
   getJson,
