@@ -430,6 +430,42 @@ Deno.test("a DELETE that answers 404 counts as gone only when the version is gon
       assert.equal(fake.versions.length, 100);
     });
   });
+  await t.step("the version cannot be read back: not counted gone", async () => {
+    const unavailable = () => json({ message: "Server Error" }, { status: 503 });
+    const fake = orgFake(history(100), {
+      orgId: 1,
+      noPackageAdmin: true,
+      script: { "GET 5092": [unavailable, unavailable, unavailable] },
+    });
+    await withPackages(fake, async (_server, env) => {
+      const run = await runCleanup(["90", "3", ...org, "--yes"], env);
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(
+        run.stderr,
+        /cannot delete 5092 \(-\): Not found \(Package not found\.\): cannot tell whether the version is gone; GitHub answers 404/,
+      );
+      assert.match(run.stdout, /deleted 0, retained by GitHub 0, failed 10/);
+    });
+  });
+  await t.step(
+    "a token that lacks delete:packages and gets a 404: the scope is named",
+    async () => {
+      const notFound = () => json({ message: "Package not found." }, { status: 404 });
+      const fake = orgFake(history(100), {
+        orgId: 1,
+        scopes: ["read:packages"],
+        script: { "DELETE 5092": [notFound] },
+      });
+      await withPackages(fake, async (_server, env) => {
+        const run = await runCleanup(["90", "3", ...org, "--yes"], env);
+        assert.equal(run.code, 1, run.stderr);
+        assert.match(
+          run.stderr,
+          /cannot delete 5092 \(-\): Not found \(Package not found\.\): the token lacks the delete:packages scope \(it has: read:packages\)/,
+        );
+      });
+    },
+  );
   await t.step("a retried DELETE whose first attempt went through: already gone", async () => {
     const fake: FakeGithub = orgFake(history(100), { orgId: 1 });
     const wentThrough = () => {

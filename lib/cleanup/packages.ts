@@ -321,23 +321,27 @@ export async function deletePackageVersion(
   const message = await refusalMessage(response, url);
   // A retried DELETE whose first attempt went through answers 404, and so does a DELETE by a
   // token without admin rights on the package: only a version that is no longer there is gone.
-  if (response.status === 404) {
-    const left = await stillThere(url, options);
-    if (left === false) return "gone";
-    throw new RemoteError(
-      url,
-      404,
-      `${statusText(response)}${message ? ` (${message})` : ""}: ${
-        left ? "the version is still there" : "cannot tell whether the version is gone"
-      }; GitHub answers 404 to a token without admin rights on the package: ${ACTIONS_PERMISSION}` +
-        ", or use a personal access token with delete:packages",
-    );
-  }
   const refusal = classifyDeleteRefusal(
     response.status,
     message,
     response.headers.get("x-oauth-scopes"),
   );
+  if (response.status === 404) {
+    const left = await stillThere(url, options);
+    if (left === false) return "gone";
+    // the token's missing scope when it tells, else the admin rights GitHub's 404 hides
+    const hint = refusal.kind === "permission"
+      ? refusal.hint
+      : `${
+        left ? "the version is still there" : "cannot tell whether the version is gone"
+      }; GitHub answers 404 to a token without admin rights on the package: ${ACTIONS_PERMISSION}` +
+        ", or use a personal access token with delete:packages";
+    throw new RemoteError(
+      url,
+      404,
+      `${statusText(response)}${message ? ` (${message})` : ""}: ${hint}`,
+    );
+  }
   if (refusal.kind === "downloads") return "retained";
   const error = new RemoteError(
     url,

@@ -128,8 +128,8 @@ export interface FakeGithub {
   /** What the registry serves, by digest; a digest not here answers 404 MANIFEST_UNKNOWN. */
   manifests?: Map<string, Uint8Array>;
   /**
-   * Answers to send, in order, before the normal one, keyed by "GET page N", "DELETE id"
-   * or "MANIFEST digest".
+   * Answers to send, in order, before the normal one, keyed by "GET page N", "GET id",
+   * "DELETE id" or "MANIFEST digest".
    */
   script?: Record<string, (() => Response | Promise<Response>)[]>;
   /** Versions whose DELETE GitHub refuses for their downloads (400, as a validation failure). */
@@ -263,6 +263,8 @@ function routes(fake: FakeGithub, name: string, pkg: string) {
     }
     const id = Number(path.slice(`${prefix}${pkg}/`.length));
     if (request.method === "GET" && id) {
+      const answer = scripted(`GET ${id}`);
+      if (answer) return answer;
       const version = fake.versions.find((v) => v.id === id);
       return version ? json(version) : json({ message: "Not Found" }, { status: 404 });
     }
