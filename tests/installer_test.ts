@@ -5,7 +5,7 @@
 import { isolatedStorage } from "./helpers/isolated_storage.ts";
 import assert from "node:assert/strict";
 import { rpmFolder } from "../lib/build/rpms.ts";
-import { integrationTest } from "./helpers/tools.ts";
+import { copyWithLibraries, integrationTest } from "./helpers/tools.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const SCRIPT = `${ROOT}install-zfs.sh`;
@@ -110,13 +110,6 @@ Deno.test("install-zfs.sh refuses to run unbaked, explains itself with --help, r
   }
 });
 
-/** The files a dynamically linked binary needs (itself and what ldd lists), absolute paths. */
-async function withLibraries(binary: string): Promise<string[]> {
-  const ldd = await run("ldd", [binary]);
-  const libraries = [...ldd.output.matchAll(/(?:=> )?(\/\S+) \(0x/g)].map((m) => m[1]!);
-  return [binary, ...libraries];
-}
-
 /** Global podman flags of the test's own storage (set by the integration test below). */
 let storageArgs: string[] = [];
 
@@ -206,11 +199,7 @@ async function kmodsLayout(dir: string, name: string, signed: boolean): Promise<
 
 /** The image being built: dash as /bin/sh, busybox for the rest, stub tools in /usr/bin. */
 async function baseRoot(root: string): Promise<void> {
-  for (const file of await withLibraries("/bin/dash")) {
-    const target = file === "/bin/dash" ? `${root}/bin/sh` : `${root}${file}`;
-    await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
-    await Deno.copyFile(await Deno.realPath(file), target);
-  }
+  await copyWithLibraries("/bin/dash", root, "/bin/sh");
   await Deno.copyFile(await Deno.realPath("/bin/busybox"), `${root}/bin/busybox`);
   await Deno.mkdir(`${root}/usr/bin`, { recursive: true });
   const stubs: Record<string, string> = {

@@ -4,23 +4,15 @@
 // Ctrl-C byte makes the terminal send SIGINT to the foreground process group, or without one,
 // where a signal goes to the task's deno process alone (a cancelled CI job, `kill <pid>`).
 import { taskArgs } from "./run_task.ts";
+import { copyWithLibraries } from "./tools.ts";
 
 const FIXTURES = new URL("../fixtures/podman_build/", import.meta.url);
 
 /** A context whose base stage is the host's sh, sleep and libc: RUN works without a registry. */
 export async function fixtureContext(containerfile: string): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "progress-build-" });
-  await Deno.mkdir(`${dir}/rootfs/bin`, { recursive: true });
   for (const program of ["sh", "sleep"]) {
-    await Deno.copyFile(await Deno.realPath(`/bin/${program}`), `${dir}/rootfs/bin/${program}`);
-    const ldd = await new Deno.Command("ldd", { args: [`/bin/${program}`], stdout: "piped" })
-      .output();
-    for (const [, path] of new TextDecoder().decode(ldd.stdout).matchAll(/(\/\S+) \(0x/g)) {
-      await Deno.mkdir(`${dir}/rootfs${path!.slice(0, path!.lastIndexOf("/"))}`, {
-        recursive: true,
-      });
-      await Deno.copyFile(await Deno.realPath(path!), `${dir}/rootfs${path}`);
-    }
+    await copyWithLibraries(`/bin/${program}`, `${dir}/rootfs`);
   }
   await Deno.copyFile(new URL(containerfile, FIXTURES), `${dir}/Containerfile`);
   return dir;
