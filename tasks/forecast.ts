@@ -8,8 +8,8 @@ import {
   escapeMarkdown,
   jsonOption,
   main,
-  parseWith,
   problemLine,
+  repoOption,
   stderrLogger,
   taskCommand,
   wholeNumber,
@@ -20,7 +20,6 @@ import {
 // without them.
 import { FALLBACK_MAX_WALK } from "../lib/coreos/fallback.ts";
 import { loadMatrix } from "../lib/matrix/matrix.ts";
-import { githubRepo } from "../lib/core/patterns.ts";
 import { type Problem, render } from "../lib/cli/render.ts";
 import type { ForecastRow } from "../lib/coreos/forecast.ts";
 import type { IssueIdentity } from "../lib/github/gh.ts";
@@ -43,11 +42,7 @@ function forecastOptions(args: string[]) {
     )
     .option("--fail-on-unsupported", "exit 1 when a kernel is not supported by a pinned release")
     .option("--update-issue", "open, update or close the forecast issue with gh")
-    .option(
-      "--repo <owner/repo>",
-      "the repository of the issue (default: GH_REPO or the git remote)",
-      parseWith(githubRepo),
-    )
+    .addOption(repoOption("the repository of the issue (default: GH_REPO or the git remote)"))
     .option(
       "--max-walk <n>",
       `releases to read back when looking for one to pin (from 1 to ${MAX_WALK_LIMIT})`,

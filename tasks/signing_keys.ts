@@ -5,12 +5,11 @@
 import {
   jsonOption,
   main,
-  parseWith,
+  repoOption,
   stderrLogger,
   taskCommand,
   userPath,
 } from "../lib/cli/cli.ts";
-import { githubRepo } from "../lib/core/patterns.ts";
 import { render } from "../lib/cli/render.ts";
 import { createKeys, SECRET_NAMES, setSecrets } from "../lib/signing/signing_keys.ts";
 import { sigstorePassphrase } from "../lib/signing/sigstore_files.ts";
@@ -23,10 +22,8 @@ if (import.meta.main) {
     )
       .option("--dir <dir>", "folder to write the keys into (must not hold them yet)", "keys")
       .option("--set-secrets", `store them with gh secret set: ${SECRET_NAMES.join(", ")}`)
-      .option(
-        "--repo <owner/repo>",
-        "the repository of the secrets (default: gh's, GH_REPO or the git remote)",
-        parseWith(githubRepo),
+      .addOption(
+        repoOption("the repository of the secrets (default: gh's, GH_REPO or the git remote)"),
       )
       .addOption(jsonOption())
       .parse(Deno.args, { from: "user" })
