@@ -10,9 +10,8 @@ import {
   main,
   stderrLogger,
   taskCommand,
-  userPath,
 } from "../lib/cli/cli.ts";
-import { InputError } from "../lib/core/errors.ts";
+import { readUserFile } from "../lib/core/paths.ts";
 import { loadMatrix } from "../lib/matrix/matrix.ts";
 import { render, type TaskResult } from "../lib/cli/render.ts";
 import { groupByRelease, parsePlan } from "../lib/coreos/release_tag.ts";
@@ -25,33 +24,6 @@ export const DESCRIPTION =
 
 /** A plan file is a few KiB; more is not a plan. */
 const MAX_PLAN_BYTES = 1024 * 1024;
-
-async function readPlan(path: string): Promise<string> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(userPath(path));
-  } catch (error) {
-    throw new InputError(`Cannot read the plan ${path}: ${(error as Error).message}`);
-  }
-  try {
-    const bytes = new Uint8Array(MAX_PLAN_BYTES + 1);
-    let size = 0;
-    while (size <= MAX_PLAN_BYTES) {
-      const read = await file.read(bytes.subarray(size));
-      if (read === null) break;
-      size += read;
-    }
-    if (size > MAX_PLAN_BYTES) {
-      throw new InputError(`The plan ${path} is larger than ${MAX_PLAN_BYTES} bytes`);
-    }
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, size));
-  } catch (error) {
-    if (error instanceof InputError) throw error;
-    throw new InputError(`Cannot read the plan ${path}: ${(error as Error).message}`);
-  } finally {
-    file.close();
-  }
-}
 
 /** The result: one row a release; the indexes now in the registry as tags and digests. */
 export function tagReleaseResult(publishImage: string, outcomes: ReleaseOutcome[]): TaskResult {
@@ -99,7 +71,9 @@ if (import.meta.main) {
       .parse(Deno.args, { from: "user" }).opts();
     if (options.githubOutput) assertOutputsWritable();
     // A hostile plan stops here, before the registry is asked anything.
-    const groups = groupByRelease(parsePlan(await readPlan(options.plan)));
+    const groups = groupByRelease(
+      parsePlan(await readUserFile(options.plan, "the plan", MAX_PLAN_BYTES)),
+    );
     const matrix = await loadMatrix();
     // Imported after parsing: --help and a bad plan start without the registry client.
     const { publishRelease } = await import("../lib/build/release_push.ts");

@@ -3,7 +3,7 @@
 // can be wrong. lib/signing/sigstore_keys.ts does the decoding (imported when a key is read, so a task's
 // --help starts without the crypto libraries).
 import { InputError } from "../core/errors.ts";
-import { userPath } from "../core/paths.ts";
+import { readUserFile } from "../core/paths.ts";
 
 /** Where the passphrase of cosign.key comes from (cosign's own name is read too). */
 const PASSPHRASE_VARIABLES = ["SIGSTORE_PASSWORD", "COSIGN_PASSWORD"] as const;
@@ -20,36 +20,9 @@ export function sigstorePassphrase(): string {
 /** Largest key file read: cosign's files are a few hundred bytes. */
 const MAX_KEY_FILE_BYTES = 64 * 1024;
 
-/**
- * The text of a key file the user named with `flag`: a regular file of at most 64 KiB (not
- * /dev/zero, not a folder), else a one-line InputError.
- */
-async function readKeyFile(path: string, flag: string): Promise<string> {
-  const fail = (why: string) => new InputError(`Cannot read ${flag} ${path}: ${why}`);
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(userPath(path), { read: true });
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) throw fail("no such file");
-    throw fail(error instanceof Error ? error.message.split("\n")[0]! : String(error));
-  }
-  try {
-    if (!(await file.stat()).isFile) throw fail("not a regular file");
-    const buffer = new Uint8Array(MAX_KEY_FILE_BYTES + 1);
-    let length = 0;
-    for (;;) {
-      const n = await file.read(buffer.subarray(length));
-      if (n === null) break;
-      length += n;
-      if (length > MAX_KEY_FILE_BYTES) throw fail("larger than a key file");
-    }
-    return new TextDecoder("utf-8", { fatal: true }).decode(buffer.subarray(0, length));
-  } catch (error) {
-    if (error instanceof InputError) throw error;
-    throw fail(error instanceof Error ? error.message.split("\n")[0]! : String(error));
-  } finally {
-    file.close();
-  }
+/** The text of a key file the user named with `flag` (at most 64 KiB: see readUserFile). */
+function readKeyFile(path: string, flag: string): Promise<string> {
+  return readUserFile(path, flag, MAX_KEY_FILE_BYTES);
 }
 
 /** The signing key of a cosign.key file, decrypted with the passphrase from the environment. */
